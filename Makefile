@@ -1,0 +1,79 @@
+# mqaflow: `make run` for a local demo, `make test` for the whole suite.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install run web worker beat test test-fast lint format bench loadtest browser-deps clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+
+# Reinstall only when the dependency list or the pins change.
+$(STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# A local demo that needs no server: SQLite, a filesystem broker, mails written to var/mail.
+run: export DEBUG ?= 1
+run: install
+	mkdir -p var/mail
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "  mqaflow is starting on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
+	@echo "  Emails are written to var/mail/. Stop with Ctrl-C."
+	@echo ""
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho start -f Procfile.dev
+
+# Browsers for the Playwright tests come from Debian, never a downloaded build.
+browser-deps:
+	@command -v /usr/bin/chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: export DATABASE_URL ?= $(TEST_DATABASE_URL)
+test: export REDIS_URL ?= $(TEST_REDIS_URL)
+test: install browser-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || { echo "run 'make format'"; exit 1; }
+	$(PY) manage.py makemigrations --check --dry-run --settings=mqaflow.settings_test >/dev/null \
+		|| { echo "Missing migrations: run manage.py makemigrations"; exit 1; }
+	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+test-fast: export DATABASE_URL ?= $(TEST_DATABASE_URL)
+test-fast: export REDIS_URL ?= $(TEST_REDIS_URL)
+test-fast: install
+	$(BIN)/pytest -m "not integration and not browser" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: export DATABASE_URL ?= $(TEST_DATABASE_URL)
+bench: export REDIS_URL ?= $(TEST_REDIS_URL)
+bench: install
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+loadtest: export DATABASE_URL ?= $(TEST_DATABASE_URL)
+loadtest: export REDIS_URL ?= $(TEST_REDIS_URL)
+loadtest: install
+	$(PY) -m benchmarks.loadtest $(LOADTEST_ARGS)
+
+clean:
+	rm -rf var staticfiles .pytest_cache .ruff_cache

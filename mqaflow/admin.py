@@ -1,0 +1,83 @@
+"""Admin for the org, accounts and engagement; rule admin lives in admin_rules.py."""
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import Account, ActivityType, Contact, EngagementEvent, Owner, SeniorityMultiplier
+
+
+@admin.register(Owner)
+class OwnerAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "email", "title", "manager", "is_active"]
+    list_filter = ["is_active", "title"]
+    search_fields = ["name", "email", "title"]
+    autocomplete_fields = ["manager", "user"]
+    list_select_related = ["manager"]
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    extra = 0
+    fields = ["email", "name", "title", "persona", "seniority"]
+    show_change_link = True
+
+
+@admin.register(Account)
+class AccountAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "name",
+        "domain",
+        "funnel",
+        "employees",
+        "owner",
+        "mqa_status",
+        "qualified_at",
+        "excluded",
+    ]
+    list_filter = ["funnel", "mqa_status", "excluded", "industry"]
+    search_fields = ["name", "domain", "external_id"]
+    autocomplete_fields = ["owner"]
+    list_select_related = ["owner"]
+    readonly_fields = [
+        "mqa_status",
+        "qualified_at",
+        "mqa_rule",
+        "mqa_clause",
+        "mqa_act_now_rule",
+        "mqa_figures",
+        "mqa_explanation",
+        "last_event_ingested_at",
+        "last_evaluated_at",
+    ]
+    inlines = [ContactInline]
+
+
+@admin.register(Contact)
+class ContactAdmin(SimpleHistoryAdmin):
+    list_display = ["email", "name", "account", "persona", "seniority"]
+    list_filter = ["persona", "seniority"]
+    search_fields = ["email", "name", "account__domain", "account__name"]
+    autocomplete_fields = ["account"]
+    list_select_related = ["account"]
+
+
+@admin.register(ActivityType)
+class ActivityTypeAdmin(SimpleHistoryAdmin):
+    list_display = ["key", "name", "minutes"]
+    search_fields = ["key", "name"]
+
+
+@admin.register(SeniorityMultiplier)
+class SeniorityMultiplierAdmin(SimpleHistoryAdmin):
+    list_display = ["seniority", "multiplier"]
+
+
+@admin.register(EngagementEvent)
+class EngagementEventAdmin(admin.ModelAdmin):
+    list_display = ["occurred_at", "account", "contact", "activity", "minutes", "source"]
+    list_filter = ["activity", "source"]
+    search_fields = ["external_id", "account__domain", "contact__email"]
+    date_hierarchy = "occurred_at"
+    raw_id_fields = ["account", "contact"]
+    list_select_related = ["account", "contact", "activity"]
+    show_full_result_count = False

@@ -1,0 +1,34 @@
+from .accounts import (
+    MAX_CHAIN_DEPTH,
+    Account,
+    ActivityType,
+    Contact,
+    EngagementEvent,
+    Owner,
+    SeniorityMultiplier,
+    normalise_domain,
+)
+from .choices import Funnel, MQAStatus, Persona, Seniority
+from .rules import ActNowRule, BandwidthPeriod, MQAClause, MQARule, SizeBand
+from .transitions import MQATransition
+
+__all__ = [
+    "MAX_CHAIN_DEPTH",
+    "Account",
+    "ActNowRule",
+    "ActivityType",
+    "BandwidthPeriod",
+    "Contact",
+    "EngagementEvent",
+    "Funnel",
+    "MQAClause",
+    "MQARule",
+    "MQAStatus",
+    "MQATransition",
+    "Owner",
+    "Persona",
+    "Seniority",
+    "SeniorityMultiplier",
+    "SizeBand",
+    "normalise_domain",
+]

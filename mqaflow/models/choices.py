@@ -1,0 +1,44 @@
+"""Vocabularies shared by the account and qualification models.
+
+These are names, not business rules: what a seniority is worth, or which personas count,
+lives in admin-edited rows (SeniorityMultiplier, MQAClause, ActNowRule).
+"""
+
+from django.db import models
+
+
+class Funnel(models.IntegerChoices):
+    TARGET = 1, "Funnel 1 (target)"
+    IN_PROFILE = 2, "Funnel 2 (in-profile)"
+    OTHER = 3, "Funnel 3 (other)"
+
+
+class Persona(models.TextChoices):
+    MARKETING = "marketing", "Marketing"
+    SALES = "sales", "Sales"
+    IT = "it", "IT"
+    FINANCE = "finance", "Finance"
+    OPERATIONS = "operations", "Operations"
+    EXECUTIVE = "executive", "Executive"
+    OTHER = "other", "Other"
+
+
+class Seniority(models.TextChoices):
+    """Ordered from the most senior down; `at_or_above` relies on that order."""
+
+    C_LEVEL = "c_level", "C-level"
+    VP = "vp", "VP"
+    DIRECTOR = "director", "Director"
+    MANAGER = "manager", "Manager"
+    INDIVIDUAL = "individual", "Individual contributor"
+
+    @classmethod
+    def at_or_above(cls, level: str) -> list[str]:
+        values = list(cls.values)
+        return values[: values.index(level) + 1]
+
+
+class MQAStatus(models.TextChoices):
+    NOT_QUALIFIED = "not_qualified", "Not qualified"
+    MQA = "mqa", "MQA"
+    EXCLUDED = "excluded", "Excluded"

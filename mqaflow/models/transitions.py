@@ -1,0 +1,39 @@
+"""Every change of an account's MQA status, with the figures that caused it."""
+
+from django.db import models
+
+from .choices import MQAStatus
+
+
+class MQATransition(models.Model):
+    account = models.ForeignKey(
+        "mqaflow.Account", on_delete=models.CASCADE, related_name="mqa_transitions"
+    )
+    from_status = models.CharField(max_length=20, choices=MQAStatus.choices)
+    to_status = models.CharField(max_length=20, choices=MQAStatus.choices)
+    at = models.DateTimeField()
+    rule = models.ForeignKey(
+        "mqaflow.MQARule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    clause = models.ForeignKey(
+        "mqaflow.MQAClause", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    act_now_rule = models.ForeignKey(
+        "mqaflow.ActNowRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Snapshot of the segment at the time, so reports survive later edits of the account.
+    funnel = models.PositiveSmallIntegerField()
+    size_band = models.CharField(max_length=50, blank=True)
+    figures = models.JSONField(default=dict, blank=True)
+    explanation = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = "MQA transition"
+        indexes = [
+            models.Index(fields=["account", "-at"], name="transition_account_at_idx"),
+            models.Index(fields=["to_status", "at"], name="transition_status_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.from_status} → {self.to_status} at {self.at:%Y-%m-%d %H:%M}"

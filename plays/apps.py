@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PlaysConfig(AppConfig):
+    name = "plays"
+    verbose_name = "Plays and escalation"
+    default_auto_field = "django.db.models.BigAutoField"
