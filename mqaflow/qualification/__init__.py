@@ -1,0 +1,1 @@
+"""Where MQAs are decided: `engine.evaluate_accounts` and what explains and schedules it."""

@@ -1,0 +1,134 @@
+"""The rules in force at one moment, loaded once per evaluation run.
+
+Loading the whole rule set up front (a few dozen rows) lets the engine decide thousands
+of accounts without touching the rule tables again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Q
+
+from mqaflow.models import ActNowRule, BandwidthPeriod, MQAClause, MQARule, SizeBand
+
+from .measure import Figures, Scope
+
+
+@dataclass(frozen=True)
+class Bandwidth:
+    factor: Decimal
+    name: str
+
+    def scale_minutes(self, value: Decimal | None) -> Decimal | None:
+        return None if value is None else (value * self.factor).quantize(Decimal("0.01"))
+
+    def scale_count(self, value: int | None) -> int | None:
+        """Counts of people and events round up: ×1.5 of 3 people needs 5, not 4.5."""
+        return None if value is None else math.ceil(value * self.factor)
+
+
+NO_BANDWIDTH = Bandwidth(Decimal(1), "")
+
+
+def clause_scope(clause: MQAClause) -> Scope:
+    return Scope(
+        window_days=clause.window_days,
+        personas=tuple(sorted(clause.personas or [])),
+        min_seniority=clause.min_seniority,
+    )
+
+
+def act_now_scope(rule: ActNowRule) -> Scope:
+    return Scope(
+        window_days=rule.window_days, min_seniority=rule.min_seniority, activity_id=rule.activity_id
+    )
+
+
+@dataclass
+class ClauseCheck:
+    """A clause's thresholds (scaled by bandwidth) and which of them a measurement misses."""
+
+    clause: MQAClause
+    bandwidth: Bandwidth
+
+    def thresholds(self) -> dict[str, object]:
+        c, bw = self.clause, self.bandwidth
+        found = {
+            "minutes": bw.scale_minutes(c.min_minutes),
+            "people": bw.scale_count(c.min_people),
+            "personas": bw.scale_count(c.min_personas),
+            "events": bw.scale_count(c.min_events),
+            "leads": bw.scale_count(c.min_qualified_leads),
+            "seniority": c.require_seniority or None,
+        }
+        return {k: v for k, v in found.items() if v is not None}
+
+    def missing(self, figures: Figures) -> list[str]:
+        from mqaflow.models import Seniority
+
+        misses = []
+        for kind, needed in self.thresholds().items():
+            if kind == "seniority":
+                ok = figures.top_seniority in Seniority.at_or_above(needed)
+            elif kind == "leads":
+                ok = figures.leads.get(self.clause.lead_minutes, 0) >= needed
+            else:
+                ok = getattr(figures, kind) >= needed
+            if not ok:
+                misses.append(kind)
+        return misses
+
+
+class Rulebook:
+    """Active rules, size bands and bandwidth for one evaluation date."""
+
+    def __init__(self, on: date) -> None:
+        self.bands = list(SizeBand.objects.order_by("min_employees"))
+        rules = (
+            MQARule.objects.filter(is_active=True)
+            .select_related("size_band")
+            .prefetch_related("clauses")
+        )
+        self.rules = sorted(rules, key=lambda r: -r.specificity)
+        self.act_now_rules = list(
+            ActNowRule.objects.filter(is_active=True).select_related("activity").order_by("pk")
+        )
+        period = (
+            BandwidthPeriod.objects.filter(Q(starts_on__lte=on) & Q(ends_on__gte=on))
+            .order_by("-factor")
+            .first()
+        )
+        self.bandwidth = Bandwidth(period.factor, period.name) if period else NO_BANDWIDTH
+
+    def band_for(self, employees: int) -> SizeBand | None:
+        for band in self.bands:
+            if employees >= band.min_employees and (
+                band.max_employees is None or employees < band.max_employees
+            ):
+                return band
+        return None
+
+    def rule_for(self, funnel: int, band: SizeBand | None) -> MQARule | None:
+        """The most specific active rule whose funnel and band match (None = any)."""
+        band_id = band.pk if band else None
+        for rule in self.rules:
+            if rule.funnel not in (None, funnel):
+                continue
+            if rule.size_band_id not in (None, band_id):
+                continue
+            return rule
+        return None
+
+    def scopes(self) -> dict[Scope, set[Decimal]]:
+        """Every distinct clause scope, with the per-contact lead thresholds it needs."""
+        found: dict[Scope, set[Decimal]] = {}
+        for rule in self.rules:
+            for clause in rule.clauses.all():
+                leads = found.setdefault(clause_scope(clause), set())
+                if clause.min_qualified_leads is not None and clause.lead_minutes is not None:
+                    leads.add(clause.lead_minutes)
+        return found

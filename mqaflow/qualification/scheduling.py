@@ -1,0 +1,37 @@
+"""Asking for a recompute without depending on the broker.
+
+Ingest marks the touched accounts (`last_event_ingested_at`) in its own transaction and
+asks for a recompute after commit. The task evaluates every account whose evidence is newer
+than its last evaluation, so a burst of batches collapses into cheap no-ops, and a message
+lost to a Redis outage is made good by the same task run periodically by beat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def request_recompute(account_ids: Iterable[int]) -> None:
+    """Publish one coalesced recompute once the current transaction commits."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return
+    transaction.on_commit(lambda: _publish(ids))
+
+
+def _publish(account_ids: list[int]) -> None:
+    from mqaflow.tasks import recompute_accounts
+
+    try:
+        recompute_accounts.apply_async(args=[account_ids], retry=False)
+    except Exception:  # the broker is down: the periodic catch-up will find these accounts
+        logger.warning(
+            "recompute not enqueued for %d account(s); the catch-up will pick them up",
+            len(account_ids),
+            exc_info=True,
+        )

@@ -1,0 +1,29 @@
+"""Celery entry points for qualification; the work is in mqaflow.qualification."""
+
+from celery import shared_task
+from django.db.models import F, Q
+
+from mqaflow.models import Account
+from mqaflow.qualification.engine import evaluate_accounts
+
+
+@shared_task(acks_late=True)
+def recompute_accounts(account_ids: list[int]) -> int:
+    """Re-evaluate just these accounts (after an ingest); idempotent, so safe to redeliver."""
+    return len(evaluate_accounts(account_ids).transitions)
+
+
+@shared_task(acks_late=True)
+def recompute_pending() -> int:
+    """Catch-up: accounts with evidence newer than their last evaluation (lost enqueues)."""
+    pending = Account.objects.filter(
+        Q(last_evaluated_at__isnull=True, last_event_ingested_at__isnull=False)
+        | Q(last_event_ingested_at__gt=F("last_evaluated_at"))
+    ).values_list("pk", flat=True)
+    return len(evaluate_accounts(list(pending)).transitions)
+
+
+@shared_task(acks_late=True)
+def recompute_all() -> int:
+    """Every 15 minutes: lets engagement age out of its window without any new event."""
+    return len(evaluate_accounts().transitions)
