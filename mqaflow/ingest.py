@@ -1,0 +1,238 @@
+"""Ingesting engagement events: validate a whole batch, then store it in one insert.
+
+Used by the events API and `import_csv events`. A batch is all-or-nothing: every error of
+every item is collected (by item index and field) before anything is written, so a client
+can fix its batch in one round trip and a half-stored batch never exists.
+References (accounts, activities, contacts) are resolved with one query each per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from mqaflow.models import Account, ActivityType, Contact, EngagementEvent, SeniorityMultiplier
+
+FIELDS = ("id", "account", "contact", "activity", "occurred_at", "minutes", "source")
+MAX_ID_LENGTH = 200
+MAX_MINUTES = Decimal("99999999.99")
+
+
+class BatchInvalid(Exception):
+    """Raised with every error of a batch: {item index: {field: [messages]}}."""
+
+    def __init__(self, errors: dict[int, dict[str, list[str]]]):
+        super().__init__(f"{len(errors)} invalid item(s)")
+        self.errors = errors
+
+
+@dataclass
+class IngestResult:
+    created: int = 0
+    duplicates: int = 0
+    account_ids: set[int] = field(default_factory=set)
+
+
+@dataclass
+class _Parsed:
+    external_id: str
+    domain: str
+    email: str | None
+    activity: str
+    occurred_at: datetime
+    minutes: Decimal | None
+    source: str
+
+
+def _text(value, name: str, errors: dict, *, required: bool = True, max_length: int = 200):
+    if value is None or value == "":
+        if required:
+            errors.setdefault(name, []).append("This field is required.")
+        return None
+    if not isinstance(value, str):
+        errors.setdefault(name, []).append("Must be a string.")
+        return None
+    if "\x00" in value:
+        errors.setdefault(name, []).append("Must not contain NUL characters.")
+        return None
+    value = value.strip()
+    if len(value) > max_length:
+        errors.setdefault(name, []).append(f"At most {max_length} characters.")
+        return None
+    return value
+
+
+def _parse_item(item: object, now: datetime) -> tuple[_Parsed | None, dict[str, list[str]]]:
+    errors: dict[str, list[str]] = {}
+    if not isinstance(item, Mapping):
+        return None, {"non_field_errors": ["Each event must be a JSON object."]}
+    unknown = set(item) - set(FIELDS)
+    if unknown:
+        errors["non_field_errors"] = [f"Unknown field(s): {', '.join(sorted(map(str, unknown)))}."]
+    raw_id = item.get("id")
+    if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+        raw_id = str(raw_id)
+    external_id = _text(raw_id, "id", errors, max_length=MAX_ID_LENGTH)
+    domain = _text(item.get("account"), "account", errors, max_length=253)
+    email = _text(item.get("contact"), "contact", errors, required=False, max_length=254)
+    activity = _text(item.get("activity"), "activity", errors, max_length=50)
+    source = _text(item.get("source"), "source", errors, required=False, max_length=100) or ""
+    occurred_at = None
+    raw_time = item.get("occurred_at")
+    if raw_time in (None, ""):
+        errors["occurred_at"] = ["This field is required."]
+    elif not isinstance(raw_time, str) or "\x00" in raw_time:
+        errors["occurred_at"] = ["Must be an ISO 8601 string with a UTC offset."]
+    else:
+        try:
+            occurred_at = parse_datetime(raw_time.strip())
+        except (ValueError, OverflowError):
+            occurred_at = None
+        if occurred_at is None:
+            errors["occurred_at"] = [f"Not an ISO 8601 datetime: {raw_time[:40]!r}."]
+        elif timezone.is_naive(occurred_at):
+            errors["occurred_at"] = ["Needs a UTC offset (e.g. 2026-05-01T09:30:00+02:00)."]
+            occurred_at = None
+        else:
+            skew = timedelta(seconds=settings.MQAFLOW_EVENT_FUTURE_SKEW_SECONDS)
+            try:
+                in_future = occurred_at > now + skew
+            except OverflowError:
+                in_future = True
+            if in_future:
+                errors["occurred_at"] = ["Is in the future."]
+                occurred_at = None
+    minutes = None
+    raw_minutes = item.get("minutes")
+    if raw_minutes is not None:
+        if isinstance(raw_minutes, bool) or not isinstance(raw_minutes, int | float | str):
+            errors["minutes"] = ["Must be a number."]
+        else:
+            try:
+                minutes = Decimal(str(raw_minutes))
+            except InvalidOperation:
+                errors["minutes"] = ["Must be a number."]
+            else:
+                if not minutes.is_finite():
+                    errors["minutes"] = ["Must be a finite number."]
+                elif minutes < 0:
+                    errors["minutes"] = ["Must be zero or more."]
+                elif minutes > MAX_MINUTES:
+                    errors["minutes"] = [f"Must be at most {MAX_MINUTES}."]
+                minutes = minutes.quantize(Decimal("0.01")) if "minutes" not in errors else None
+    if errors:
+        return None, errors
+    return _Parsed(
+        external_id=external_id,
+        domain=domain.lower().strip("."),
+        email=email.lower() if email else None,
+        activity=activity,
+        occurred_at=occurred_at,
+        minutes=minutes,
+        source=source,
+    ), {}
+
+
+def credited_minutes(activity_minutes: Decimal, multiplier: Decimal | None) -> Decimal:
+    """The weight an event is credited when the source gives none: activity × seniority."""
+    return (activity_minutes * (multiplier if multiplier is not None else Decimal(1))).quantize(
+        Decimal("0.01")
+    )
+
+
+def events_ingest(items: Iterable[object], *, now: datetime | None = None) -> IngestResult:
+    """Validate and store a batch of events; raise BatchInvalid with every error, or store all."""
+    now = now or timezone.now()
+    items = list(items)
+    errors: dict[int, dict[str, list[str]]] = {}
+    parsed: dict[int, _Parsed] = {}
+    for index, item in enumerate(items):
+        ok, item_errors = _parse_item(item, now)
+        if item_errors:
+            errors[index] = item_errors
+        else:
+            parsed[index] = ok
+
+    domains = {p.domain for p in parsed.values()}
+    accounts = {a.domain: a.pk for a in Account.objects.filter(domain__in=domains).only("domain")}
+    keys = {p.activity for p in parsed.values()}
+    activities = {a.key: a for a in ActivityType.objects.filter(key__in=keys)}
+    emails = {p.email for p in parsed.values() if p.email}
+    contacts = {
+        (c["account_id"], c["email"]): (c["pk"], c["seniority"])
+        for c in Contact.objects.filter(account_id__in=accounts.values(), email__in=emails).values(
+            "pk", "account_id", "email", "seniority"
+        )
+    }
+    multipliers = dict(SeniorityMultiplier.objects.values_list("seniority", "multiplier"))
+
+    rows: list[EngagementEvent] = []
+    for index, p in parsed.items():
+        item_errors: dict[str, list[str]] = {}
+        account_id = accounts.get(p.domain)
+        if account_id is None:
+            item_errors["account"] = [f"No account with domain {p.domain!r}."]
+        activity = activities.get(p.activity)
+        if activity is None:
+            item_errors["activity"] = [f"No activity type with key {p.activity!r}."]
+        contact = None
+        if p.email and account_id is not None:
+            contact = contacts.get((account_id, p.email))
+            if contact is None:
+                item_errors["contact"] = [f"No contact {p.email!r} at {p.domain}."]
+        if item_errors:
+            errors[index] = item_errors
+            continue
+        minutes = p.minutes
+        if minutes is None:
+            minutes = credited_minutes(
+                activity.minutes, multipliers.get(contact[1]) if contact else None
+            )
+        rows.append(
+            EngagementEvent(
+                external_id=p.external_id,
+                account_id=account_id,
+                contact_id=contact[0] if contact else None,
+                activity_id=activity.pk,
+                occurred_at=p.occurred_at,
+                minutes=minutes,
+                source=p.source,
+                ingested_at=now,
+            )
+        )
+    if errors:
+        raise BatchInvalid(dict(sorted(errors.items())))
+    return _store(rows, now=now)
+
+
+def _store(rows: list[EngagementEvent], *, now: datetime) -> IngestResult:
+    from mqaflow.qualification.scheduling import request_recompute
+
+    unique: dict[str, EngagementEvent] = {}
+    for row in rows:
+        unique.setdefault(row.external_id, row)
+    with transaction.atomic():
+        existing = set(
+            EngagementEvent.objects.filter(external_id__in=unique).values_list(
+                "external_id", flat=True
+            )
+        )
+        fresh = [row for key, row in unique.items() if key not in existing]
+        # ignore_conflicts covers a concurrent batch inserting the same ids meanwhile;
+        # the count below is what this batch really stored.
+        EngagementEvent.objects.bulk_create(fresh, batch_size=1000, ignore_conflicts=True)
+        created = EngagementEvent.objects.filter(
+            external_id__in=[r.external_id for r in fresh], ingested_at=now
+        ).count()
+        touched = {row.account_id for row in fresh}
+        if touched:
+            Account.objects.filter(pk__in=touched).update(last_event_ingested_at=now)
+            request_recompute(touched)
+    return IngestResult(created=created, duplicates=len(rows) - created, account_ids=touched)
