@@ -1,0 +1,87 @@
+"""Read side of qualification: an account's transitions and the MQA report."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_date
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mqaflow.models import Account, MQATransition
+from mqaflow.qualification.reports import PERIODS, new_mqas_by_period
+
+
+class TransitionSerializer(serializers.ModelSerializer):
+    rule = serializers.CharField(source="rule.name", default=None)
+    clause = serializers.CharField(source="clause.__str__", default=None)
+    act_now_rule = serializers.CharField(source="act_now_rule.name", default=None)
+
+    class Meta:
+        model = MQATransition
+        fields = [
+            "from_status",
+            "to_status",
+            "at",
+            "rule",
+            "clause",
+            "act_now_rule",
+            "funnel",
+            "size_band",
+            "figures",
+            "explanation",
+        ]
+
+
+class MQAHistoryView(generics.ListAPIView):
+    serializer_class = TransitionSerializer
+
+    def get_queryset(self):
+        account = get_object_or_404(Account, domain=self.kwargs["domain"].lower())
+        return MQATransition.objects.filter(account=account).select_related(
+            "rule", "clause__rule", "act_now_rule"
+        )
+
+
+class MQAReportRowSerializer(serializers.Serializer):
+    period = serializers.DateField()
+    funnel = serializers.IntegerField()
+    size_band = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class MQAReportView(APIView):
+    """New MQAs per week or month by funnel and size band."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("period", str, enum=list(PERIODS)),
+            OpenApiParameter("from", str, description="YYYY-MM-DD, inclusive"),
+            OpenApiParameter("to", str, description="YYYY-MM-DD, inclusive"),
+        ],
+        responses=MQAReportRowSerializer(many=True),
+    )
+    def get(self, request):
+        params = request.query_params
+        period = params.get("period", "week")
+        errors = {}
+        if period not in PERIODS:
+            errors["period"] = [f"Must be one of: {', '.join(PERIODS)}."]
+        bounds = {}
+        for name in ("from", "to"):
+            raw = params.get(name)
+            if raw:
+                try:
+                    bounds[name] = parse_date(raw)
+                except ValueError:
+                    bounds[name] = None
+                if bounds[name] is None:
+                    errors[name] = ["Must be a date as YYYY-MM-DD."]
+        if not errors and bounds.get("from") and bounds.get("to") and bounds["from"] > bounds["to"]:
+            errors["to"] = ["Must be on or after 'from'."]
+        if errors:
+            raise ValidationError(errors)
+        rows = new_mqas_by_period(period=period, start=bounds.get("from"), end=bounds.get("to"))
+        return Response({"period": period, "results": MQAReportRowSerializer(rows, many=True).data})

@@ -1,0 +1,31 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_date
+
+from mqaflow.qualification.reports import PERIODS, new_mqas_by_period
+
+
+class Command(BaseCommand):
+    help = "New MQAs per week or month by funnel and size band."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--period", choices=list(PERIODS), default="week")
+        parser.add_argument("--from", dest="start", metavar="YYYY-MM-DD")
+        parser.add_argument("--to", dest="end", metavar="YYYY-MM-DD")
+
+    def handle(self, *args, period, start=None, end=None, **options):
+        bounds = {}
+        for name, raw in (("from", start), ("to", end)):
+            if raw:
+                try:
+                    bounds[name] = parse_date(raw)
+                except ValueError:
+                    bounds[name] = None
+                if bounds[name] is None:
+                    raise CommandError(f"--{name}: not a date as YYYY-MM-DD: {raw!r}")
+        rows = new_mqas_by_period(period=period, start=bounds.get("from"), end=bounds.get("to"))
+        self.stdout.write(f"{period:<12} {'funnel':>6}  {'size band':<12} {'new MQAs':>8}")
+        for row in rows:
+            self.stdout.write(
+                f"{row.period.isoformat():<12} {row.funnel:>6}  {row.size_band:<12} {row.count:>8}"
+            )
+        self.stdout.write(f"{'total':<12} {'':>6}  {'':<12} {sum(r.count for r in rows):>8}")
