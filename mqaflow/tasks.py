@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.db.models import F, Q
 
+from mqaflow.heartbeat import heartbeat
 from mqaflow.models import Account
 from mqaflow.qualification.engine import evaluate_accounts
 
@@ -20,10 +21,12 @@ def recompute_pending() -> int:
         Q(last_evaluated_at__isnull=True, last_event_ingested_at__isnull=False)
         | Q(last_event_ingested_at__gt=F("last_evaluated_at"))
     ).values_list("pk", flat=True)
-    return len(evaluate_accounts(list(pending)).transitions)
+    with heartbeat("recompute_pending"):
+        return len(evaluate_accounts(list(pending)).transitions)
 
 
 @shared_task(acks_late=True)
 def recompute_all() -> int:
     """Every 15 minutes: lets engagement age out of its window without any new event."""
-    return len(evaluate_accounts().transitions)
+    with heartbeat("recompute_all"):
+        return len(evaluate_accounts().transitions)

@@ -1,0 +1,352 @@
+"""Plays, the SLA policies that time them, and the escalations they cause.
+
+A play freezes its deadlines when it is created (`due_at`, `remind_at`, `plan`), so editing
+a policy never moves the clock of a play already waiting. `next_action_at` is the time of
+the play's next unplanned step; the sweep finds due plays through a partial index on it.
+Every notice is an `Escalation` row, unique per (play, step): the row is the guard that an
+email goes out once, and the audit of who was told, when, and who was skipped and why.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from mqaflow.models import Funnel
+
+
+class PlayTemplate(models.Model):
+    """What an ADR should do with an MQA of a funnel, and a first-touch email to adapt.
+
+    Placeholders in the email: {account}, {domain}, {contact_name}, {contacts},
+    {explanation}, {assignee}.
+    """
+
+    name = models.CharField(max_length=200)
+    funnels = models.JSONField(default=list, blank=True, help_text="Empty: all funnels.")
+    instructions = models.TextField()
+    email_subject = models.CharField(max_length=200)
+    email_body = models.TextField()
+    is_active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SLAPolicy(models.Model):
+    funnel = models.PositiveSmallIntegerField(choices=Funnel.choices, unique=True)
+    response_hours = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)], help_text="Hours the ADR has to start the play."
+    )
+    reminder_percent = models.PositiveSmallIntegerField(
+        default=75,
+        validators=[MinValueValidator(1), MaxValueValidator(99)],
+        help_text="Remind the assignee when this share of the response time has passed.",
+    )
+    fallback_owner = models.ForeignKey(
+        "mqaflow.Owner",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Gets the plays of accounts with no owner or an inactive owner.",
+    )
+    business_hours = models.BooleanField(
+        default=False, help_text="Count only working hours (off: wall-clock hours)."
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
+    work_days = models.CharField(
+        max_length=20, default="0,1,2,3,4", help_text="Weekdays, 0 = Monday."
+    )
+    work_start = models.TimeField(default=time(9))
+    work_end = models.TimeField(default=time(17))
+    holiday_country = models.CharField(
+        max_length=2, blank=True, help_text="ISO country code for public holidays, e.g. DE."
+    )
+    holiday_subdivision = models.CharField(max_length=10, blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["funnel"]
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+
+    def __str__(self) -> str:
+        return f"{Funnel(self.funnel).label}: start within {self.response_hours} h"
+
+    def save(self, *args, **kwargs) -> None:
+        """Every edit bumps the version that plays record when their deadlines are frozen."""
+        if self.pk:
+            stored = SLAPolicy.objects.filter(pk=self.pk).values_list("version", flat=True)
+            self.version = (stored.first() or 0) + 1
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from zoneinfo import available_timezones
+
+        if self.time_zone not in available_timezones():
+            raise ValidationError({"time_zone": f"Unknown time zone {self.time_zone!r}."})
+        try:
+            days = self.weekdays
+        except ValueError:
+            days = None
+        if not days or any(d < 0 or d > 6 for d in days):
+            raise ValidationError({"work_days": "Comma-separated weekdays 0 (Mon) to 6 (Sun)."})
+        if self.work_end <= self.work_start:
+            raise ValidationError({"work_end": "Must be after the start of the working day."})
+        if self.holiday_country:
+            import holidays
+
+            try:
+                holidays.country_holidays(
+                    self.holiday_country, subdiv=self.holiday_subdivision or None
+                )
+            except NotImplementedError as exc:
+                raise ValidationError({"holiday_country": str(exc)}) from exc
+
+    @property
+    def weekdays(self) -> set[int]:
+        return {int(d) for d in self.work_days.split(",") if d.strip()}
+
+
+class EscalationStep(models.Model):
+    """One rung of a policy's ladder: after N hours, tell someone N levels up (or the top)."""
+
+    policy = models.ForeignKey(SLAPolicy, on_delete=models.CASCADE, related_name="steps")
+    after_hours = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    levels_up = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    to_top = models.BooleanField(default=False, help_text="The top of the chain (the CEO).")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["policy", "after_hours"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "after_hours"], name="step_hours_unique"),
+            models.CheckConstraint(
+                condition=models.Q(to_top=True) | models.Q(levels_up__isnull=False),
+                name="step_has_a_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"after {self.after_hours} h → {self.target_label}"
+
+    @property
+    def target_label(self) -> str:
+        if self.to_top:
+            return "the top of the chain"
+        if self.levels_up == 1:
+            return "the assignee's manager"
+        return f"{self.levels_up} levels up"
+
+    def clean(self) -> None:
+        if not self.to_top and not self.levels_up:
+            raise ValidationError({"levels_up": "Set the levels up, or tick 'to top'."})
+
+
+class DismissReason(models.Model):
+    slug = models.SlugField(unique=True)
+    label = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class OwnerAbsence(models.Model):
+    """An owner away (holiday, leave): new plays and escalations go to the delegate."""
+
+    owner = models.ForeignKey("mqaflow.Owner", on_delete=models.CASCADE, related_name="absences")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    delegate = models.ForeignKey(
+        "mqaflow.Owner", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-starts_at"]
+        indexes = [models.Index(fields=["owner", "starts_at", "ends_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.owner.name} away {self.starts_at:%Y-%m-%d} – {self.ends_at:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        if self.ends_at and self.starts_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "Must be after the start."})
+        if self.delegate_id and self.delegate_id == self.owner_id:
+            raise ValidationError({"delegate": "An owner cannot delegate to themselves."})
+
+
+class PlayStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    STARTED = "started", "Started"
+    COMPLETED = "completed", "Completed"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+OPEN_STATUSES = [PlayStatus.PENDING, PlayStatus.STARTED]
+
+
+class Play(models.Model):
+    account = models.ForeignKey("mqaflow.Account", on_delete=models.CASCADE, related_name="plays")
+    transition = models.OneToOneField(
+        "mqaflow.MQATransition", on_delete=models.PROTECT, related_name="play"
+    )
+    template = models.ForeignKey(
+        PlayTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="plays"
+    )
+    assignee = models.ForeignKey("mqaflow.Owner", on_delete=models.PROTECT, related_name="plays")
+    status = models.CharField(max_length=20, choices=PlayStatus.choices, default=PlayStatus.PENDING)
+    created_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    remind_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_reason = models.ForeignKey(
+        DismissReason, null=True, blank=True, on_delete=models.PROTECT, related_name="plays"
+    )
+    dismissed_note = models.TextField(blank=True)
+    message = models.TextField(blank=True, help_text="The ADR's personalised first touch.")
+    policy = models.ForeignKey(SLAPolicy, on_delete=models.PROTECT, related_name="plays")
+    policy_version = models.PositiveIntegerField()
+    # Frozen ladder: [{"step", "kind", "at", "levels_up", "to_top", "label"}], in step order.
+    plan = models.JSONField(default=list)
+    next_action_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords(excluded_fields=["next_action_at"])
+
+    class Meta:
+        ordering = ["due_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=models.Q(status__in=["pending", "started"]),
+                name="one_open_play_per_account",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_action_at"],
+                condition=models.Q(status="pending"),
+                name="play_next_action_pending",
+            ),
+            models.Index(fields=["assignee", "status"], name="play_assignee_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Play #{self.pk}: {self.account.name} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return f"/plays/{self.pk}/"
+
+    @property
+    def link(self) -> str:
+        return f"{settings.SITE_URL}{self.get_absolute_url()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class EscalationKind(models.TextChoices):
+    ASSIGNED = "assigned", "New play"
+    REMINDER = "reminder", "Reminder"
+    ESCALATION = "escalation", "Escalation"
+
+
+class EscalationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown (crashed mid-send)"
+
+
+class Escalation(models.Model):
+    """One notice of a play (new-play email, reminder or escalation), sent at most once."""
+
+    play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="escalations")
+    step = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=20, choices=EscalationKind.choices)
+    level = models.PositiveSmallIntegerField(
+        default=0, help_text="How many levels above the assignee the recipient is (0: assignee)."
+    )
+    recipient = models.ForeignKey(
+        "mqaflow.Owner", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recipient_email = models.EmailField(blank=True)
+    due_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=20, choices=EscalationStatus.choices, default=EscalationStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    crash_resends = models.PositiveSmallIntegerField(
+        default=0, help_text="Resends after a worker died mid-send (at most one)."
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    note = models.TextField(blank=True, help_text="Why this recipient; who was skipped and why.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["play", "step"]
+        constraints = [
+            models.UniqueConstraint(fields=["play", "step"], name="one_escalation_per_step"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status__in=["pending", "sending"]),
+                name="escalation_undelivered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        kind = self.get_kind_display()
+        return f"{kind} {self.step} of play #{self.play_id} → {self.recipient_email}"
+
+
+class PlayEvent(models.Model):
+    """The play's own story: created, assigned, started, reassigned, dismissed…"""
+
+    play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=30)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"

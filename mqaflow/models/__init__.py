@@ -9,6 +9,7 @@ from .accounts import (
     normalise_domain,
 )
 from .choices import Funnel, MQAStatus, Persona, Seniority
+from .ops import Heartbeat
 from .rules import ActNowRule, BandwidthPeriod, MQAClause, MQARule, SizeBand
 from .transitions import MQATransition
 
@@ -21,6 +22,7 @@ __all__ = [
     "Contact",
     "EngagementEvent",
     "Funnel",
+    "Heartbeat",
     "MQAClause",
     "MQARule",
     "MQAStatus",

@@ -1,0 +1,115 @@
+"""Who gets a play, and who hears of it at each step: resolved from the org chart as it
+stands at that moment, with every skip explained in words for the audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mqaflow.models import Account, Owner
+
+from .models import OwnerAbsence, SLAPolicy
+
+
+def absence_of(owner: Owner, at: datetime) -> OwnerAbsence | None:
+    return (
+        OwnerAbsence.objects.filter(owner=owner, starts_at__lte=at, ends_at__gt=at)
+        .select_related("delegate")
+        .first()
+    )
+
+
+@dataclass
+class Routing:
+    owner: Owner | None
+    notes: list[str] = field(default_factory=list)
+
+
+def assignee_for(account: Account, policy: SLAPolicy, at: datetime) -> Routing:
+    """The account's owner, else the funnel's fallback owner; an away owner's delegate."""
+    notes: list[str] = []
+    owner = account.owner
+    if owner is None:
+        notes.append("The account has no owner: routed to the funnel's fallback owner.")
+        owner = policy.fallback_owner
+    elif not owner.is_active:
+        notes.append(f"{owner.name} is inactive: routed to the funnel's fallback owner.")
+        owner = policy.fallback_owner
+    if owner is not None and not owner.is_active:
+        notes.append(f"The fallback owner {owner.name} is inactive.")
+        owner = None
+    if owner is not None:
+        away = absence_of(owner, at)
+        if away and away.delegate and away.delegate.is_active:
+            notes.append(
+                f"{owner.name} is away until {away.ends_at:%Y-%m-%d}: "
+                f"assigned to their delegate {away.delegate.name}."
+            )
+            owner = away.delegate
+    if owner is None:
+        # Never drop a qualified account: with no fallback configured, the top of the org
+        # (an active owner with no manager) gets it, and the note says so.
+        owner = Owner.objects.filter(manager__isnull=True, is_active=True).order_by("pk").first()
+        if owner is not None:
+            notes.append(
+                f"No fallback owner is configured for Funnel {policy.funnel}: "
+                f"assigned to the top of the org, {owner.name}."
+            )
+    return Routing(owner, notes)
+
+
+@dataclass
+class Recipient:
+    owner: Owner | None
+    level: int
+    notes: list[str] = field(default_factory=list)
+
+
+def escalation_recipient(
+    assignee: Owner, *, levels_up: int | None, to_top: bool, at: datetime
+) -> Recipient:
+    """Walk up the assignee's chain; a short chain gives its highest manager; an away
+    manager is replaced by their delegate, or else by the next manager up."""
+    chain = assignee.managers()
+    notes: list[str] = []
+    if not chain:
+        return Recipient(None, 0, [f"{assignee.name} has no manager to escalate to."])
+    wanted = len(chain) if to_top else levels_up or 1
+    if wanted > len(chain):
+        notes.append(
+            f"The chain above {assignee.name} has {len(chain)} level(s); "
+            f"the highest manager receives this step."
+        )
+        wanted = len(chain)
+    index = wanted - 1
+    while index < len(chain):
+        candidate = chain[index]
+        if not candidate.is_active:
+            notes.append(f"{candidate.name} is inactive: skipped to the next level up.")
+            index += 1
+            continue
+        away = absence_of(candidate, at)
+        if away is None:
+            return Recipient(candidate, index + 1, notes)
+        if away.delegate and away.delegate.is_active:
+            notes.append(
+                f"{candidate.name} is away until {away.ends_at:%Y-%m-%d}: "
+                f"sent to their delegate {away.delegate.name}."
+            )
+            return Recipient(away.delegate, index + 1, notes)
+        notes.append(f"{candidate.name} is away with no delegate: skipped to the next level up.")
+        index += 1
+    # Everyone above is away or inactive: the top of the chain hears of it anyway.
+    notes.append("Nobody further up is available: sent to the top of the chain.")
+    return Recipient(chain[-1], len(chain), notes)
+
+
+def relation(recipient_level: int, assignee_name: str) -> str:
+    """ "Ana (your report's report)" from the recipient's point of view."""
+    if recipient_level <= 0:
+        return "You"
+    if recipient_level == 1:
+        return f"{assignee_name} (your report)"
+    if recipient_level == 2:
+        return f"{assignee_name} (your report's report)"
+    return f"{assignee_name} ({recipient_level} levels below you)"

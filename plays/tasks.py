@@ -1,0 +1,19 @@
+"""Celery entry points for plays; the work is in plays.escalation."""
+
+from celery import shared_task
+
+from .escalation import claim_one, deliver_claimed, escalations_sweep
+
+
+@shared_task(acks_late=True)
+def escalations_sweep_task() -> int:
+    """Every minute (beat): plan due steps and deliver due notices."""
+    return escalations_sweep().sent
+
+
+@shared_task(acks_late=True)
+def deliver_escalation(escalation_id: int) -> str:
+    """Deliver a new-play notice at once; if this message is lost the sweep sends it."""
+    if not claim_one(escalation_id):
+        return "not-due"
+    return deliver_claimed(escalation_id)
