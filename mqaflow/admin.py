@@ -3,6 +3,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from .admin_rules import MQATransitionInline
 from .models import Account, ActivityType, Contact, EngagementEvent, Owner, SeniorityMultiplier
 
 
@@ -49,7 +50,7 @@ class AccountAdmin(SimpleHistoryAdmin):
         "last_event_ingested_at",
         "last_evaluated_at",
     ]
-    inlines = [ContactInline]
+    inlines = [ContactInline, MQATransitionInline]
 
 
 @admin.register(Contact)

@@ -1,0 +1,142 @@
+"""Admin for the rules that decide MQAs; saving a rule re-evaluates the accounts it covers."""
+
+from django.contrib import admin, messages
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import (
+    Account,
+    ActNowRule,
+    BandwidthPeriod,
+    Heartbeat,
+    MQAClause,
+    MQARule,
+    MQATransition,
+    SizeBand,
+)
+from .qualification.scheduling import request_recompute
+
+
+def _accounts_of(rule: MQARule):
+    """The accounts a rule's segment covers (funnel and size band; None means any)."""
+    qs = Account.objects.all()
+    if rule.funnel is not None:
+        qs = qs.filter(funnel=rule.funnel)
+    band = rule.size_band
+    if band is not None:
+        qs = qs.filter(employees__gte=band.min_employees)
+        if band.max_employees is not None:
+            qs = qs.filter(employees__lt=band.max_employees)
+    return qs
+
+
+class RecomputeOnSave:
+    """After an admin edit commits, re-evaluate the affected accounts (in the worker)."""
+
+    def affected(self, obj):
+        return Account.objects.all()
+
+    def _recompute(self, request, obj):
+        ids = list(self.affected(obj).values_list("pk", flat=True))
+        request_recompute(ids)
+        self.message_user(
+            request, f"{len(ids)} account(s) will be re-evaluated with the new rule.", messages.INFO
+        )
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        self._recompute(request, form.instance)
+
+    def delete_model(self, request, obj):
+        ids = list(self.affected(obj).values_list("pk", flat=True))
+        super().delete_model(request, obj)
+        request_recompute(ids)
+
+
+class MQAClauseInline(admin.StackedInline):
+    model = MQAClause
+    extra = 0
+    fieldsets = [
+        (None, {"fields": ["order", "name"]}),
+        ("Which engagement counts", {"fields": ["window_days", "personas", "min_seniority"]}),
+        (
+            "Thresholds (all that are set must hold)",
+            {
+                "fields": [
+                    "min_minutes",
+                    "min_people",
+                    "min_personas",
+                    "min_events",
+                    "require_seniority",
+                    "min_qualified_leads",
+                    "lead_minutes",
+                ]
+            },
+        ),
+    ]
+
+
+@admin.register(MQARule)
+class MQARuleAdmin(RecomputeOnSave, SimpleHistoryAdmin):
+    list_display = ["name", "funnel", "size_band", "is_active", "updated_at"]
+    list_filter = ["is_active", "funnel", "size_band"]
+    search_fields = ["name"]
+    inlines = [MQAClauseInline]
+
+    def affected(self, obj):
+        return _accounts_of(obj)
+
+
+@admin.register(ActNowRule)
+class ActNowRuleAdmin(RecomputeOnSave, SimpleHistoryAdmin):
+    list_display = ["name", "activity", "min_people", "window_days", "min_seniority", "is_active"]
+    list_filter = ["is_active", "activity"]
+
+
+@admin.register(SizeBand)
+class SizeBandAdmin(RecomputeOnSave, SimpleHistoryAdmin):
+    list_display = ["name", "slug", "min_employees", "max_employees"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(BandwidthPeriod)
+class BandwidthPeriodAdmin(RecomputeOnSave, SimpleHistoryAdmin):
+    list_display = ["name", "starts_on", "ends_on", "factor"]
+
+
+@admin.register(MQATransition)
+class MQATransitionAdmin(admin.ModelAdmin):
+    list_display = ["at", "account", "from_status", "to_status", "funnel", "size_band", "rule"]
+    list_filter = ["to_status", "funnel", "size_band", "rule"]
+    search_fields = ["account__domain", "account__name", "explanation"]
+    date_hierarchy = "at"
+    list_select_related = ["account", "rule"]
+    readonly_fields = [f.name for f in MQATransition._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class MQATransitionInline(admin.TabularInline):
+    model = MQATransition
+    extra = 0
+    can_delete = False
+    fields = ["at", "from_status", "to_status", "rule", "act_now_rule", "explanation"]
+    readonly_fields = fields
+    ordering = ["-at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin):
+    """Liveness of the periodic jobs: a stale `last ok` means beat or the worker is down."""
+
+    list_display = ["name", "last_started_at", "last_ok_at", "last_error_at", "last_error"]
+    readonly_fields = ["name", "last_started_at", "last_ok_at", "last_error", "last_error_at"]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,58 @@
+"""Two sweeps at once over the same due plays, on real PostgreSQL connections."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.db import connection
+
+from mqaflow.qualification.engine import evaluate_accounts
+from plays.escalation import escalations_sweep
+from plays.models import Escalation
+from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_sweeps_at_once_send_each_email_once():
+    ceo = OwnerFactory(name="CEO")
+    mgr = OwnerFactory(name="Mgr", manager=ceo)
+    adr = OwnerFactory(name="ADR", manager=mgr)
+    accounts = AccountFactory.create_batch(40, funnel=1, owner=adr)
+    for account in accounts:
+        EventFactory(
+            account=account,
+            contact=ContactFactory(account=account),
+            activity=activity("demo_request"),
+            occurred_at=T0 - timedelta(hours=1),
+        )
+    evaluate_accounts([a.pk for a in accounts], now=T0)
+    mail.outbox.clear()
+    barrier = threading.Barrier(2, timeout=20)
+    errors = []
+
+    def sweep():
+        try:
+            barrier.wait()
+            with time_machine.travel(T0 + timedelta(hours=25), tick=False):
+                escalations_sweep()
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    # The new-play notices went out at creation (eager on_commit); the sweeps send each
+    # play's reminder and manager escalation, each exactly once.
+    sent = [(m.extra_headers["X-Mqaflow-Escalation"]) for m in mail.outbox]
+    assert len(sent) == 40 * 2
+    assert len(set(sent)) == len(sent)
+    assert Escalation.objects.filter(status="sent").count() == 120
