@@ -1,0 +1,27 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from mqaflow.demo import DEFAULT_PASSWORD, STORY, seed_demo
+
+
+class Command(BaseCommand):
+    help = "Load the demo org, accounts and engagement (idempotent) and print the logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--password",
+            default=DEFAULT_PASSWORD,
+            help=f"password for the demo logins (default: {DEFAULT_PASSWORD})",
+        )
+
+    def handle(self, *args, password, **options):
+        result = seed_demo(password=password)
+        self.stdout.write(
+            f"Demo data: {result.owners} owners, {result.accounts} accounts, "
+            f"{result.contacts} contacts, {result.events_created} new events, "
+            f"{result.mqas} MQAs."
+        )
+        self.stdout.write("Account stories: " + "; ".join(f"{k}: {v}" for k, v in STORY.items()))
+        self.stdout.write(f"\nOpen {settings.SITE_URL}/ and log in as:")
+        for role, email, pw in result.logins:
+            self.stdout.write(f"  {role:<8} {email} / {pw}")
