@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/v1/", include("plays.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("", include("plays.urls")),
 ]

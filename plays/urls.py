@@ -1,1 +1,18 @@
-urlpatterns = []
+from django.urls import path
+
+from . import views
+
+app_name = "plays"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("plays/", views.my_plays, name="my_plays"),
+    path("plays/<int:pk>/", views.play_detail, name="detail"),
+    path("plays/<int:pk>/start/", views.play_start, name="start"),
+    path("plays/<int:pk>/complete/", views.play_complete, name="complete"),
+    path("plays/<int:pk>/dismiss/", views.play_dismiss, name="dismiss"),
+    path("plays/<int:pk>/reassign/", views.play_reassign, name="reassign"),
+    path("team/", views.team, name="team"),
+    path("reports/", views.reports_page, name="reports"),
+    path("reports/mqas.csv", views.reports_csv, name="reports_csv"),
+]

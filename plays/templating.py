@@ -1,0 +1,40 @@
+"""Filling a play template's first-touch email with the account's own data."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from mqaflow.models import Contact, Seniority
+
+from .models import Play
+
+_RANK = {value: rank for rank, value in enumerate(Seniority.values)}
+
+
+class _Blank(defaultdict):
+    """Unknown placeholders stay visible ({like_this}) instead of raising."""
+
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def first_touch_email(play: Play, contacts: list[Contact]) -> tuple[str, str]:
+    template = play.template
+    if template is None:
+        return "", ""
+    engaged = sorted(
+        (c for c in contacts if c.name),
+        key=lambda c: (_RANK.get(c.seniority, 99), c.name),
+    )
+    lead = engaged[0] if engaged else None
+    values = _Blank(
+        str,
+        account=play.account.name,
+        domain=play.account.domain,
+        contact_name=(lead.name.split()[0] if lead else "there"),
+        contacts=", ".join(c.name for c in engaged[:5]),
+        explanation=play.transition.explanation,
+        engagement=f"({play.transition.explanation})",
+        assignee=play.assignee.name,
+    )
+    return template.email_subject.format_map(values), template.email_body.format_map(values)
