@@ -16,3 +16,26 @@ def api_client(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def _defaults_for_transactional_tests(request):
+    """Transactional tests flush the database; reinstall the data-migration defaults
+    (idempotently) so every test sees the rules, policies and schedules a fresh system has."""
+    marker = request.node.get_closest_marker("django_db")
+    if not marker or not (marker.kwargs.get("transaction") or "transaction" in marker.args):
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    install_defaults()
+    yield
+
+
+def install_defaults():
+    import importlib
+
+    from django.apps import apps
+
+    for module in ("mqaflow.migrations.0002_defaults", "plays.migrations.0002_defaults"):
+        importlib.import_module(module).install(apps, None)
+    importlib.import_module("mqaflow.migrations.0003_periodic_tasks").install(apps, None)

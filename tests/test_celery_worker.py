@@ -62,7 +62,7 @@ def publish_for_real():
 
 
 @pytest.mark.integration
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_task_round_trip_through_redis_and_a_real_worker(publish_for_real):
     account = AccountFactory(funnel=1)
     EventFactory(

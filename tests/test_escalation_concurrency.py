@@ -16,7 +16,7 @@ from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerF
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_sweeps_at_once_send_each_email_once():
     ceo = OwnerFactory(name="CEO")
     mgr = OwnerFactory(name="Mgr", manager=ceo)

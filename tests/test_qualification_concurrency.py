@@ -12,7 +12,7 @@ from mqaflow.signals import account_qualified
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_concurrent_recomputes_record_one_transition_and_one_signal(monkeypatch):
     now = datetime.now(UTC)
     accounts = AccountFactory.create_batch(20, funnel=1)

@@ -173,9 +173,22 @@ def test_reports_page_chart_table_and_csv(world):
     client = login(world["adr"])
     html = client.get("/reports/?period=week").content.decode()
     assert "<svg" in html and "New MQAs" in html
+    other = AccountFactory(funnel=1, owner=world["adr"])
+    EventFactory(
+        account=other,
+        contact=ContactFactory(account=other),
+        activity=activity("demo_request"),
+        occurred_at=datetime.now(UTC) - timedelta(hours=31),
+    )
+    evaluate_accounts([other.pk], now=datetime.now(UTC) - timedelta(hours=30))
+    late = Play.objects.get(account=other)  # breached, never started
+    client.post(f"/plays/{world['play'].pk}/start/", {"message": "hi"})
+    html = client.get("/reports/?period=week").content.decode()
+    assert "50 %" in html  # one of two decided plays started on time
+    assert late.status == "pending"
     csv = client.get("/reports/mqas.csv?period=month").content.decode()
     assert csv.splitlines()[0] == "month,funnel,size_band,new_mqas"
-    assert csv.splitlines()[1].endswith(",1,large,1")
+    assert csv.splitlines()[1].endswith(",1,large,2")
     bad = client.get("/reports/?period=year&start=2026-02-30")
     assert bad.status_code == 400
     assert b"Select a valid choice" in bad.content and b"Enter a valid date" in bad.content

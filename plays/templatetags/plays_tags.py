@@ -37,9 +37,9 @@ def countdown(play, now=None):
 
 @register.filter
 def percent(value):
-    return "—" if value is None else f"{value * 100:.0f} %"
+    return f"{value * 100:.0f} %" if isinstance(value, int | float) else "—"
 
 
 @register.filter
 def hours(value):
-    return "—" if value is None else f"{value:.1f} h"
+    return f"{value:.1f} h" if isinstance(value, int | float) else "—"
