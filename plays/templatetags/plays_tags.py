@@ -43,3 +43,9 @@ def percent(value):
 @register.filter
 def hours(value):
     return f"{value:.1f} h" if isinstance(value, int | float) else "—"
+
+
+@register.filter
+def label(value):
+    """'window_days' → 'window days'."""
+    return str(value).replace("_", " ")

@@ -1,0 +1,75 @@
+"""GET /health/: the database, the broker, and whether the periodic jobs are alive.
+
+Answers 200 when all is well and 503 otherwise, with a JSON body saying which part failed,
+so a load balancer or an uptime monitor can act on it. No login: it reveals no data.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from mqaflow.models import Heartbeat
+
+# A job is stale when it has not succeeded for this long (its interval plus slack).
+STALE_AFTER = {
+    "escalations_sweep": timedelta(minutes=5),
+    "recompute_pending": timedelta(minutes=5),
+    "recompute_all": timedelta(minutes=45),
+}
+
+
+def check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:
+        return f"{type(exc).__name__}"
+    return None
+
+
+def check_broker() -> str | None:
+    from mqaflow.celery import app
+
+    if app.conf.task_always_eager:
+        return None
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return f"{type(exc).__name__}"
+    return None
+
+
+def check_jobs(now=None) -> dict[str, str | None]:
+    now = now or timezone.now()
+    seen = {h.name: h for h in Heartbeat.objects.filter(name__in=STALE_AFTER)}
+    problems: dict[str, str | None] = {}
+    for name, limit in getattr(settings, "MQAFLOW_HEALTH_STALE_AFTER", STALE_AFTER).items():
+        beat = seen.get(name)
+        if beat is None or beat.last_ok_at is None:
+            problems[name] = "has not run yet"
+        elif now - beat.last_ok_at > limit:
+            problems[name] = f"last succeeded {int((now - beat.last_ok_at).total_seconds())} s ago"
+        else:
+            problems[name] = None
+    return problems
+
+
+@never_cache
+def health(request):
+    database = check_database()
+    checks = {"database": database or "ok", "broker": check_broker() or "ok"}
+    if database is None:
+        for name, problem in check_jobs().items():
+            checks[name] = problem or "ok"
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unhealthy", "checks": checks},
+        status=200 if healthy else 503,
+    )
