@@ -33,7 +33,7 @@ from mqaflow.heartbeat import heartbeat
 
 from .models import Escalation, EscalationKind, EscalationStatus, Play, PlayStatus
 from .notifications import send_notice
-from .routing import escalation_recipient
+from .routing import absences_at, escalation_recipient
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
     for row in Escalation.objects.filter(play__in=plays):
         existing[row.play_id][row.step] = row
     rows: list[Escalation] = []
+    context = {"chains": {}, "absences": absences_at(now)}
     for play in plays:
         done = existing[play.pk]
         alerted = {
@@ -106,7 +107,7 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
             if at > now:
                 upcoming.append(at)
                 continue
-            row = _planned_row(play, entry, at, now, alerted)
+            row = _planned_row(play, entry, at, now, alerted, context)
             done[row.step] = row
             rows.append(row)
         play.next_action_at = min(upcoming, default=None)
@@ -115,7 +116,9 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
     return rows
 
 
-def _planned_row(play: Play, entry: dict, at: datetime, now: datetime, alerted: set) -> Escalation:
+def _planned_row(
+    play: Play, entry: dict, at: datetime, now: datetime, alerted: set, context: dict
+) -> Escalation:
     row = Escalation(
         play=play,
         step=entry["step"],
@@ -128,8 +131,16 @@ def _planned_row(play: Play, entry: dict, at: datetime, now: datetime, alerted: 
         row.recipient, row.level = play.assignee, 0
         row.recipient_email = play.assignee.email
         return row
+    chains = context["chains"]
+    if play.assignee_id not in chains:
+        chains[play.assignee_id] = play.assignee.managers()
     found = escalation_recipient(
-        play.assignee, levels_up=entry["levels_up"], to_top=entry["to_top"], at=now
+        play.assignee,
+        levels_up=entry["levels_up"],
+        to_top=entry["to_top"],
+        at=now,
+        chain=chains[play.assignee_id],
+        absences=context["absences"],
     )
     notes = [f"Step: {entry['label']}.", *found.notes]
     row.recipient, row.level = found.owner, found.level

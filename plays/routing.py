@@ -65,12 +65,29 @@ class Recipient:
     notes: list[str] = field(default_factory=list)
 
 
+def absences_at(at: datetime) -> dict[int, OwnerAbsence]:
+    """Every absence in force at `at`, by owner: one query for a whole sweep batch."""
+    found = OwnerAbsence.objects.filter(starts_at__lte=at, ends_at__gt=at).select_related(
+        "delegate"
+    )
+    return {a.owner_id: a for a in found}
+
+
 def escalation_recipient(
-    assignee: Owner, *, levels_up: int | None, to_top: bool, at: datetime
+    assignee: Owner,
+    *,
+    levels_up: int | None,
+    to_top: bool,
+    at: datetime,
+    chain: list[Owner] | None = None,
+    absences: dict[int, OwnerAbsence] | None = None,
 ) -> Recipient:
     """Walk up the assignee's chain; a short chain gives its highest manager; an away
-    manager is replaced by their delegate, or else by the next manager up."""
-    chain = assignee.managers()
+    manager is replaced by their delegate, or else by the next manager up.
+
+    The sweep passes the chain and absences it loaded once per batch; alone, this
+    function loads them itself."""
+    chain = assignee.managers() if chain is None else chain
     notes: list[str] = []
     if not chain:
         return Recipient(None, 0, [f"{assignee.name} has no manager to escalate to."])
@@ -88,7 +105,7 @@ def escalation_recipient(
             notes.append(f"{candidate.name} is inactive: skipped to the next level up.")
             index += 1
             continue
-        away = absence_of(candidate, at)
+        away = absence_of(candidate, at) if absences is None else absences.get(candidate.pk)
         if away is None:
             return Recipient(candidate, index + 1, notes)
         if away.delegate and away.delegate.is_active:

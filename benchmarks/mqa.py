@@ -1,0 +1,231 @@
+"""Engine benchmark: bulk ingest through the API, full and incremental recompute, and a
+naive per-account ORM baseline for comparison."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, Sum
+from django.test import Client
+from django.utils import timezone
+
+FUNNEL_SQL = """
+INSERT INTO mqaflow_account (name, domain, funnel, employees, industry, excluded,
+    excluded_reason, mqa_status, mqa_figures, mqa_explanation, created_at, updated_at)
+SELECT 'Account ' || g, 'acct' || g || '.example', 1 + g %% 3,
+       CASE WHEN g %% 2 = 0 THEN 80 ELSE 900 END, '', g %% 97 = 0, '', 'not_qualified', '{}', '',
+       %(now)s, %(now)s
+FROM generate_series(1, %(accounts)s) g
+"""
+
+CONTACT_SQL = """
+INSERT INTO mqaflow_contact (account_id, email, name, title, persona, seniority, created_at)
+SELECT a.id, 'p' || k || '@' || a.domain, 'Person ' || k, '',
+       (ARRAY['marketing','sales','it','finance','operations','executive','other'])
+           [1 + (a.id + k) %% 7],
+       (ARRAY['c_level','vp','director','manager','individual'])[1 + (a.id * 3 + k) %% 5],
+       %(now)s
+FROM mqaflow_account a CROSS JOIN generate_series(1, 3) k
+ORDER BY a.id, k
+"""
+
+# Events spread over 180 days; a third are anonymous. Activity ids come from the defaults.
+EVENT_SQL = """
+INSERT INTO mqaflow_engagementevent (external_id, account_id, contact_id, activity_id,
+    occurred_at, minutes, source, ingested_at)
+SELECT 'bench-' || g, acc, CASE WHEN g %% 3 = 0 THEN NULL ELSE c0 + (g %% 3) END, act,
+       %(now)s - make_interval(mins => (g * 7) %% (180 * 24 * 60)), mins, 'bench', %(now)s
+FROM (
+    SELECT g, %(a0)s + (g * 7919) %% %(accounts)s AS acc,
+           %(c0)s + ((g * 7919) %% %(accounts)s) * 3 - 1 AS c0,
+           (%(acts)s::bigint[])[1 + g %% 5] AS act,
+           (ARRAY[2, 5, 30, 20, 2])[1 + g %% 5]::numeric AS mins
+    FROM generate_series(1, %(events)s) g
+) s
+"""
+
+
+def _generate(accounts: int, events: int, now) -> float:
+    from mqaflow.models import ActivityType
+
+    started = time.perf_counter()
+    acts = list(
+        ActivityType.objects.filter(
+            key__in=["web_visit", "content_download", "webinar_attended", "event_visit"]
+        ).values_list("pk", flat=True)
+    )
+    acts = [*acts, acts[0]]
+    with connection.cursor() as cur:
+        cur.execute(FUNNEL_SQL, {"now": now, "accounts": accounts})
+        cur.execute(CONTACT_SQL, {"now": now})
+        cur.execute("SELECT min(id) FROM mqaflow_account")
+        a0 = cur.fetchone()[0]
+        cur.execute("SELECT min(id) FROM mqaflow_contact")
+        c0 = cur.fetchone()[0]
+        step = 1_000_000
+        for start in range(0, events, step):
+            count = min(step, events - start)
+            sql = EVENT_SQL.replace(
+                "generate_series(1, %(events)s)", f"generate_series({start + 1}, {start + count})"
+            )
+            cur.execute(
+                sql,
+                {
+                    "now": now,
+                    "a0": a0,
+                    "c0": c0 + 1,
+                    "accounts": accounts,
+                    "acts": acts,
+                    "events": events,
+                },
+            )
+        cur.execute("ANALYZE")
+    return time.perf_counter() - started
+
+
+def _api_ingest(now, batches: int = 10, size: int = 5000) -> float:
+    from mqaflow.models import Account
+    from tests.factories import UserFactory
+
+    client = Client()
+    client.force_login(UserFactory(is_staff=True))
+    domains = list(Account.objects.order_by("pk").values_list("domain", flat=True)[:1000])
+    total = 0
+    started = time.perf_counter()
+    for b in range(batches):
+        batch = [
+            {
+                "id": f"api-{b}-{i}",
+                "account": domains[i % len(domains)],
+                "activity": "web_visit",
+                "occurred_at": (now - timedelta(minutes=i)).isoformat(),
+            }
+            for i in range(size)
+        ]
+        response = client.post("/api/v1/events/", batch, content_type="application/json")
+        assert response.status_code == 201, response.content[:500]
+        total += response.json()["created"]
+    return total / (time.perf_counter() - started)
+
+
+def naive_evaluate(account, now) -> bool:
+    """The straightforward way: per account, look up its rule and query each clause."""
+    from mqaflow.models import ActNowRule, EngagementEvent, MQARule, Seniority, SizeBand
+
+    band = next(
+        (
+            b
+            for b in SizeBand.objects.all()
+            if account.employees >= b.min_employees
+            and (b.max_employees is None or account.employees < b.max_employees)
+        ),
+        None,
+    )
+    for rule in ActNowRule.objects.filter(is_active=True):
+        qs = EngagementEvent.objects.filter(
+            account=account,
+            activity=rule.activity,
+            occurred_at__gte=now - timedelta(days=rule.window_days),
+            occurred_at__lte=now,
+        )
+        if rule.min_seniority:
+            qs = qs.filter(contact__seniority__in=Seniority.at_or_above(rule.min_seniority))
+        if qs.values("contact").distinct().count() >= rule.min_people:
+            return True
+    rule = MQARule.objects.filter(is_active=True, funnel=account.funnel, size_band=band).first()
+    if rule is None:
+        return False
+    for clause in rule.clauses.all():
+        events = EngagementEvent.objects.filter(
+            account=account,
+            occurred_at__gte=now - timedelta(days=clause.window_days),
+            occurred_at__lte=now,
+        )
+        figures = events.aggregate(
+            minutes=Sum("minutes"), people=Count("contact", distinct=True), n=Count("id")
+        )
+        if (figures["minutes"] or Decimal(0)) >= (clause.min_minutes or 0) and (
+            figures["people"] >= (clause.min_people or 0)
+        ):
+            return True
+    return False
+
+
+def run(*, accounts: int, events: int) -> list[tuple[str, str, str]]:
+    from mqaflow.models import Account
+    from mqaflow.qualification.engine import evaluate_accounts
+    from mqaflow.signals import account_qualified
+
+    now = timezone.now()
+    rows = []
+    gen = _generate(accounts, events, now)
+    rows.append(("generate data (SQL)", f"{gen:.1f} s", "—"))
+
+    rate = _api_ingest(now)
+    rows.append(("API bulk ingest (10 × 5,000 events)", f"{rate:,.0f} ev/s", "≥ 5,000 ev/s"))
+
+    # The engine alone: play creation (a receiver) is measured by the plays benchmark.
+    receivers = account_qualified.receivers
+    account_qualified.receivers = []
+    account_qualified.sender_receivers_cache.clear()
+    try:
+        started = time.perf_counter()
+        first = evaluate_accounts(now=now)
+        first_s = time.perf_counter() - started
+        rows.append(
+            (
+                f"full recompute, first run ({len(first.transitions):,} transitions)",
+                f"{first_s:.1f} s",
+                "≤ 30 s",
+            )
+        )
+        started = time.perf_counter()
+        evaluate_accounts(now=now + timedelta(minutes=15))
+        full_s = time.perf_counter() - started
+        rows.append(("full recompute, steady state", f"{full_s:.1f} s", "≤ 30 s"))
+
+        ids = list(Account.objects.order_by("?").values_list("pk", flat=True)[:100])
+        samples = []
+        for i in range(7):
+            started = time.perf_counter()
+            evaluate_accounts(ids, now=now + timedelta(minutes=20 + i))
+            samples.append(time.perf_counter() - started)
+        incremental = statistics.median(samples)
+        rows.append(
+            (
+                "incremental recompute, 100 accounts (median of 7)",
+                f"{incremental * 1000:.0f} ms",
+                "≤ 200 ms",
+            )
+        )
+
+        sample = list(Account.objects.order_by("?")[:300])
+        started = time.perf_counter()
+        for account in sample:
+            naive_evaluate(account, now)
+        per_account = (time.perf_counter() - started) / len(sample)
+        naive_full = per_account * accounts
+        rows.append(
+            (
+                "naive per-account ORM, full (extrapolated from 300)",
+                f"{naive_full:.0f} s",
+                "baseline",
+            )
+        )
+        rows.append(
+            (
+                "naive per-account ORM, 100 accounts",
+                f"{per_account * 100 * 1000:.0f} ms",
+                "baseline",
+            )
+        )
+        rows.append(("speedup, full recompute", f"{naive_full / full_s:.0f}×", "≥ 20×"))
+        rows.append(("speedup, 100 accounts", f"{per_account * 100 / incremental:.0f}×", "≥ 20×"))
+    finally:
+        account_qualified.receivers = receivers
+        account_qualified.sender_receivers_cache.clear()
+    return rows
