@@ -201,3 +201,9 @@ if not DEBUG:
 # How far in the future an event's timestamp may be (clock skew between systems).
 MQAFLOW_EVENT_FUTURE_SKEW_SECONDS = env.int("MQAFLOW_EVENT_FUTURE_SKEW_SECONDS", default=300)
 MQAFLOW_EVENT_BATCH_MAX = 5000
+# When a play is reassigned: "keep" the SLA clock running, or "restart" it from the
+# reassignment (unsent reminder and escalation steps are re-planned).
+MQAFLOW_REASSIGN_SLA_CLOCK = env.str("MQAFLOW_REASSIGN_SLA_CLOCK", default="keep")
+# Who hears of escalations whose delivery is unknown (a worker died mid-send twice).
+ADMINS = [("Admins", a) for a in env.list("ADMIN_EMAILS", default=[])]
+SERVER_EMAIL = DEFAULT_FROM_EMAIL

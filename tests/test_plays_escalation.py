@@ -228,3 +228,38 @@ def test_dry_run_plans_nothing(org):
         result = escalations_sweep(dry_run=True)
     assert [e.step for e in result.planned] == [1, 2]
     assert play.escalations.count() == 1
+
+
+def test_escalate_plays_command_dry_run_and_real_run(org):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    play = qualify(AccountFactory(name="Cmd Co", funnel=1, owner=org["adr"]))
+    out = StringIO()
+    with time_machine.travel(T0 + timedelta(hours=25), tick=False):
+        call_command("escalate_plays", "--dry-run", stdout=out)
+    assert "2 step(s) due; nothing sent" in out.getvalue()
+    assert play.escalations.count() == 1
+    out = StringIO()
+    mail.outbox.clear()
+    with time_machine.travel(T0 + timedelta(hours=25), tick=False):
+        call_command("escalate_plays", stdout=out)
+    assert "2 step(s) planned; 3 sent" in out.getvalue()  # + the new-play notice
+    assert len(mail.outbox) == 3
+
+
+def test_policy_edits_do_not_move_waiting_plays_until_replanned(org):
+    from plays.services import plays_replan
+
+    play = qualify(AccountFactory(funnel=1, owner=org["adr"]))
+    policy = SLAPolicy.objects.get(funnel=1)
+    policy.response_hours = 8
+    policy.save()
+    play.refresh_from_db()
+    assert play.due_at == T0 + timedelta(hours=24) and play.policy_version == 1
+    assert policy.version == 2 and policy.history.count() >= 1
+    assert plays_replan(policy=policy, now=T0 + timedelta(hours=1)) == 1
+    play.refresh_from_db()
+    assert play.due_at == T0 + timedelta(hours=8) and play.policy_version == 2
+    assert play.events.filter(kind="replanned").exists()
