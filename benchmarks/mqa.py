@@ -40,8 +40,8 @@ INSERT INTO mqaflow_engagementevent (external_id, account_id, contact_id, activi
 SELECT 'bench-' || g, acc, CASE WHEN g %% 3 = 0 THEN NULL ELSE c0 + (g %% 3) END, act,
        %(now)s - make_interval(mins => (g * 7) %% (180 * 24 * 60)), mins, 'bench', %(now)s
 FROM (
-    SELECT g, %(a0)s + (g * 7919) %% %(accounts)s AS acc,
-           %(c0)s + ((g * 7919) %% %(accounts)s) * 3 - 1 AS c0,
+    SELECT g, %(a0)s + (g::bigint * 7919) %% %(accounts)s AS acc,
+           %(c0)s + ((g::bigint * 7919) %% %(accounts)s) * 3 - 1 AS c0,
            (%(acts)s::bigint[])[1 + g %% 5] AS act,
            (ARRAY[2, 5, 30, 20, 2])[1 + g %% 5]::numeric AS mins
     FROM generate_series(1, %(events)s) g

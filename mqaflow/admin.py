@@ -4,7 +4,15 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_rules import MQATransitionInline
-from .models import Account, ActivityType, Contact, EngagementEvent, Owner, SeniorityMultiplier
+from .models import (
+    Account,
+    ActivityType,
+    ApiToken,
+    Contact,
+    EngagementEvent,
+    Owner,
+    SeniorityMultiplier,
+)
 
 
 @admin.register(Owner)
@@ -82,3 +90,24 @@ class EngagementEventAdmin(admin.ModelAdmin):
     raw_id_fields = ["account", "contact"]
     list_select_related = ["account", "contact", "activity"]
     show_full_result_count = False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued with `manage.py api_token issue`; the admin never sees a key."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "user__username", "prefix"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    exclude = ["key_digest"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected tokens now")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            token.revoke()
+        self.message_user(request, f"Revoked {queryset.count()} token(s).")

@@ -7,15 +7,24 @@ from tests.factories import OwnerFactory
 @pytest.fixture
 def api_client(db):
     """An API client authenticated with a real DRF token, as marketing ops would use it."""
-    from rest_framework.authtoken.models import Token
+    from mqaflow.models import ApiToken
 
     owner = OwnerFactory(name="Marketing Ops", email="ops@seller.example", title="Marketing ops")
     owner.user.is_staff = True
     owner.user.save()
-    token = Token.objects.create(user=owner.user)
+    _, key = ApiToken.issue(user=owner.user, name="tests")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
 
 
 @pytest.fixture(autouse=True)

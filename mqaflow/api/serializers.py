@@ -142,6 +142,18 @@ class ContactSerializer(serializers.ModelSerializer):
             raise _django_errors(exc) from exc
 
 
+class EventSerializer(serializers.Serializer):
+    """The shape of one event (documentation; batches are validated by mqaflow.ingest)."""
+
+    id = serializers.CharField(max_length=200, help_text="Your idempotency key.")
+    account = serializers.CharField(help_text="The account's domain.")
+    contact = serializers.EmailField(allow_null=True, required=False)
+    activity = serializers.SlugField(help_text="An activity type key, e.g. web_visit.")
+    occurred_at = serializers.DateTimeField(help_text="ISO 8601 with a UTC offset.")
+    minutes = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
+    source = serializers.CharField(required=False, allow_blank=True)
+
+
 class EventIngestResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()

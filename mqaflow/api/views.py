@@ -16,6 +16,7 @@ from .serializers import (
     AccountSerializer,
     ContactSerializer,
     EventIngestResultSerializer,
+    EventSerializer,
     OwnerSerializer,
 )
 
@@ -97,6 +98,8 @@ class EventsView(generics.ListAPIView):
     """GET lists stored events (filter by `account` domain and `since`); POST ingests a batch
     of up to MQAFLOW_EVENT_BATCH_MAX events, all or nothing."""
 
+    serializer_class = EventSerializer
+
     def get_queryset(self):
         from mqaflow.models import EngagementEvent
 
@@ -128,7 +131,7 @@ class EventsView(generics.ListAPIView):
         return self.get_paginated_response(rows)
 
     @extend_schema(
-        request={"application/json": {"type": "array", "items": {"type": "object"}}},
+        request=EventSerializer(many=True),
         responses={201: EventIngestResultSerializer},
     )
     def post(self, request):

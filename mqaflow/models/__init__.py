@@ -11,6 +11,7 @@ from .accounts import (
 from .choices import Funnel, MQAStatus, Persona, Seniority
 from .ops import Heartbeat
 from .rules import ActNowRule, BandwidthPeriod, MQAClause, MQARule, SizeBand
+from .tokens import ApiToken
 from .transitions import MQATransition
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Account",
     "ActNowRule",
     "ActivityType",
+    "ApiToken",
     "BandwidthPeriod",
     "Contact",
     "EngagementEvent",
