@@ -239,3 +239,4 @@ MQAFLOW_REASSIGN_SLA_CLOCK = env.str("MQAFLOW_REASSIGN_SLA_CLOCK", default="keep
 # Who hears of escalations whose delivery is unknown (a worker died mid-send twice).
 ADMINS = [("Admins", a) for a in env.list("ADMIN_EMAILS", default=[])]
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+MQAFLOW_STALE_CLAIM_SECONDS = env.int("MQAFLOW_STALE_CLAIM_SECONDS", default=600)

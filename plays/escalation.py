@@ -13,7 +13,8 @@ Two phases, each in short transactions:
 
 Delivery policy for a crash between the SMTP server accepting a message and the row being
 marked sent: at-least-once with at most one duplicate. A row left in `sending` longer than
-`STALE_CLAIM` is resent once; if that also dies it is marked `unknown` and admins are told.
+`MQAFLOW_STALE_CLAIM_SECONDS` (10 minutes) is resent once; if that also dies it is marked
+`unknown` and admins are told.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import transaction
 from django.db.models import F, Q
@@ -38,7 +40,8 @@ from .routing import absences_at, escalation_recipient
 logger = logging.getLogger(__name__)
 
 BATCH = 200
-STALE_CLAIM = timedelta(minutes=10)
+# A claim older than this means the worker died mid-send (sends take seconds: EMAIL_TIMEOUT).
+STALE_CLAIM_DEFAULT = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=1)
 SWEEP_NAME = "escalations_sweep"
 
@@ -163,8 +166,13 @@ def _planned_row(
 
 def _release_stale_claims(now: datetime) -> None:
     """Rows stuck in `sending`: the worker died mid-send. Resend once, then give up loudly."""
+    stale_after = timedelta(
+        seconds=getattr(
+            settings, "MQAFLOW_STALE_CLAIM_SECONDS", STALE_CLAIM_DEFAULT.total_seconds()
+        )
+    )
     stale = Escalation.objects.filter(
-        status=EscalationStatus.SENDING, claimed_at__lt=now - STALE_CLAIM
+        status=EscalationStatus.SENDING, claimed_at__lt=now - stale_after
     )
     stale.filter(crash_resends=0).update(
         status=EscalationStatus.PENDING,
@@ -268,7 +276,8 @@ def _retry(escalation: Escalation, now: datetime, error: str) -> str:
     escalation.next_attempt_at = now + delay
     escalation.last_error = error[:2000]
     escalation.save(update_fields=["status", "next_attempt_at", "last_error"])
-    logger.warning("escalation %s not sent (%s); retry at %s", escalation.pk, error, now + delay)
+    # Only ids in logs: the error text can hold an address; it is kept on the row instead.
+    logger.warning("escalation %s not sent; retry at %s", escalation.pk, now + delay)
     return "retrying"
 
 
@@ -277,7 +286,7 @@ def _failed(escalation: Escalation, error: str) -> str:
     escalation.next_attempt_at = None
     escalation.last_error = error[:2000]
     escalation.save(update_fields=["status", "next_attempt_at", "last_error"])
-    logger.error("escalation %s failed permanently: %s", escalation.pk, error)
+    logger.error("escalation %s failed permanently (SMTP refusal)", escalation.pk)
     return "failed"
 
 

@@ -18,3 +18,31 @@ class Rejecting550Backend(BaseEmailBackend):
 class Busy451Backend(BaseEmailBackend):
     def send_messages(self, messages):
         raise smtplib.SMTPDataError(451, b"try again later")
+
+
+class SlowRecordingBackend(BaseEmailBackend):
+    """Takes `delay` seconds per message; records (escalation header, monotonic time) once
+    each message is handed over. Class-level state so a test can watch another thread."""
+
+    import threading as _threading
+
+    sending = _threading.Event()
+    handed_over: list = []
+    delay = 1.0
+
+    @classmethod
+    def reset(cls, delay: float = 1.0) -> None:
+        cls.sending = cls._threading.Event()
+        cls.handed_over = []
+        cls.delay = delay
+
+    def send_messages(self, messages):
+        import time
+
+        for message in messages:
+            type(self).sending.set()
+            time.sleep(type(self).delay)
+            type(self).handed_over.append(
+                (message.extra_headers.get("X-Mqaflow-Escalation"), time.monotonic())
+            )
+        return len(messages)

@@ -1,0 +1,107 @@
+"""Shared pieces of the fault tests: a real SMTP server that can misbehave on purpose,
+an org chart and a way to make due plays."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import timedelta
+
+from aiosmtpd.controller import Controller
+
+from mqaflow.qualification.engine import evaluate_accounts
+from plays.models import Play
+from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+
+
+class FlakySMTPHandler:
+    """Accepts mail, or answers with `fail_code` while it is set (e.g. 451 or 550)."""
+
+    def __init__(self) -> None:
+        self.fail_code: int | None = None
+        self.messages: list[bytes] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.fail_code:
+            return f"{self.fail_code} Simulated failure"
+        with self.lock:
+            self.messages.append(envelope.content)
+        return "250 OK"
+
+    def escalation_headers(self) -> list[str]:
+        out = []
+        for raw in self.messages:
+            for line in raw.decode(errors="replace").splitlines():
+                if line.lower().startswith("x-mqaflow-escalation:"):
+                    out.append(line.split(":", 1)[1].strip())
+        return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_smtp(handler: FlakySMTPHandler) -> Controller:
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    return controller
+
+
+def use_smtp(settings, port: int, timeout: int = 2) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = timeout
+
+
+class HangingServer:
+    """Accepts TCP connections and never says a word: a mail server that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
+
+
+def org():
+    ceo = OwnerFactory(name="Cara CEO", email="ceo@s.example")
+    vp = OwnerFactory(name="Vic VP", email="vp@s.example", manager=ceo)
+    mgr = OwnerFactory(name="Mia Manager", email="mgr@s.example", manager=vp)
+    adr = OwnerFactory(name="Ana ADR", email="ana@s.example", manager=mgr)
+    return {"ceo": ceo, "vp": vp, "mgr": mgr, "adr": adr}
+
+
+def qualified_plays(owner, n: int, at, funnel: int = 1) -> list[Play]:
+    accounts = AccountFactory.create_batch(n, funnel=funnel, owner=owner)
+    for account in accounts:
+        EventFactory(
+            account=account,
+            contact=ContactFactory(account=account),
+            activity=activity("demo_request"),
+            occurred_at=at - timedelta(hours=1),
+        )
+    evaluate_accounts([a.pk for a in accounts], now=at)
+    return list(Play.objects.filter(account__in=accounts).order_by("pk"))

@@ -1,0 +1,303 @@
+"""Fault scenarios (docs/reliability.md): real PostgreSQL connections, a real Redis and a
+real SMTP server that fails on purpose. Run alone with `pytest -m integration`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+import time_machine
+from django.conf import settings as django_settings
+from django.db import OperationalError, connection
+
+from mqaflow.celery import app
+from mqaflow.models import EngagementEvent, MQAStatus
+from plays import escalation
+from plays.escalation import escalations_sweep
+from plays.models import Escalation, Play
+from plays.services import play_start
+from tests.factories import AccountFactory, ContactFactory
+from tests.reliability_support import (
+    FlakySMTPHandler,
+    HangingServer,
+    org,
+    qualified_plays,
+    start_smtp,
+    use_smtp,
+)
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def sweep(at):
+    with time_machine.travel(at, tick=False):
+        return escalations_sweep()
+
+
+@pytest.fixture
+def smtp(settings):
+    handler = FlakySMTPHandler()
+    controller = start_smtp(handler)
+    use_smtp(settings, controller.port)
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def publish_for_real():
+    app.conf.task_always_eager = False
+    yield
+    app.conf.task_always_eager = True
+
+
+# 3 and 11 -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_broker_down_during_ingest_keeps_accepting_and_the_catch_up_recovers(
+    api_client, publish_for_real, monkeypatch, django_capture_on_commit_callbacks
+):
+    account = AccountFactory(domain="acme.com", funnel=1)
+    ContactFactory(account=account, email="jo@acme.com")
+    dead = "redis://127.0.0.1:1/0"
+    connect = app.connection_for_write
+    monkeypatch.setattr(app, "connection_for_write", lambda *a, **k: connect(url=dead))
+    monkeypatch.setattr(app.amqp, "_producer_pool", None, raising=False)
+    event = {
+        "id": "while-down",
+        "account": "acme.com",
+        "contact": "jo@acme.com",
+        "activity": "demo_request",
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post("/api/v1/events/", [event], format="json")
+    assert response.status_code == 201
+    assert time.monotonic() - started < 15
+    assert EngagementEvent.objects.filter(external_id="while-down").exists()
+    account.refresh_from_db()
+    assert account.mqa_status == MQAStatus.NOT_QUALIFIED  # the message never got out
+
+    from mqaflow.tasks import recompute_pending
+
+    assert recompute_pending() == 1  # beat's catch-up derives the work from the database
+    account.refresh_from_db()
+    assert account.mqa_status == MQAStatus.MQA
+    assert Play.objects.filter(account=account).count() == 1
+
+
+# 4 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_redis_losing_its_queue_loses_no_work(publish_for_real, django_capture_on_commit_callbacks):
+    """Redis restarted without persistence: every queued message is gone. The periodic
+    catch-ups rebuild the work from the database."""
+    people = org()
+    plays = qualified_plays(people["adr"], 3, T0)
+    url = django_settings.CELERY_BROKER_URL
+    client = redis.Redis.from_url(url)
+    from mqaflow.tasks import recompute_accounts
+
+    account = AccountFactory(funnel=1)
+    ContactFactory(account=account)
+    for _ in range(5):
+        recompute_accounts.apply_async(args=[[account.pk]])
+    assert client.llen("celery") >= 5
+    client.flushdb()  # what a restart without AOF/RDB does to the queue
+    assert client.llen("celery") == 0
+
+    sweep(T0 + timedelta(hours=1))  # the new-play notices whose messages were lost
+    assert Escalation.objects.filter(step=0, status="sent").count() == len(plays)
+
+
+# 5 and 10 --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_smtp_4xx_is_retried_with_backoff_and_sent_once_when_the_server_recovers(smtp):
+    people = org()
+    [play] = qualified_plays(people["adr"], 1, T0)
+    smtp.fail_code = 451
+    sweep(T0 + timedelta(minutes=1))
+    notice = play.escalations.get(step=0)
+    assert notice.status == "pending" and notice.attempts == 1
+    assert "451" in notice.last_error
+    assert notice.next_attempt_at == T0 + timedelta(minutes=2)
+    sweep(T0 + timedelta(minutes=2))
+    notice.refresh_from_db()
+    assert notice.attempts == 2 and notice.next_attempt_at == T0 + timedelta(minutes=4)
+    smtp.fail_code = None
+    sweep(T0 + timedelta(minutes=3))  # still backing off
+    assert smtp.messages == []
+    sweep(T0 + timedelta(minutes=4))
+    sweep(T0 + timedelta(minutes=5))
+    notice.refresh_from_db()
+    assert notice.status == "sent"
+    assert smtp.escalation_headers() == [f"{play.pk}:0"]
+
+
+@pytest.mark.django_db
+def test_smtp_5xx_is_marked_failed_and_shown_in_admin(smtp, client):
+    from tests.factories import UserFactory
+
+    people = org()
+    [play] = qualified_plays(people["adr"], 1, T0)
+    smtp.fail_code = 550
+    sweep(T0 + timedelta(minutes=1))
+    sweep(T0 + timedelta(hours=2))
+    notice = play.escalations.get(step=0)
+    assert notice.status == "failed" and notice.attempts == 1 and "550" in notice.last_error
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get("/admin/plays/escalation/?status__exact=failed").content.decode()
+    assert "550" in page
+
+
+@pytest.mark.django_db
+def test_a_hanging_mail_server_hits_the_timeout_and_is_retried(settings):
+    server = HangingServer()
+    use_smtp(settings, server.port, timeout=1)
+    try:
+        people = org()
+        [play] = qualified_plays(people["adr"], 1, T0)
+        started = time.monotonic()
+        sweep(T0 + timedelta(minutes=1))
+        assert time.monotonic() - started < 10
+        notice = play.escalations.get(step=0)
+        assert notice.status == "pending" and "timed out" in notice.last_error.lower()
+    finally:
+        server.close()
+
+
+@pytest.mark.django_db
+def test_crash_after_smtp_accepted_resends_at_most_once(smtp, monkeypatch):
+    """Policy: at-least-once with at most one duplicate, never a third send."""
+    people = org()
+    [play] = qualified_plays(people["adr"], 1, T0)
+    real_save = Escalation.save
+
+    def crash_on_mark_sent(self, *args, **kwargs):
+        if self.status == "sent":
+            raise SystemExit("worker killed right after the SMTP server accepted")
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Escalation, "save", crash_on_mark_sent)
+    with pytest.raises(SystemExit):
+        sweep(T0 + timedelta(minutes=1))
+    monkeypatch.setattr(Escalation, "save", real_save)
+    assert len(smtp.messages) == 1
+    notice = play.escalations.get(step=0)
+    assert notice.status == "sending"
+    sweep(T0 + timedelta(minutes=5))  # claim not stale yet: nothing
+    assert len(smtp.messages) == 1
+    sweep(T0 + timedelta(minutes=12))  # stale: resent once
+    notice.refresh_from_db()
+    assert notice.status == "sent" and len(smtp.messages) == 2
+    sweep(T0 + timedelta(hours=5))
+    assert smtp.escalation_headers().count(f"{play.pk}:0") == 2
+
+
+# 6 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_beat_down_for_three_days_sends_every_due_step_once_in_ladder_order(smtp):
+    people = org()
+    plays = qualified_plays(people["adr"], 3, T0)
+    sweep(T0 + timedelta(days=3, minutes=5))
+    sweep(T0 + timedelta(days=3, minutes=6))
+    for play in plays:
+        headers = [h for h in smtp.escalation_headers() if h.startswith(f"{play.pk}:")]
+        assert headers == [f"{play.pk}:{step}" for step in range(5)]
+
+
+# 7 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_dst_change_and_time_zone_change_keep_due_times_right(settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    start = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # Berlin moves its clocks that night
+    people = org()
+    [play] = qualified_plays(people["adr"], 1, start)
+    assert play.due_at == start + timedelta(hours=24)
+    settings.TIME_ZONE = "America/New_York"  # changed between qualification and escalation
+    play.refresh_from_db()
+    assert play.due_at == start + timedelta(hours=24)
+    sweep(start + timedelta(hours=23, minutes=59))
+    assert play.escalations.filter(step=2).count() == 0
+    sweep(start + timedelta(hours=24))
+    manager = play.escalations.get(step=2)
+    assert manager.due_at == start + timedelta(hours=24)
+    assert manager.recipient == people["mgr"]
+
+
+# 8 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_connection_dropped_during_a_sweep(monkeypatch):
+    people = org()
+    plays = qualified_plays(people["adr"], 4, T0)
+    real = escalation.escalation_recipient
+    calls = {"n": 0}
+
+    def drop_connection_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(escalation, "escalation_recipient", drop_connection_once)
+    with pytest.raises(OperationalError):
+        sweep(T0 + timedelta(hours=25))
+    connection.close()
+    monkeypatch.setattr(escalation, "escalation_recipient", real)
+    sweep(T0 + timedelta(hours=25, minutes=1))
+    for play in plays:
+        steps = list(play.escalations.order_by("step").values_list("step", "status"))
+        assert steps == [(0, "sent"), (1, "sent"), (2, "sent")]
+
+
+# 9 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_accept_racing_the_sweep_never_emails_after_the_start_committed(settings):
+    settings.EMAIL_BACKEND = "tests.mail_backends.SlowRecordingBackend"
+    from tests.mail_backends import SlowRecordingBackend
+
+    people = org()
+    [play] = qualified_plays(people["adr"], 1, T0)  # its new-play notice goes out at once
+    assert Escalation.objects.get(play=play, step=0).status == "sent"
+    SlowRecordingBackend.reset(delay=1.0)
+    order = []
+
+    def run_sweep():
+        try:
+            sweep(T0 + timedelta(hours=25))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run_sweep)
+    thread.start()
+    assert SlowRecordingBackend.sending.wait(10)  # the sweep is inside a send
+    with time_machine.travel(T0 + timedelta(hours=25, seconds=1), tick=False):
+        play_start(play=play, by=people["adr"].user)  # waits for the play's row lock
+    order.append(("started", time.monotonic()))
+    thread.join(30)
+    started_at = order[0][1]
+    # The reminder was being handed over when the ADR clicked Start: the start waited for
+    # it. The manager's step, due in the same sweep, found the play started and was skipped.
+    assert [step for step, _ in SlowRecordingBackend.handed_over] == [f"{play.pk}:1"]
+    assert all(t <= started_at for _, t in SlowRecordingBackend.handed_over)
+    manager = Escalation.objects.get(play=play, step=2)
+    assert manager.status == "skipped" and "started first" in manager.note
+    play.refresh_from_db()
+    assert play.status == "started"
