@@ -129,7 +129,7 @@ def run(*, plays: int) -> list[tuple[str, str, str]]:
     escalations_sweep(now=now + timedelta(seconds=30))
     rows.append(
         (
-            "sweep with nothing due (1M plays)",
+            f"sweep with nothing due ({plays:,} plays)",
             f"{(time.perf_counter() - started) * 1000:.1f} ms",
             "—",
         )

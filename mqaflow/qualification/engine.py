@@ -29,7 +29,7 @@ from mqaflow.models import (
 from mqaflow.signals import account_disqualified, account_qualified
 
 from . import explain
-from .measure import Figures, measure, measure_act_now
+from .measure import Figures, measure_act_now, measure_scopes
 from .rulebook import ClauseCheck, Rulebook, act_now_scope, clause_scope
 
 logger = logging.getLogger(__name__)
@@ -110,12 +110,10 @@ def evaluate_accounts(
 def decide(accounts: list[Account], *, rulebook: Rulebook, now: datetime) -> dict[int, Decision]:
     """Decide every account of a chunk from grouped measurements (no per-account query)."""
     ids = [a.pk for a in accounts]
-    measured = {
-        scope: measure(scope, ids, now, leads) for scope, leads in rulebook.scopes().items()
-    }
-    act_now = {
-        rule.pk: measure_act_now(act_now_scope(rule), ids, now) for rule in rulebook.act_now_rules
-    }
+    measured = measure_scopes(rulebook.scopes(), ids, now)
+    act_now = measure_act_now(
+        {rule.pk: act_now_scope(rule) for rule in rulebook.act_now_rules}, ids, now
+    )
     decisions = {}
     for account in accounts:
         band = rulebook.band_for(account.employees)
