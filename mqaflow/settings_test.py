@@ -25,3 +25,6 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "user": "100000/min"},
 }
+if os.environ.get("MQAFLOW_TEST_REAL_EMAIL"):
+    # Worker processes started by the fault tests talk to the test's own SMTP server.
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

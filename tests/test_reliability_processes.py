@@ -1,0 +1,257 @@
+"""Fault scenarios with real processes: Celery workers and beats, Redis, an SMTP server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from mqaflow.celery import app
+from mqaflow.models import Account, MQATransition
+from plays.models import Escalation, Play
+from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
+from tests.reliability_support import FlakySMTPHandler, org, qualified_plays, start_smtp
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def process_env(smtp_port: int | None = None, **extra) -> dict:
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "mqaflow.settings_test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "LOG_LEVEL": "INFO",
+        **extra,
+    }
+    if smtp_port:
+        env |= {"MQAFLOW_TEST_REAL_EMAIL": "1", "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}"}
+    return env
+
+
+def worker(env, name):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mqaflow",
+            "worker",
+            "--pool",
+            "solo",
+            "-n",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def beat(env, name, tmp_path):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mqaflow",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--scheduler",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+            "--max-interval",
+            "1",
+            "--pidfile",
+            str(tmp_path / f"{name}.pid"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop(*procs):
+    out = []
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            out.append(proc.communicate(timeout=30)[0] or "")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out.append(proc.communicate()[0] or "")
+    return "\n".join(out)
+
+
+def wait_for(predicate, timeout=60, interval=0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+@pytest.fixture
+def broker():
+    app.conf.task_always_eager = False
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def smtp():
+    handler = FlakySMTPHandler()
+    controller = start_smtp(handler)
+    yield handler, controller.port
+    controller.stop()
+
+
+def test_two_workers_and_two_beats_send_every_due_step_exactly_once(broker, smtp, tmp_path):
+    handler, port = smtp
+    people = org()
+    now = timezone.now()
+    batches = {25: 120, 49: 80, 73: 50}  # hours ago → plays
+    expected = 0
+    for hours, n in batches.items():
+        qualified_plays(people["adr"], n, now - timedelta(hours=hours))
+        # the new-play notice (published to Redis at creation), the reminder, the due steps
+        expected += n * {25: 3, 49: 4, 73: 5}[hours]
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
+    PeriodicTask.objects.filter(task="plays.tasks.escalations_sweep_task").update(
+        interval=every_second
+    )
+    PeriodicTask.objects.exclude(task="plays.tasks.escalations_sweep_task").update(enabled=False)
+    env = process_env(port)
+    procs = [
+        worker(env, "w1"),
+        worker(env, "w2"),
+        beat(env, "b1", tmp_path),
+        beat(env, "b2", tmp_path),
+    ]
+    try:
+        wait_for(lambda: len(handler.messages) >= expected, timeout=120)
+        time.sleep(5)  # several more sweep cycles: nothing new may go out
+    finally:
+        logs = stop(*procs)
+    headers = handler.escalation_headers()
+    assert len(headers) == expected, logs[-4000:]
+    assert len(set(headers)) == len(headers)
+    sent = {
+        f"{p}:{s}"
+        for p, s in Escalation.objects.filter(status="sent").values_list("play_id", "step")
+    }
+    assert sent == set(headers)
+    assert logs.count("escalations_sweep_task") > 4
+
+
+def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(broker, smtp):
+    handler, port = smtp
+    people = org()
+    now = timezone.now()
+    [play] = qualified_plays(people["adr"], 1, now - timedelta(hours=25))
+    from plays.tasks import escalations_sweep_task
+
+    # A slow mail server: the worker is killed while it waits for the server's answer.
+    release = threading.Event()
+    original = handler.handle_DATA
+
+    async def slow(server, session, envelope):
+        import asyncio
+
+        while not release.is_set():
+            await asyncio.sleep(0.05)
+        return await original(server, session, envelope)
+
+    handler.handle_DATA = slow
+    env = process_env(port, MQAFLOW_STALE_CLAIM_SECONDS="2")
+    first = worker(env, "doomed")
+    escalations_sweep_task.apply_async()
+    assert wait_for(lambda: Escalation.objects.filter(play=play, status="sending").exists())
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    release.set()
+    handler.handle_DATA = original
+
+    # Meanwhile a recompute is stuck behind a row lock when its worker is killed too.
+    account = AccountFactory(funnel=1, owner=people["adr"])
+    EventFactory(
+        account=account,
+        contact=ContactFactory(account=account),
+        activity=activity("demo_request"),
+        occurred_at=now - timedelta(minutes=5),
+    )
+    Account.objects.filter(pk=account.pk).update(last_event_ingested_at=now)
+    from mqaflow.tasks import recompute_accounts, recompute_pending
+
+    holder_ready, holder_release = threading.Event(), threading.Event()
+
+    def hold_lock():
+        with transaction.atomic():
+            Account.objects.select_for_update().get(pk=account.pk)
+            holder_ready.set()
+            holder_release.wait(30)
+        connection.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    assert holder_ready.wait(10)
+    second = worker(env, "doomed2")
+    recompute_accounts.apply_async(args=[[account.pk]])
+    time.sleep(6)  # the worker has taken the task and waits on the lock
+    second.send_signal(signal.SIGKILL)
+    second.wait(10)
+    holder_release.set()
+    holder.join(30)
+
+    survivor = worker(env, "survivor")
+    try:
+        time.sleep(3)
+        escalations_sweep_task.apply_async()  # what beat does every minute
+        recompute_pending.apply_async()
+        assert wait_for(lambda: Play.objects.filter(account=account).exists(), timeout=60)
+        assert wait_for(
+            lambda: (
+                not Escalation.objects.filter(play=play, status__in=["pending", "sending"]).exists()
+            ),
+            timeout=60,
+        )
+    finally:
+        logs = stop(survivor)
+    assert MQATransition.objects.filter(account=account).count() == 1
+    assert Play.objects.filter(account=account).count() == 1
+    statuses = dict(play.escalations.values_list("step", "status"))
+    assert statuses[1] == "sent" and statuses[2] == "sent", logs[-3000:]
+    # At-least-once with at most one duplicate for the message cut off mid-send.
+    for step in (1, 2):
+        assert 1 <= handler.escalation_headers().count(f"{play.pk}:{step}") <= 2
