@@ -82,7 +82,7 @@ class SeniorityMultiplierAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(EngagementEvent)
-class EngagementEventAdmin(admin.ModelAdmin):
+class EngagementEventAdmin(SimpleHistoryAdmin):
     list_display = ["occurred_at", "account", "contact", "activity", "minutes", "source"]
     list_filter = ["activity", "source"]
     search_fields = ["external_id", "account__domain", "contact__email"]

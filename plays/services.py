@@ -156,15 +156,12 @@ def play_create(
 
 
 def _deliver_after_commit(escalation: Escalation) -> None:
+    """Send the notice right after commit; if the message is lost the sweep sends it."""
+    from mqaflow.broker import publish
+
     from .tasks import deliver_escalation
 
-    def publish():
-        try:
-            deliver_escalation.apply_async(args=[escalation.pk], retry=False)
-        except Exception:  # broker down: the sweep delivers pending notices anyway
-            logger.warning("escalation %s not enqueued; the sweep will deliver it", escalation.pk)
-
-    transaction.on_commit(partial(publish))
+    transaction.on_commit(partial(publish, deliver_escalation, escalation.pk))
 
 
 def _change_status(play: Play, to: str, *, by, now: datetime, note: str = "", **fields) -> Play:

@@ -48,3 +48,13 @@ def install_defaults():
     for module in ("mqaflow.migrations.0002_defaults", "plays.migrations.0002_defaults"):
         importlib.import_module(module).install(apps, None)
     importlib.import_module("mqaflow.migrations.0003_periodic_tasks").install(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _broker_breaker_closed():
+    """A test that took the broker down must not make the next one skip publishing."""
+    from mqaflow import broker
+
+    broker.reset()
+    yield
+    broker.reset()

@@ -8,18 +8,14 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis
 import time_machine
-from django.conf import settings as django_settings
 from django.db import OperationalError, connection
 
 from mqaflow.celery import app
-from mqaflow.models import EngagementEvent, MQAStatus
 from plays import escalation
 from plays.escalation import escalations_sweep
-from plays.models import Escalation, Play
+from plays.models import Escalation
 from plays.services import play_start
-from tests.factories import AccountFactory, ContactFactory
 from tests.reliability_support import (
     FlakySMTPHandler,
     HangingServer,
@@ -52,68 +48,6 @@ def publish_for_real():
     app.conf.task_always_eager = False
     yield
     app.conf.task_always_eager = True
-
-
-# 3 and 11 -------------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_broker_down_during_ingest_keeps_accepting_and_the_catch_up_recovers(
-    api_client, publish_for_real, monkeypatch, django_capture_on_commit_callbacks
-):
-    account = AccountFactory(domain="acme.com", funnel=1)
-    ContactFactory(account=account, email="jo@acme.com")
-    dead = "redis://127.0.0.1:1/0"
-    connect = app.connection_for_write
-    monkeypatch.setattr(app, "connection_for_write", lambda *a, **k: connect(url=dead))
-    monkeypatch.setattr(app.amqp, "_producer_pool", None, raising=False)
-    event = {
-        "id": "while-down",
-        "account": "acme.com",
-        "contact": "jo@acme.com",
-        "activity": "demo_request",
-        "occurred_at": datetime.now(UTC).isoformat(),
-    }
-    started = time.monotonic()
-    with django_capture_on_commit_callbacks(execute=True):
-        response = api_client.post("/api/v1/events/", [event], format="json")
-    assert response.status_code == 201
-    assert time.monotonic() - started < 15
-    assert EngagementEvent.objects.filter(external_id="while-down").exists()
-    account.refresh_from_db()
-    assert account.mqa_status == MQAStatus.NOT_QUALIFIED  # the message never got out
-
-    from mqaflow.tasks import recompute_pending
-
-    assert recompute_pending() == 1  # beat's catch-up derives the work from the database
-    account.refresh_from_db()
-    assert account.mqa_status == MQAStatus.MQA
-    assert Play.objects.filter(account=account).count() == 1
-
-
-# 4 ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_redis_losing_its_queue_loses_no_work(publish_for_real, django_capture_on_commit_callbacks):
-    """Redis restarted without persistence: every queued message is gone. The periodic
-    catch-ups rebuild the work from the database."""
-    people = org()
-    plays = qualified_plays(people["adr"], 3, T0)
-    url = django_settings.CELERY_BROKER_URL
-    client = redis.Redis.from_url(url)
-    from mqaflow.tasks import recompute_accounts
-
-    account = AccountFactory(funnel=1)
-    ContactFactory(account=account)
-    for _ in range(5):
-        recompute_accounts.apply_async(args=[[account.pk]])
-    assert client.llen("celery") >= 5
-    client.flushdb()  # what a restart without AOF/RDB does to the queue
-    assert client.llen("celery") == 0
-
-    sweep(T0 + timedelta(hours=1))  # the new-play notices whose messages were lost
-    assert Escalation.objects.filter(step=0, status="sent").count() == len(plays)
 
 
 # 5 and 10 --------------------------------------------------------------------------------

@@ -251,6 +251,10 @@ class EngagementEvent(models.Model):
     source = models.CharField(max_length=100, blank=True)
     ingested_at = models.DateTimeField()
 
+    # Ingest writes events in bulk (no history row: the event itself is the record);
+    # what history captures is a later correction made in admin.
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["-occurred_at"]
         indexes = [

@@ -8,12 +8,9 @@ lost to a Redis outage is made good by the same task run periodically by beat.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 from django.db import transaction
-
-logger = logging.getLogger(__name__)
 
 
 def request_recompute(account_ids: Iterable[int]) -> None:
@@ -25,13 +22,7 @@ def request_recompute(account_ids: Iterable[int]) -> None:
 
 
 def _publish(account_ids: list[int]) -> None:
+    from mqaflow.broker import publish
     from mqaflow.tasks import recompute_accounts
 
-    try:
-        recompute_accounts.apply_async(args=[account_ids], retry=False)
-    except Exception:  # the broker is down: the periodic catch-up will find these accounts
-        logger.warning(
-            "recompute not enqueued for %d account(s); the catch-up will pick them up",
-            len(account_ids),
-            exc_info=True,
-        )
+    publish(recompute_accounts, account_ids)
