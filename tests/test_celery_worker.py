@@ -1,56 +1,16 @@
 """A real Celery worker process, consuming from the real Redis, against the test database."""
 
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from mqaflow.celery import app
 from mqaflow.models import MQAStatus
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_worker(extra_env=None):
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "mqaflow.settings_test",
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        ),
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        **(extra_env or {}),
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "mqaflow",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+from tests.processes import process_env
+from tests.processes import worker as start
 
 
 @pytest.fixture
@@ -75,7 +35,7 @@ def test_task_round_trip_through_redis_and_a_real_worker(publish_for_real):
 
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge(app.conf.task_default_queue)
-    worker = start_worker()
+    worker = start(process_env(), "roundtrip")
     try:
         recompute_accounts.apply_async(args=[[account.pk]])
         deadline = time.monotonic() + 60

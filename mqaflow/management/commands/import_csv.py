@@ -15,22 +15,13 @@ from django.db import transaction
 from tqdm import tqdm
 
 from mqaflow.api.serializers import AccountSerializer, ContactSerializer
+from mqaflow.ingest import FIELDS as EVENT_FIELDS
 from mqaflow.ingest import BatchInvalid, events_ingest
 
 COLUMNS = {
-    "accounts": [
-        "domain",
-        "name",
-        "funnel",
-        "employees",
-        "industry",
-        "owner",
-        "excluded",
-        "excluded_reason",
-        "external_id",
-    ],
-    "contacts": ["account", "email", "name", "title", "persona", "seniority"],
-    "events": ["id", "account", "contact", "activity", "occurred_at", "minutes", "source"],
+    "accounts": [f for f in AccountSerializer.Meta.fields if f != "mqa"],
+    "contacts": list(ContactSerializer.Meta.fields),
+    "events": list(EVENT_FIELDS),
 }
 REQUIRED = {
     "accounts": {"domain", "name", "funnel"},
