@@ -16,7 +16,6 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
-from simple_history.utils import bulk_update_with_history
 
 from mqaflow.models import (
     Account,
@@ -31,19 +30,11 @@ from mqaflow.signals import account_disqualified, account_qualified
 from . import explain
 from .measure import Figures, measure_act_now, measure_scopes
 from .rulebook import ClauseCheck, Rulebook, act_now_scope, clause_scope
+from .writes import accounts_write_state
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 5000
-_STATE_FIELDS = [
-    "mqa_status",
-    "qualified_at",
-    "mqa_rule",
-    "mqa_clause",
-    "mqa_act_now_rule",
-    "mqa_figures",
-    "mqa_explanation",
-]
 
 
 @dataclass
@@ -220,7 +211,7 @@ def _record(changed: list[tuple[Account, Decision]], *, now: datetime) -> list[M
             )
         if not to_update:
             return []
-        bulk_update_with_history(to_update, Account, _STATE_FIELDS, batch_size=1000)
+        accounts_write_state(to_update)
         MQATransition.objects.bulk_create(recorded, batch_size=1000)
         for transition in recorded:
             signal = (
