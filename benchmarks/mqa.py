@@ -205,6 +205,10 @@ def run(*, accounts: int, events: int) -> list[tuple[str, str, str]]:
                 "≤ 30 s",
             )
         )
+        # What autovacuum does after a bulk load; without it the 50,000 rewritten accounts
+        # leave dead rows that every later query steps over.
+        with connection.cursor() as cur:
+            cur.execute("VACUUM ANALYZE mqaflow_account")
         started = time.perf_counter()
         evaluate_accounts(now=now + timedelta(minutes=15))
         full_s = time.perf_counter() - started

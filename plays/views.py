@@ -7,7 +7,7 @@ services, figures from `plays.reports` and `mqaflow.qualification.reports`.
 from __future__ import annotations
 
 import csv
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -225,7 +225,8 @@ def reports_page(request):
     if request.GET and not form.is_valid():
         return render(request, "plays/reports.html", {"form": form}, status=400)
     if not request.GET:
-        form = ReportForm({"period": "week"})
+        today = timezone.localdate()
+        form = ReportForm({"period": "week", "start": today - timedelta(days=90), "end": today})
         form.is_valid()
     start, end = _bounds(form)
     period = form.cleaned_data["period"]
