@@ -13,7 +13,6 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -311,6 +310,3 @@ def plays_replan(*, policy: SLAPolicy, now: datetime | None = None) -> int:
         count += 1
     return count
 
-
-def open_play_exists(account: Account) -> bool:
-    return Play.objects.filter(Q(account=account) & Q(status__in=OPEN_STATUSES)).exists()
