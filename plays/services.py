@@ -309,4 +309,3 @@ def plays_replan(*, policy: SLAPolicy, now: datetime | None = None) -> int:
         )
         count += 1
     return count
-
