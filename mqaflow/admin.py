@@ -13,6 +13,7 @@ from .models import (
     Owner,
     SeniorityMultiplier,
 )
+from .models.accounts import MQA_STATE_FIELDS
 
 
 @admin.register(Owner)
@@ -47,17 +48,7 @@ class AccountAdmin(SimpleHistoryAdmin):
     search_fields = ["name", "domain", "external_id"]
     autocomplete_fields = ["owner"]
     list_select_related = ["owner"]
-    readonly_fields = [
-        "mqa_status",
-        "qualified_at",
-        "mqa_rule",
-        "mqa_clause",
-        "mqa_act_now_rule",
-        "mqa_figures",
-        "mqa_explanation",
-        "last_event_ingested_at",
-        "last_evaluated_at",
-    ]
+    readonly_fields = [*MQA_STATE_FIELDS, "last_event_ingested_at", "last_evaluated_at"]
     inlines = [ContactInline, MQATransitionInline]
 
 

@@ -8,28 +8,17 @@ import time_machine
 from django.core import mail
 from django.db import connection
 
-from mqaflow.qualification.engine import evaluate_accounts
 from plays.escalation import escalations_sweep
 from plays.models import Escalation
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.reliability_support import org, qualified_plays
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_sweeps_at_once_send_each_email_once():
-    ceo = OwnerFactory(name="CEO")
-    mgr = OwnerFactory(name="Mgr", manager=ceo)
-    adr = OwnerFactory(name="ADR", manager=mgr)
-    accounts = AccountFactory.create_batch(40, funnel=1, owner=adr)
-    for account in accounts:
-        EventFactory(
-            account=account,
-            contact=ContactFactory(account=account),
-            activity=activity("demo_request"),
-            occurred_at=T0 - timedelta(hours=1),
-        )
-    evaluate_accounts([a.pk for a in accounts], now=T0)
+    people = org()
+    qualified_plays(people["adr"], 40, T0)
     mail.outbox.clear()
     barrier = threading.Barrier(2, timeout=20)
     errors = []

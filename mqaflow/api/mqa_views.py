@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from django.utils.dateparse import parse_date
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
@@ -11,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mqaflow.models import Account, MQATransition
-from mqaflow.qualification.reports import PERIODS, new_mqas_by_period
+from mqaflow.qualification.reports import PERIODS, new_mqas_by_period, parse_report_range
 
 
 class TransitionSerializer(serializers.ModelSerializer):
@@ -69,18 +68,10 @@ class MQAReportView(APIView):
         errors = {}
         if period not in PERIODS:
             errors["period"] = [f"Must be one of: {', '.join(PERIODS)}."]
-        bounds = {}
-        for name in ("from", "to"):
-            raw = params.get(name)
-            if raw:
-                try:
-                    bounds[name] = parse_date(raw)
-                except ValueError:
-                    bounds[name] = None
-                if bounds[name] is None:
-                    errors[name] = ["Must be a date as YYYY-MM-DD."]
-        if not errors and bounds.get("from") and bounds.get("to") and bounds["from"] > bounds["to"]:
-            errors["to"] = ["Must be on or after 'from'."]
+        bounds, range_errors = parse_report_range(
+            {"from": params.get("from"), "to": params.get("to")}
+        )
+        errors |= range_errors
         if errors:
             raise ValidationError(errors)
         rows = new_mqas_by_period(period=period, start=bounds.get("from"), end=bounds.get("to"))

@@ -96,6 +96,18 @@ class Owner(models.Model):
             )
 
 
+# The fields only the qualification engine writes: read-only everywhere else.
+MQA_STATE_FIELDS = [
+    "mqa_status",
+    "qualified_at",
+    "mqa_rule",
+    "mqa_clause",
+    "mqa_act_now_rule",
+    "mqa_figures",
+    "mqa_explanation",
+]
+
+
 class Account(models.Model):
     """A company marketing hands to sales as a whole; its MQA state is kept on the row."""
 

@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 from django.db.models import Count
 from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 
 from mqaflow.models import MQAStatus, MQATransition
 
@@ -53,3 +54,24 @@ def new_mqas_by_period(
         )
         for r in rows
     ]
+
+
+def parse_report_range(
+    raw: dict[str, str | None],
+) -> tuple[dict[str, date | None], dict[str, list[str]]]:
+    """{'from': '2026-01-01', 'to': …} → (dates, errors by name), shared by API and command."""
+    bounds: dict[str, date | None] = {}
+    errors: dict[str, list[str]] = {}
+    for name in ("from", "to"):
+        value = raw.get(name)
+        if not value:
+            continue
+        try:
+            bounds[name] = parse_date(value)
+        except ValueError:
+            bounds[name] = None
+        if bounds[name] is None:
+            errors[name] = [f"Must be a date as YYYY-MM-DD, not {value[:20]!r}."]
+    if not errors and bounds.get("from") and bounds.get("to") and bounds["from"] > bounds["to"]:
+        errors["to"] = ["Must be on or after 'from'."]
+    return bounds, errors

@@ -13,17 +13,10 @@ import json
 from django.db import connection
 
 from mqaflow.models import Account
+from mqaflow.models.accounts import MQA_STATE_FIELDS
 
 BATCH = 1000
-STATE_FIELDS = [
-    "mqa_status",
-    "qualified_at",
-    "mqa_rule",
-    "mqa_clause",
-    "mqa_act_now_rule",
-    "mqa_figures",
-    "mqa_explanation",
-]
+STATE_FIELDS = MQA_STATE_FIELDS
 _CASTS = ["bigint", "varchar", "timestamptz", "bigint", "bigint", "bigint", "jsonb", "text"]
 
 

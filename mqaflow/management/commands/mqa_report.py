@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_date
 
-from mqaflow.qualification.reports import PERIODS, new_mqas_by_period
+from mqaflow.qualification.reports import PERIODS, new_mqas_by_period, parse_report_range
 
 
 class Command(BaseCommand):
@@ -13,15 +12,11 @@ class Command(BaseCommand):
         parser.add_argument("--to", dest="end", metavar="YYYY-MM-DD")
 
     def handle(self, *args, period, start=None, end=None, **options):
-        bounds = {}
-        for name, raw in (("from", start), ("to", end)):
-            if raw:
-                try:
-                    bounds[name] = parse_date(raw)
-                except ValueError:
-                    bounds[name] = None
-                if bounds[name] is None:
-                    raise CommandError(f"--{name}: not a date as YYYY-MM-DD: {raw!r}")
+        bounds, errors = parse_report_range({"from": start, "to": end})
+        if errors:
+            raise CommandError(
+                "; ".join(f"--{name}: {' '.join(msgs)}" for name, msgs in errors.items())
+            )
         rows = new_mqas_by_period(period=period, start=bounds.get("from"), end=bounds.get("to"))
         self.stdout.write(f"{period:<12} {'funnel':>6}  {'size band':<12} {'new MQAs':>8}")
         for row in rows:
