@@ -4,6 +4,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_rules import MQATransitionInline
+from .directory import account_change_cause
 from .models import (
     Account,
     ActivityType,
@@ -14,6 +15,7 @@ from .models import (
     SeniorityMultiplier,
 )
 from .models.accounts import MQA_STATE_FIELDS
+from .qualification.scheduling import request_recompute
 
 
 @admin.register(Owner)
@@ -21,8 +23,26 @@ class OwnerAdmin(SimpleHistoryAdmin):
     list_display = ["name", "email", "title", "manager", "is_active"]
     list_filter = ["is_active", "title"]
     search_fields = ["name", "email", "title"]
-    autocomplete_fields = ["manager", "user"]
+    autocomplete_fields = ["manager", "delegate", "user"]
     list_select_related = ["manager"]
+    readonly_fields = ["accounts_still_owned"]
+
+    @admin.display(description="Accounts still owned")
+    def accounts_still_owned(self, obj: Owner) -> str:
+        """An inactive owner's accounts route new plays to the fallback owner until they
+        get a new owner: list them so an admin can hand them over."""
+        if obj.pk is None:
+            return "—"
+        names = list(obj.accounts.order_by("name").values_list("name", flat=True)[:50])
+        total = obj.accounts.count()
+        if not names:
+            return "None"
+        more = f" and {total - len(names)} more" if total > len(names) else ""
+        return ", ".join(names) + more
+
+    def save_model(self, request, obj, form, change):
+        obj._changed_by = request.user
+        super().save_model(request, obj, form, change)
 
 
 class ContactInline(admin.TabularInline):
@@ -50,6 +70,20 @@ class AccountAdmin(SimpleHistoryAdmin):
     list_select_related = ["owner"]
     readonly_fields = [*MQA_STATE_FIELDS, "last_event_ingested_at", "last_evaluated_at"]
     inlines = [ContactInline, MQATransitionInline]
+
+    def save_model(self, request, obj, form, change):
+        """Excluding or re-segmenting an account re-evaluates it (cause recorded); an owner
+        change moves its open play (Account.save tells the plays app)."""
+        obj._changed_by = request.user
+        cause = ""
+        if change:
+            stored = Account.objects.get(pk=obj.pk)
+            cause = account_change_cause(
+                stored, {name: getattr(obj, name) for name in form.changed_data}
+            )
+        super().save_model(request, obj, form, change)
+        if cause:
+            request_recompute([obj.pk], cause=cause)
 
 
 @admin.register(Contact)

@@ -37,7 +37,7 @@ class RecomputeOnSave:
 
     def _recompute(self, request, obj):
         ids = list(self.affected(obj).values_list("pk", flat=True))
-        request_recompute(ids)
+        request_recompute(ids, cause=f"rule change by {request.user.get_username()}")
         self.message_user(
             request, f"{len(ids)} account(s) will be re-evaluated with the new rule.", messages.INFO
         )
@@ -49,7 +49,7 @@ class RecomputeOnSave:
     def delete_model(self, request, obj):
         ids = list(self.affected(obj).values_list("pk", flat=True))
         super().delete_model(request, obj)
-        request_recompute(ids)
+        request_recompute(ids, cause=f"rule change by {request.user.get_username()}")
 
 
 class MQAClauseInline(admin.StackedInline):
@@ -123,7 +123,7 @@ class MQATransitionInline(admin.TabularInline):
     model = MQATransition
     extra = 0
     can_delete = False
-    fields = ["at", "from_status", "to_status", "rule", "act_now_rule", "explanation"]
+    fields = ["at", "from_status", "to_status", "cause", "rule", "act_now_rule", "explanation"]
     readonly_fields = fields
     ordering = ["-at"]
 

@@ -38,12 +38,14 @@ def owner_create(
 
 
 @transaction.atomic
-def owner_update(*, owner: Owner, **changes) -> Owner:
-    """Apply changes; a manager change is checked against cycles before it is saved."""
+def owner_update(*, owner: Owner, by=None, **changes) -> Owner:
+    """Apply changes; a manager change is checked against cycles before it is saved.
+    Deactivating the owner moves their open plays on (the plays app listens)."""
     locked = Owner.objects.select_for_update().get(pk=owner.pk)
     for name, value in changes.items():
         setattr(locked, name, value)
     locked.full_clean()
+    locked._changed_by = by
     locked.save()
     return locked
 
@@ -57,22 +59,34 @@ def account_create(**fields) -> Account:
 
 
 @transaction.atomic
-def account_update(*, account: Account, **changes) -> Account:
-    """Update an account; excluding or re-funnelling it asks for a re-evaluation."""
-    from mqaflow.qualification.scheduling import request_recompute
-
+def account_update(*, account: Account, by=None, **changes) -> Account:
+    """Update an account; excluding or re-funnelling it asks for a re-evaluation, and an
+    owner change moves the account's open play to the new owner (the plays app listens)."""
     locked = Account.objects.select_for_update().get(pk=account.pk)
-    reevaluate = any(
-        changes.get(name, getattr(locked, name)) != getattr(locked, name)
-        for name in ("excluded", "funnel", "employees")
-    )
+    cause = account_change_cause(locked, changes)
     for name, value in changes.items():
         setattr(locked, name, value)
     locked.full_clean()
+    locked._changed_by = by
     locked.save()
-    if reevaluate:
-        request_recompute([locked.pk])
+    if cause:
+        from mqaflow.qualification.scheduling import request_recompute
+
+        request_recompute([locked.pk], cause=cause)
     return locked
+
+
+def account_change_cause(account: Account, changes: dict) -> str:
+    """The recompute cause of an edit ("exclusion", "segment change"), or "" if the edit
+    cannot change the account's MQA status."""
+    changed = {
+        name
+        for name, value in changes.items()
+        if name in ("excluded", "funnel", "employees") and value != getattr(account, name)
+    }
+    if "excluded" in changed:
+        return "exclusion"
+    return "segment change" if changed else ""
 
 
 def contact_create(**fields) -> Contact:

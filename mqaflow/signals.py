@@ -7,3 +7,10 @@ from django.dispatch import Signal
 account_qualified = Signal()
 # Sent once per recorded MQATransition out of `mqa`; kwargs: transition (MQATransition).
 account_disqualified = Signal()
+
+# Sent after an account's owner changed (API, admin, CSV), inside the saving transaction;
+# kwargs: account (Account), previous_owner_id (int | None), by (User | None).
+account_owner_changed = Signal()
+# Sent after an owner was deactivated, inside the saving transaction;
+# kwargs: owner (Owner), by (User | None).
+owner_deactivated = Signal()

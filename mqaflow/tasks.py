@@ -9,9 +9,10 @@ from mqaflow.qualification.engine import evaluate_accounts
 
 
 @shared_task(acks_late=True)
-def recompute_accounts(account_ids: list[int]) -> int:
-    """Re-evaluate just these accounts (after an ingest); idempotent, so safe to redeliver."""
-    return len(evaluate_accounts(account_ids).transitions)
+def recompute_accounts(account_ids: list[int], cause: str = "ingest") -> int:
+    """Re-evaluate just these accounts (after an ingest, an exclusion, a rule change);
+    idempotent, so safe to redeliver."""
+    return len(evaluate_accounts(account_ids, cause=cause).transitions)
 
 
 @shared_task(acks_late=True)
@@ -22,11 +23,11 @@ def recompute_pending() -> int:
         | Q(last_event_ingested_at__gt=F("last_evaluated_at"))
     ).values_list("pk", flat=True)
     with heartbeat("recompute_pending"):
-        return len(evaluate_accounts(list(pending)).transitions)
+        return len(evaluate_accounts(list(pending), cause="ingest").transitions)
 
 
 @shared_task(acks_late=True)
 def recompute_all() -> int:
     """Every 15 minutes: lets engagement age out of its window without any new event."""
     with heartbeat("recompute_all"):
-        return len(evaluate_accounts().transitions)
+        return len(evaluate_accounts(cause="schedule").transitions)

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from mqaflow.models import Owner
 
-from . import services
+from . import assignment, services
 from .models import DismissReason, Escalation, Play, PlayStatus
 from .serializers import DismissSerializer, PlaySerializer, ReassignSerializer, StartSerializer
 
@@ -99,7 +99,13 @@ class PlayViewSet(viewsets.ReadOnlyModelViewSet):
         owner = Owner.objects.filter(email=data.validated_data["owner"].lower()).first()
         if owner is None:
             raise ValidationError({"owner": "No owner with this email."})
-        return self._act(services.play_reassign, to_owner=owner)
+        return self._act(assignment.play_reassign, to_owner=owner)
+
+    @extend_schema(request=None, responses=PlaySerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        """A manager reopens a dismissed play within 7 days: pending, with a fresh SLA."""
+        return self._act(services.play_reopen)
 
     def get_object(self):
         return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])

@@ -1,29 +1,40 @@
 """Where escalations happen: the sweep that plans due steps and delivers them, once.
 
-Two phases, each in short transactions:
+Each sweep (beat, every minute) runs, in short transactions:
 
+0. Housekeeping that changes who should hear of what: absences that began move the away
+   owner's pending plays (`plays.assignment.absences_apply`); plays whose withdrawal grace
+   period ended are withdrawn (`plays.services.plays_withdraw_due`).
 1. Plan. Pending plays whose `next_action_at` has passed (a partial index keeps this
    proportional to the number due) are locked with SKIP LOCKED; every plan entry now due
    becomes an `Escalation` row, in ladder order, with its recipient resolved from the chain
-   as it stands now. The (play, step) unique constraint makes a second sweep's insert a no-op.
-2. Deliver. Due rows are claimed (`pending` → `sending`, SKIP LOCKED) and committed, then
-   each is sent while holding the play's row lock, after re-checking that the play is still
-   pending. A play started first gets no email; a start that arrives during the send waits
-   for it. Failures go back to `pending` with exponential backoff; SMTP 5xx is `failed`.
+   as it stands now. The (play, kind, step) unique constraint makes a second sweep's
+   insert a no-op.
+2. Deliver, one recipient at a time. The recipient's due rows are claimed (`pending` →
+   `sending`, SKIP LOCKED) at the moment their send starts, the plays are locked and
+   re-checked (a play started first gets no email), and one email goes out: the notice
+   itself, or a digest listing every play when several are due to the same person (the
+   CEO at 72 h gets one message with 22 rows, not 22 messages). All rows are marked sent
+   in one transaction. Failures go back to `pending` with exponential backoff; SMTP 5xx
+   is `failed`. The sweep stops claiming when its time budget is spent, well inside the
+   task's soft time limit, so nothing claimed waits behind other sends.
 
-Delivery policy for a crash between the SMTP server accepting a message and the row being
+Delivery policy for a crash between the SMTP server accepting a message and the rows being
 marked sent: at-least-once with at most one duplicate. A row left in `sending` longer than
-`MQAFLOW_STALE_CLAIM_SECONDS` (10 minutes) is resent once; if that also dies it is marked
-`unknown` and admins are told.
+`MQAFLOW_STALE_CLAIM_SECONDS` (10 minutes; a claim covers one send bounded by
+EMAIL_TIMEOUT) is resent once; if that also dies it is marked `unknown` and admins are
+told. A send interrupted by the soft time limit goes back to `pending` at once.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import transaction
@@ -34,12 +45,14 @@ from django.utils.dateparse import parse_datetime
 from mqaflow.heartbeat import heartbeat
 
 from .models import Escalation, EscalationKind, EscalationStatus, Play, PlayStatus
-from .notifications import send_notice
+from .notifications import send_notices
 from .routing import absences_at, escalation_recipient
 
 logger = logging.getLogger(__name__)
 
 BATCH = 200
+# Rows of one recipient sent in one digest (more go in the next email of the same sweep).
+DIGEST_MAX = 100
 # A claim older than this means the worker died mid-send (sends take seconds: EMAIL_TIMEOUT).
 STALE_CLAIM_DEFAULT = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=1)
@@ -53,17 +66,36 @@ class SweepResult:
     skipped: int = 0
     failed: int = 0
     retrying: int = 0
+    emails: int = 0
+    moved: int = 0
+    withdrawn: int = 0
 
 
-def escalations_sweep(*, now: datetime | None = None, dry_run: bool = False) -> SweepResult:
+def sweep_budget() -> float:
+    """Seconds a sweep may keep claiming: its soft time limit minus two sends' worth."""
+    soft = getattr(settings, "CELERY_TASK_SOFT_TIME_LIMIT", 300) or 300
+    default = max(soft - 2 * settings.EMAIL_TIMEOUT - 10, 10)
+    return float(getattr(settings, "MQAFLOW_SWEEP_BUDGET_SECONDS", default))
+
+
+def escalations_sweep(
+    *, now: datetime | None = None, dry_run: bool = False, budget: float | None = None
+) -> SweepResult:
     """Plan every due step and deliver every due notice; safe to run concurrently."""
+    from .assignment import absences_apply
+    from .services import plays_withdraw_due
+
     now = now or timezone.now()
     if dry_run:
         return SweepResult(planned=_plan_due(now, dry_run=True))
+    deadline = time.monotonic() + (sweep_budget() if budget is None else budget)
     with heartbeat(SWEEP_NAME, now=now):
-        result = SweepResult(planned=_plan_due(now))
-        _release_stale_claims(now)
-        _deliver_due(now, result)
+        result = SweepResult()
+        result.moved = absences_apply(now=now)
+        result.withdrawn = plays_withdraw_due(now=now)
+        result.planned = _plan_due(now)
+        _release_stale_claims()
+        _deliver_due(now, result, deadline)
     return result
 
 
@@ -71,27 +103,32 @@ def escalations_sweep(*, now: datetime | None = None, dry_run: bool = False) -> 
 
 
 def _plan_due(now: datetime, *, dry_run: bool = False) -> list[Escalation]:
+    """Plan every due step; a dry run plans all due plays (not only the first batch) and
+    reports each row with the status the real run would give it (sent or skipped)."""
     planned: list[Escalation] = []
+    seen: set[int] = set()
     while True:
         with transaction.atomic():
-            plays = list(
+            query = (
                 Play.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(status=PlayStatus.PENDING, next_action_at__lte=now)
+                .exclude(pk__in=seen)
                 .select_related("assignee")
-                .order_by("next_action_at")[:BATCH]
+                .order_by("next_action_at", "pk")
             )
+            plays = list(query[:BATCH])
             if not plays:
                 return planned
             batch = _plan_plays(plays, now)
             planned.extend(batch)
             if dry_run:
+                seen.update(p.pk for p in plays)
                 transaction.set_rollback(True)
-                return planned
 
 
 def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
     existing: dict[int, dict[int, Escalation]] = {p.pk: {} for p in plays}
-    for row in Escalation.objects.filter(play__in=plays):
+    for row in Escalation.objects.filter(play__in=plays).exclude(kind=EscalationKind.ASSIGNED):
         existing[row.play_id][row.step] = row
     rows: list[Escalation] = []
     context = {"chains": {}, "absences": absences_at(now)}
@@ -100,7 +137,8 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
         alerted = {
             r.recipient_id
             for r in done.values()
-            if r.kind == EscalationKind.ESCALATION and r.status != EscalationStatus.SKIPPED
+            if r.kind == EscalationKind.ESCALATION
+            and r.status not in (EscalationStatus.SKIPPED, EscalationStatus.CANCELLED)
         }
         upcoming = []
         for entry in sorted(play.plan, key=lambda e: e["step"]):
@@ -164,8 +202,9 @@ def _planned_row(
 # --- deliver -----------------------------------------------------------------------------
 
 
-def _release_stale_claims(now: datetime) -> None:
+def _release_stale_claims() -> None:
     """Rows stuck in `sending`: the worker died mid-send. Resend once, then give up loudly."""
+    now = timezone.now()
     stale_after = timedelta(
         seconds=getattr(
             settings, "MQAFLOW_STALE_CLAIM_SECONDS", STALE_CLAIM_DEFAULT.total_seconds()
@@ -193,25 +232,40 @@ def _release_stale_claims(now: datetime) -> None:
         )
 
 
-def _claim(now: datetime, limit: int) -> list[int]:
+def _claim_next_group(now: datetime) -> list[int]:
+    """Claim the due rows of the next recipient, stamped with the real time the send
+    starts (a claim never waits behind other sends)."""
+    due = Q(status=EscalationStatus.PENDING, next_attempt_at__lte=now)
     with transaction.atomic():
+        first = (
+            Escalation.objects.select_for_update(skip_locked=True)
+            .filter(due)
+            .order_by("due_at", "play_id", "step")
+            .values_list("recipient_email", flat=True)
+            .first()
+        )
+        if first is None:
+            return []
         ids = list(
             Escalation.objects.select_for_update(skip_locked=True)
-            .filter(status=EscalationStatus.PENDING, next_attempt_at__lte=now)
+            .filter(due, recipient_email=first)
             .order_by("due_at", "play_id", "step")
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", flat=True)[:DIGEST_MAX]
         )
         Escalation.objects.filter(pk__in=ids).update(
-            status=EscalationStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+            status=EscalationStatus.SENDING,
+            claimed_at=timezone.now(),
+            attempts=F("attempts") + 1,
         )
     return ids
 
 
-def _deliver_due(now: datetime, result: SweepResult) -> None:
-    while ids := _claim(now, BATCH):
-        for pk in ids:
-            outcome = deliver_claimed(pk, now=now)
-            setattr(result, outcome, getattr(result, outcome) + 1)
+def _deliver_due(now: datetime, result: SweepResult, deadline: float) -> None:
+    while time.monotonic() < deadline and (ids := _claim_next_group(now)):
+        outcome = deliver_claimed(ids, now=now)
+        for name, count in outcome.items():
+            setattr(result, name, getattr(result, name) + count)
+        result.emails += 1 if outcome.get("sent") else 0
 
 
 def claim_one(escalation_id: int, *, now: datetime | None = None) -> bool:
@@ -220,73 +274,118 @@ def claim_one(escalation_id: int, *, now: datetime | None = None) -> bool:
     return bool(
         Escalation.objects.filter(
             pk=escalation_id, status=EscalationStatus.PENDING, next_attempt_at__lte=now
-        ).update(status=EscalationStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+        ).update(
+            status=EscalationStatus.SENDING,
+            claimed_at=timezone.now(),
+            attempts=F("attempts") + 1,
+        )
     )
 
 
-def deliver_claimed(escalation_id: int, *, now: datetime | None = None) -> str:
-    """Send one claimed notice under the play's row lock; returns the counter to bump."""
+def _still_relevant(escalation: Escalation, play: Play) -> bool:
+    if escalation.kind == EscalationKind.ASSIGNED:
+        return play.is_open and play.assignee_id == escalation.recipient_id
+    return play.status == PlayStatus.PENDING
+
+
+def deliver_claimed(escalation_ids: int | list[int], *, now: datetime | None = None) -> dict:
+    """Send claimed notices of one recipient as one email, under their plays' row locks.
+
+    Returns counts by outcome ({"sent": n, "skipped": n, …})."""
     now = now or timezone.now()
+    ids = [escalation_ids] if isinstance(escalation_ids, int) else list(escalation_ids)
+    try:
+        return _deliver(ids, now)
+    except SoftTimeLimitExceeded:
+        # Interrupted before the server confirmed: back to pending for the next sweep
+        # (the send's transaction was rolled back, so the rows are still `sending`).
+        Escalation.objects.filter(pk__in=ids, status=EscalationStatus.SENDING).update(
+            status=EscalationStatus.PENDING,
+            next_attempt_at=now,
+            last_error="Interrupted by the sweep's time limit; sent by the next sweep.",
+        )
+        raise
+
+
+def _deliver(ids: list[int], now: datetime) -> dict:
+    counts: dict[str, int] = {}
     with transaction.atomic():
-        escalation = Escalation.objects.select_related("recipient").get(pk=escalation_id)
-        if escalation.status != EscalationStatus.SENDING:
-            return "skipped"
-        play = (
-            Play.objects.select_for_update(of=("self",))
+        rows = list(
+            Escalation.objects.select_related("recipient")
+            .filter(pk__in=ids, status=EscalationStatus.SENDING)
+            .order_by("due_at", "play_id", "step")
+        )
+        plays = {
+            p.pk: p
+            for p in Play.objects.select_for_update(of=("self",))
             .select_related("account", "assignee", "transition")
-            .get(pk=escalation.play_id)
-        )
-        still_relevant = (
-            play.is_open
-            if escalation.kind == EscalationKind.ASSIGNED
-            else play.status == PlayStatus.PENDING
-        )
-        if not still_relevant:
-            escalation.status = EscalationStatus.SKIPPED
-            escalation.note = (escalation.note + " " if escalation.note else "") + (
+            .filter(pk__in={r.play_id for r in rows})
+            .order_by("pk")
+        }
+        sendable = []
+        for row in rows:
+            play = plays[row.play_id]
+            if _still_relevant(row, play):
+                sendable.append((row, play))
+                continue
+            row.status = EscalationStatus.SKIPPED
+            row.note = (row.note + " " if row.note else "") + (
                 f"Not sent: the play was {play.get_status_display().lower()} first."
+                if row.kind != EscalationKind.ASSIGNED or not play.is_open
+                else "Not sent: the play moved to someone else first."
             )
-            escalation.save(update_fields=["status", "note"])
-            return "skipped"
-        try:
-            send_notice(escalation, play, now)
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            error = f"SMTP {max(codes, default=0)}: recipient refused {exc.recipients!r}"
-            if codes and min(codes) >= 500:
-                return _failed(escalation, error)
-            return _retry(escalation, now, error)
-        except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code >= 500:
-                return _failed(escalation, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
-            return _retry(escalation, now, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
-        except Exception as exc:  # connection refused, timeout, backend error: try again later
-            return _retry(escalation, now, f"{type(exc).__name__}: {exc}")
-        escalation.status = EscalationStatus.SENT
-        escalation.sent_at = now
-        escalation.last_error = ""
-        escalation.save(update_fields=["status", "sent_at", "last_error"])
-        logger.info("escalation %s of play %s sent", escalation.pk, play.pk)
-        return "sent"
+            row.save(update_fields=["status", "note"])
+            counts["skipped"] = counts.get("skipped", 0) + 1
+        if not sendable:
+            return counts
+        outcome = _send(sendable, now)
+        counts[outcome] = counts.get(outcome, 0) + len(sendable)
+    return counts
 
 
-def _retry(escalation: Escalation, now: datetime, error: str) -> str:
-    delay = min(timedelta(minutes=2 ** max(escalation.attempts - 1, 0)), MAX_BACKOFF)
-    escalation.status = EscalationStatus.PENDING
-    escalation.next_attempt_at = now + delay
-    escalation.last_error = error[:2000]
-    escalation.save(update_fields=["status", "next_attempt_at", "last_error"])
+def _send(sendable: list[tuple[Escalation, Play]], now: datetime) -> str:
+    rows = [row for row, _ in sendable]
+    try:
+        send_notices(sendable, now)
+    except SoftTimeLimitExceeded:
+        raise
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        error = f"SMTP {max(codes, default=0)}: recipient refused {exc.recipients!r}"
+        if codes and min(codes) >= 500:
+            return _failed(rows, error)
+        return _retry(rows, now, error)
+    except smtplib.SMTPResponseException as exc:
+        if exc.smtp_code >= 500:
+            return _failed(rows, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
+        return _retry(rows, now, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
+    except Exception as exc:  # connection refused, timeout, backend error: try again later
+        return _retry(rows, now, f"{type(exc).__name__}: {exc}")
+    Escalation.objects.filter(pk__in=[r.pk for r in rows]).update(
+        status=EscalationStatus.SENT, sent_at=now, last_error=""
+    )
+    logger.info("notices %s sent in one email", [r.pk for r in rows])
+    return "sent"
+
+
+def _mark(rows: list[Escalation], *, status: str, next_attempt_at, error: str) -> None:
+    Escalation.objects.filter(pk__in=[r.pk for r in rows]).update(
+        status=status, next_attempt_at=next_attempt_at, last_error=error[:2000]
+    )
+
+
+def _retry(rows: list[Escalation], now: datetime, error: str) -> str:
+    attempts = max(r.attempts for r in rows)
+    delay = min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    _mark(rows, status=EscalationStatus.PENDING, next_attempt_at=now + delay, error=error)
     # Only ids in logs: the error text can hold an address; it is kept on the row instead.
-    logger.warning("escalation %s not sent; retry at %s", escalation.pk, now + delay)
+    logger.warning("notices %s not sent; retry at %s", [r.pk for r in rows], now + delay)
     return "retrying"
 
 
-def _failed(escalation: Escalation, error: str) -> str:
-    escalation.status = EscalationStatus.FAILED
-    escalation.next_attempt_at = None
-    escalation.last_error = error[:2000]
-    escalation.save(update_fields=["status", "next_attempt_at", "last_error"])
-    logger.error("escalation %s failed permanently (SMTP refusal)", escalation.pk)
+def _failed(rows: list[Escalation], error: str) -> str:
+    _mark(rows, status=EscalationStatus.FAILED, next_attempt_at=None, error=error)
+    logger.error("notices %s failed permanently (SMTP refusal)", [r.pk for r in rows])
     return "failed"
 
 

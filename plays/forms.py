@@ -23,6 +23,14 @@ class DismissForm(forms.Form):
     )
     note = forms.CharField(required=False, max_length=2000, widget=forms.TextInput)
 
+    def __init__(self, *args, adr_only: bool = False, **kwargs):
+        """The assignee sees only the reasons ADRs may use; managers see them all."""
+        super().__init__(*args, **kwargs)
+        if adr_only:
+            self.fields["reason"].queryset = DismissReason.objects.filter(
+                is_active=True, adr_may_use=True
+            )
+
 
 class ReassignForm(forms.Form):
     owner = forms.ModelChoiceField(
@@ -30,6 +38,14 @@ class ReassignForm(forms.Form):
         queryset=Owner.objects.filter(is_active=True).order_by("name"),
         empty_label="Choose an owner…",
     )
+
+    def __init__(self, *args, choices: list[Owner] | None = None, **kwargs):
+        """Only the people the actor may hand plays to (their team; admins anyone)."""
+        super().__init__(*args, **kwargs)
+        if choices is not None:
+            self.fields["owner"].queryset = Owner.objects.filter(
+                pk__in=[o.pk for o in choices]
+            ).order_by("name")
 
 
 class ReportForm(forms.Form):

@@ -19,19 +19,43 @@ from simple_history.models import HistoricalRecords
 
 from mqaflow.models import Funnel
 
+# The first-touch email goes to the prospect: only prospect-facing values may be placed in
+# it. Why the account qualified (the internal scoring sentence) is shown beside the email.
+EMAIL_PLACEHOLDERS = {
+    "account": "the account's name",
+    "domain": "the account's domain",
+    "contact_name": "first name of the most senior engaged contact (or 'there')",
+    "contacts": "names of up to five engaged contacts",
+    "assignee": "the ADR's name",
+}
+_PLACEHOLDER_HELP = "Placeholders: " + "; ".join(
+    f"{{{name}}} = {meaning}" for name, meaning in EMAIL_PLACEHOLDERS.items()
+)
+
+
+def placeholder_errors(text: str) -> list[str]:
+    """Unknown or malformed placeholders of a template text, as readable messages."""
+    from string import Formatter
+
+    try:
+        names = {name for _, name, _, _ in Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        return [f"Malformed placeholder ({exc}); write literal braces as {{{{ and }}}}."]
+    unknown = sorted(n for n in names if n not in EMAIL_PLACEHOLDERS)
+    if not unknown:
+        return []
+    allowed = ", ".join(f"{{{n}}}" for n in EMAIL_PLACEHOLDERS)
+    return [f"Unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)}; use {allowed}."]
+
 
 class PlayTemplate(models.Model):
-    """What an ADR should do with an MQA of a funnel, and a first-touch email to adapt.
-
-    Placeholders in the email: {account}, {domain}, {contact_name}, {contacts},
-    {explanation}, {assignee}.
-    """
+    """What an ADR should do with an MQA of a funnel, and a first-touch email to adapt."""
 
     name = models.CharField(max_length=200)
     funnels = models.JSONField(default=list, blank=True, help_text="Empty: all funnels.")
     instructions = models.TextField()
-    email_subject = models.CharField(max_length=200)
-    email_body = models.TextField()
+    email_subject = models.CharField(max_length=200, help_text=_PLACEHOLDER_HELP)
+    email_body = models.TextField(help_text=_PLACEHOLDER_HELP)
     is_active = models.BooleanField(default=True)
 
     history = HistoricalRecords()
@@ -41,6 +65,15 @@ class PlayTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        errors = {
+            name: placeholder_errors(getattr(self, name))
+            for name in ("email_subject", "email_body")
+        }
+        errors = {name: messages for name, messages in errors.items() if messages}
+        if errors:
+            raise ValidationError(errors)
 
 
 class SLAPolicy(models.Model):
@@ -74,6 +107,18 @@ class SLAPolicy(models.Model):
         max_length=2, blank=True, help_text="ISO country code for public holidays, e.g. DE."
     )
     holiday_subdivision = models.CharField(max_length=10, blank=True)
+    withdraw_when_disqualified = models.BooleanField(
+        "withdraw when the account stops qualifying",
+        default=True,
+        help_text="A pending play whose account is no longer an MQA (aged out, excluded, "
+        "rule changed) is withdrawn and nobody is told about it again.",
+    )
+    withdraw_grace_hours = models.PositiveIntegerField(
+        "grace period (hours)",
+        default=0,
+        help_text="Wait this long before withdrawing, for accounts that flap around a "
+        "threshold; if the account qualifies again meanwhile, the play stays.",
+    )
     version = models.PositiveIntegerField(default=1, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -131,6 +176,10 @@ class EscalationStep(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1)]
     )
     to_top = models.BooleanField(default=False, help_text="The top of the chain (the CEO).")
+    pre_breach_warning = models.BooleanField(
+        default=False,
+        help_text="Allowed before the SLA deadline: a warning to a manager before the breach.",
+    )
 
     history = HistoricalRecords()
 
@@ -164,6 +213,14 @@ class DismissReason(models.Model):
     slug = models.SlugField(unique=True)
     label = models.CharField(max_length=100)
     is_active = models.BooleanField(default=True)
+    adr_may_use = models.BooleanField(
+        "ADRs may use it",
+        default=False,
+        help_text="The assignee may dismiss their own play with this reason; otherwise only "
+        "managers and admins can.",
+    )
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["label"]
@@ -182,6 +239,8 @@ class OwnerAbsence(models.Model):
         "mqaflow.Owner", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     note = models.CharField(max_length=200, blank=True)
+    # When the sweep moved the owner's pending plays to the delegate (once per absence).
+    applied_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     history = HistoricalRecords()
 
@@ -204,6 +263,7 @@ class PlayStatus(models.TextChoices):
     STARTED = "started", "Started"
     COMPLETED = "completed", "Completed"
     DISMISSED = "dismissed", "Dismissed"
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
 OPEN_STATUSES = [PlayStatus.PENDING, PlayStatus.STARTED]
@@ -229,6 +289,19 @@ class Play(models.Model):
         DismissReason, null=True, blank=True, on_delete=models.PROTECT, related_name="plays"
     )
     dismissed_note = models.TextField(blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_reason = models.TextField(blank=True)
+    # Set while a pending play waits out its policy's grace period before withdrawal.
+    withdraw_due_at = models.DateTimeField(null=True, blank=True)
+    # A started play whose account stopped qualifying: the ADR decides what to do.
+    account_disqualified_at = models.DateTimeField(null=True, blank=True)
     message = models.TextField(blank=True, help_text="The ADR's personalised first touch.")
     policy = models.ForeignKey(SLAPolicy, on_delete=models.PROTECT, related_name="plays")
     policy_version = models.PositiveIntegerField()
@@ -254,6 +327,11 @@ class Play(models.Model):
                 name="play_next_action_pending",
             ),
             models.Index(fields=["assignee", "status"], name="play_assignee_status"),
+            models.Index(
+                fields=["withdraw_due_at"],
+                condition=models.Q(status="pending", withdraw_due_at__isnull=False),
+                name="play_withdraw_due",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -283,11 +361,15 @@ class EscalationStatus(models.TextChoices):
     SENT = "sent", "Sent"
     SKIPPED = "skipped", "Skipped"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
     UNKNOWN = "unknown", "Unknown (crashed mid-send)"
 
 
 class Escalation(models.Model):
-    """One notice of a play (new-play email, reminder or escalation), sent at most once."""
+    """One notice of a play (new-play email, reminder or escalation), sent at most once.
+
+    Reminders and escalations are numbered by their plan step; "assigned" notices by the
+    play's assignment round (0 at creation, then one per move to a new assignee)."""
 
     play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="escalations")
     step = models.PositiveSmallIntegerField()
@@ -317,7 +399,9 @@ class Escalation(models.Model):
     class Meta:
         ordering = ["play", "step"]
         constraints = [
-            models.UniqueConstraint(fields=["play", "step"], name="one_escalation_per_step"),
+            models.UniqueConstraint(
+                fields=["play", "kind", "step"], name="one_notice_per_kind_step"
+            ),
         ]
         indexes = [
             models.Index(
@@ -341,6 +425,12 @@ class PlayEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     kind = models.CharField(max_length=30)
+    from_assignee = models.ForeignKey(
+        "mqaflow.Owner", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_assignee = models.ForeignKey(
+        "mqaflow.Owner", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
     note = models.TextField(blank=True)

@@ -1,4 +1,5 @@
-"""Rendering and sending play emails: three templates per kind (subject, text, HTML)."""
+"""Rendering and sending play emails: three templates per kind (subject, text, HTML), and
+a digest when several notices are due to one person in the same sweep."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
+from django.utils.dateparse import parse_datetime
 
-from .models import Escalation, Play
-from .routing import relation
+from .models import Escalation, EscalationKind, EscalationStatus, Play
+from .routing import escalation_recipient, relation
 
 
 def humanize_duration(delta: timedelta) -> str:
@@ -25,6 +27,44 @@ def humanize_duration(delta: timedelta) -> str:
     if mins and not days:
         parts.append(f"{mins} min")
     return " ".join(parts) or "less than a minute"
+
+
+def ladder_context(escalation: Escalation, play: Play, now: datetime) -> dict:
+    """Who was told before this notice, and who is told next and when (if anyone): an
+    escalation names the chain so nobody wonders whether their boss already knows."""
+    sent = (
+        play.escalations.filter(
+            kind=EscalationKind.ESCALATION, status=EscalationStatus.SENT, step__lt=escalation.step
+        )
+        .exclude(recipient=None)
+        .select_related("recipient")
+        .order_by("step")
+    )
+    told = [row.recipient for row in sent]
+    alerted = {o.pk for o in told} | (
+        {escalation.recipient_id} if escalation.kind == EscalationKind.ESCALATION else set()
+    )
+    next_name, next_at = "", None
+    chain = play.assignee.managers()
+    for entry in sorted(play.plan, key=lambda e: e["step"]):
+        if entry["step"] <= escalation.step or entry["kind"] != EscalationKind.ESCALATION:
+            continue
+        found = escalation_recipient(
+            play.assignee,
+            levels_up=entry["levels_up"],
+            to_top=entry["to_top"],
+            at=now,
+            chain=chain,
+        )
+        if found.owner is not None and found.owner.pk not in alerted:
+            next_name, next_at = found.owner.name, parse_datetime(entry["at"])
+            break
+    return {
+        "told_before": ", ".join(o.name for o in told),
+        "next_name": next_name,
+        "next_at": next_at,
+        "next_in": humanize_duration(next_at - now) if next_at and next_at > now else "",
+    }
 
 
 def context_for(escalation: Escalation, play: Play, now: datetime) -> dict:
@@ -45,6 +85,7 @@ def context_for(escalation: Escalation, play: Play, now: datetime) -> dict:
         "link": play.link,
         "level_label": _level_label(escalation),
         "site_url": settings.SITE_URL,
+        **ladder_context(escalation, play, now),
     }
 
 
@@ -54,24 +95,49 @@ def _level_label(escalation: Escalation) -> str:
     return f"Escalation level {escalation.level}"
 
 
-def build_message(escalation: Escalation, play: Play, now: datetime) -> EmailMultiAlternatives:
-    ctx = context_for(escalation, play, now)
-    base = f"emails/{escalation.kind}"
+def _render(base: str, ctx: dict) -> tuple[str, str, str]:
     subject = " ".join(render_to_string(f"{base}-subject.txt", ctx).split())
-    text = render_to_string(f"{base}-body.txt", ctx)
-    html = render_to_string(f"{base}-body.html", ctx)
+    return (
+        subject,
+        render_to_string(f"{base}-body.txt", ctx),
+        render_to_string(f"{base}-body.html", ctx),
+    )
+
+
+def build_message(notices: list[tuple[Escalation, Play]], now: datetime) -> EmailMultiAlternatives:
+    """One email to one recipient: the notice itself, or a digest of every notice due."""
+    first, play = notices[0]
+    if len(notices) == 1:
+        subject, text, html = _render(f"emails/{first.kind}", context_for(first, play, now))
+    else:
+        items = [context_for(row, p, now) for row, p in notices]
+        ctx = {
+            "recipient_name": first.recipient.name if first.recipient else "",
+            "items": items,
+            "count": len(items),
+            "escalations": sum(1 for row, _ in notices if row.kind == EscalationKind.ESCALATION),
+            "site_url": settings.SITE_URL,
+        }
+        subject, text, html = _render("emails/digest", ctx)
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[escalation.recipient_email],
-        headers={"X-Mqaflow-Escalation": f"{play.pk}:{escalation.step}"},
+        to=[first.recipient_email],
+        headers={"X-Mqaflow-Escalation": ", ".join(notice_key(row) for row, _ in notices)},
         connection=get_connection(timeout=settings.EMAIL_TIMEOUT),
     )
     message.attach_alternative(html, "text/html")
     return message
 
 
-def send_notice(escalation: Escalation, play: Play, now: datetime) -> None:
-    """Hand one notice to the mail backend; raises whatever the backend raises."""
-    build_message(escalation, play, now).send(fail_silently=False)
+def notice_key(row: Escalation) -> str:
+    """'play:step' as in every earlier release; later assignment rounds are 'play:a<n>'."""
+    if row.kind == EscalationKind.ASSIGNED and row.step:
+        return f"{row.play_id}:a{row.step}"
+    return f"{row.play_id}:{row.step}"
+
+
+def send_notices(notices: list[tuple[Escalation, Play]], now: datetime) -> None:
+    """Hand one email to the mail backend; raises whatever the backend raises."""
+    build_message(notices, now).send(fail_silently=False)

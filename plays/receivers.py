@@ -1,12 +1,34 @@
-"""Plays react to qualification through its signal, inside the transition's transaction."""
+"""Plays react to the account and the org through domain signals, inside the sender's
+transaction: a play is created, withdrawn or moved together with the change that caused it."""
 
 from django.dispatch import receiver
 
-from mqaflow.signals import account_qualified
+from mqaflow.signals import (
+    account_disqualified,
+    account_owner_changed,
+    account_qualified,
+    owner_deactivated,
+)
 
-from .services import play_create
+from .assignment import plays_follow_deactivation, plays_follow_owner
+from .services import play_create, plays_follow_disqualification
 
 
 @receiver(account_qualified, dispatch_uid="plays.create_play_on_qualification")
 def create_play(sender, transition, **kwargs) -> None:
     play_create(account=transition.account, transition=transition, now=transition.at)
+
+
+@receiver(account_disqualified, dispatch_uid="plays.withdraw_play_on_disqualification")
+def withdraw_play(sender, transition, **kwargs) -> None:
+    plays_follow_disqualification(transition=transition)
+
+
+@receiver(account_owner_changed, dispatch_uid="plays.follow_account_owner")
+def follow_owner(sender, account, by=None, **kwargs) -> None:
+    plays_follow_owner(account=account, by=by)
+
+
+@receiver(owner_deactivated, dispatch_uid="plays.follow_owner_deactivation")
+def follow_deactivation(sender, owner, by=None, **kwargs) -> None:
+    plays_follow_deactivation(owner=owner, by=by)

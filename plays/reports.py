@@ -10,12 +10,33 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from mqaflow.models import Owner
 
-from .models import OPEN_STATUSES, Escalation, Play, PlayStatus
+from .models import OPEN_STATUSES, Escalation, Play, PlayEvent, PlayStatus
+
+COMPLIANCE_DEFINITION = (
+    "Of the plays an ADR held at their deadline, the share they started (or dismissed "
+    "themselves) by the deadline. A play withdrawn before its deadline, or dismissed before "
+    "it by someone else, counts for nobody."
+)
 
 
 def with_level(qs: QuerySet) -> QuerySet:
@@ -65,7 +86,7 @@ def team_summary(manager: Owner, *, now: datetime | None = None) -> list[AdrSumm
         )
     }
     compliance = sla_compliance_by(
-        "assignee_id", Play.objects.filter(assignee_id__in=ids), now - timedelta(days=30), now
+        "holder_id", Play.objects.all(), now - timedelta(days=30), now, holders=ids
     )
     plays: dict[int, list[Play]] = {}
     for play in open_plays_by_urgency(Play.objects.filter(assignee_id__in=ids)):
@@ -87,19 +108,60 @@ def team_summary(manager: Owner, *, now: datetime | None = None) -> list[AdrSumm
     return result
 
 
+def with_holder(qs: QuerySet) -> QuerySet:
+    """Annotate who held each play when its SLA was decided (at its start if started in
+    time, else at its deadline), their team, and whether they dismissed it themselves."""
+    decided_at = Least(Coalesce("started_at", "due_at"), "due_at")
+    last_move = (
+        PlayEvent.objects.filter(
+            play=OuterRef("pk"), to_assignee__isnull=False, at__lte=OuterRef("decided_at")
+        )
+        .order_by("-at", "-pk")
+        .values("to_assignee")[:1]
+    )
+    holder = Owner.objects.filter(pk=OuterRef("holder_id"))
+    return (
+        qs.annotate(decided_at=decided_at)
+        .annotate(
+            holder_id=Coalesce(
+                Subquery(last_move), F("assignee_id"), output_field=BigIntegerField()
+            )
+        )
+        .annotate(
+            holder_user_id=Subquery(holder.values("user_id")[:1]),
+            holder_team=Subquery(holder.values("manager__name")[:1]),
+        )
+        .annotate(
+            self_dismissed=Case(
+                When(dismissed_by_id=F("holder_user_id"), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+    )
+
+
 def _decided(qs: QuerySet, start: datetime, end: datetime) -> QuerySet:
-    """Plays created in the period whose SLA outcome is known (started, or past due)."""
-    return qs.filter(created_at__gte=start, created_at__lt=end).filter(
-        Q(started_at__isnull=False) | Q(due_at__lte=end)
+    """Plays created in the period whose SLA outcome is known (acted on, or past due),
+    without those that count for nobody (see COMPLIANCE_DEFINITION)."""
+    return (
+        with_holder(qs.filter(created_at__gte=start, created_at__lt=end))
+        .filter(Q(started_at__isnull=False) | Q(due_at__lte=end))
+        .exclude(status=PlayStatus.WITHDRAWN, withdrawn_at__lte=F("due_at"))
+        .exclude(status=PlayStatus.DISMISSED, dismissed_at__lte=F("due_at"), self_dismissed=False)
     )
 
 
-def sla_compliance_by(key: str, qs: QuerySet, start: datetime, end: datetime) -> dict:
-    """{key value: {"plays", "on_time", "share", "median_h", "p90_h"}}."""
+def sla_compliance_by(
+    key: str, qs: QuerySet, start: datetime, end: datetime, *, holders: set[int] | None = None
+) -> dict:
+    """{key value: {"plays", "on_time", "share", "median_h", "p90_h"}}; `key` may be a field
+    or "holder_id" / "holder_team" (who held the play at its deadline, and their team)."""
     decided = _decided(qs, start, end)
-    rows = decided.values(key).annotate(
-        plays=Count("id"), on_time=Count("id", filter=Q(started_at__lte=F("due_at")))
-    )
+    if holders is not None:
+        decided = decided.filter(holder_id__in=holders)
+    in_time = Q(started_at__lte=F("due_at")) | Q(self_dismissed=True, dismissed_at__lte=F("due_at"))
+    rows = decided.values(key).annotate(plays=Count("id"), on_time=Count("id", filter=in_time))
     result = {
         r[key]: {
             "plays": r["plays"],
@@ -125,7 +187,7 @@ def sla_compliance_by(key: str, qs: QuerySet, start: datetime, end: datetime) ->
 
 def sla_compliance_by_team(start: datetime, end: datetime) -> dict[str, dict]:
     """By the assignee's manager (the team)."""
-    rows = sla_compliance_by("assignee__manager__name", Play.objects.all(), start, end)
+    rows = sla_compliance_by("holder_team", Play.objects.all(), start, end)
     return {name or "No manager": figures for name, figures in rows.items()}
 
 
@@ -153,4 +215,25 @@ def dismissals_by_rule(start: datetime, end: datetime) -> list[dict]:
         )
         .annotate(count=Count("id"))
         .order_by("rule", "reason")
+    )
+
+
+def recent_adr_dismissals(manager: Owner, *, now: datetime | None = None) -> list[Play]:
+    """Plays of the manager's team that the ADR dismissed themselves within the reopen
+    window: the ones a manager may want to second-guess."""
+    from .services import REOPEN_WINDOW
+
+    now = now or timezone.now()
+    ids = manager.subtree_ids() - {manager.pk}
+    newer_open = Play.objects.filter(account=OuterRef("account"), status__in=OPEN_STATUSES)
+    return list(
+        Play.objects.filter(
+            assignee_id__in=ids,
+            status=PlayStatus.DISMISSED,
+            dismissed_at__gte=now - REOPEN_WINDOW,
+            dismissed_by=F("assignee__user"),
+        )
+        .annotate(account_has_open_play=Exists(newer_open))
+        .select_related("account", "assignee", "dismissed_reason")
+        .order_by("-dismissed_at")
     )

@@ -40,12 +40,10 @@ def assignee_for(account: Account, policy: SLAPolicy, at: datetime) -> Routing:
         owner = None
     if owner is not None:
         away = absence_of(owner, at)
-        if away and away.delegate and away.delegate.is_active:
-            notes.append(
-                f"{owner.name} is away until {away.ends_at:%Y-%m-%d}: "
-                f"assigned to their delegate {away.delegate.name}."
-            )
-            owner = away.delegate
+        if away is not None:
+            stand_in = successor_of(owner, at=at, policy=policy, absence=away)
+            notes.extend(stand_in.notes)
+            owner = stand_in.owner
     if owner is None:
         # Never drop a qualified account: with no fallback configured, the top of the org
         # (an active owner with no manager) gets it, and the note says so.
@@ -56,6 +54,48 @@ def assignee_for(account: Account, policy: SLAPolicy, at: datetime) -> Routing:
                 f"assigned to the top of the org, {owner.name}."
             )
     return Routing(owner, notes)
+
+
+def _available(owner: Owner | None, at: datetime) -> bool:
+    return owner is not None and owner.is_active and absence_of(owner, at) is None
+
+
+def successor_of(
+    owner: Owner,
+    *,
+    at: datetime,
+    policy: SLAPolicy | None = None,
+    absence: OwnerAbsence | None = None,
+) -> Routing:
+    """Who takes over an owner's plays while they are away or after they left: the
+    absence's delegate, else the owner's standing delegate, else the first available
+    manager up the chain, else the funnel's fallback owner, else the top of the org."""
+    label = (
+        f"{owner.name} is away until {absence.ends_at:%Y-%m-%d}"
+        if absence is not None
+        else f"{owner.name} is inactive"
+    )
+    for candidate, role in (
+        (absence.delegate if absence else None, "their delegate for the absence"),
+        (owner.delegate, "their delegate"),
+    ):
+        if _available(candidate, at):
+            return Routing(candidate, [f"{label}: assigned to {role} {candidate.name}."])
+    for manager in owner.managers():
+        if _available(manager, at):
+            return Routing(manager, [f"{label}: assigned to their manager {manager.name}."])
+    fallback = policy.fallback_owner if policy is not None else None
+    if _available(fallback, at) and fallback.pk != owner.pk:
+        return Routing(fallback, [f"{label}: assigned to the fallback owner {fallback.name}."])
+    top = (
+        Owner.objects.filter(manager__isnull=True, is_active=True)
+        .exclude(pk=owner.pk)
+        .order_by("pk")
+        .first()
+    )
+    if top is not None:
+        return Routing(top, [f"{label}: nobody else is available; assigned to {top.name}."])
+    return Routing(None, [f"{label} and nobody else is available."])
 
 
 @dataclass

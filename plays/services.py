@@ -3,20 +3,23 @@
 Every status change locks the play row first. The escalation sweep locks the same row
 while it hands an email to the mail backend, so "the ADR started the play" and "the
 manager was emailed" can never interleave: whichever commits first wins cleanly.
+
+Moves between people (reassign, owner change, deactivation, absence) are in
+`plays.assignment`; the sweep that sends notices is in `plays.escalation`.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from mqaflow.models import Account, MQATransition, Owner
+from mqaflow.models import Account, MQAStatus, MQATransition, Owner
 
 from .deadlines import add_sla_hours
 from .models import (
@@ -24,6 +27,7 @@ from .models import (
     DismissReason,
     Escalation,
     EscalationKind,
+    EscalationStatus,
     Play,
     PlayEvent,
     PlayStatus,
@@ -36,33 +40,43 @@ logger = logging.getLogger(__name__)
 
 # Allowed status changes: from → {to}. Anything else is a PlayTransitionError (HTTP 409).
 TRANSITIONS: dict[str, set[str]] = {
-    PlayStatus.PENDING: {PlayStatus.STARTED, PlayStatus.DISMISSED},
+    PlayStatus.PENDING: {PlayStatus.STARTED, PlayStatus.DISMISSED, PlayStatus.WITHDRAWN},
     PlayStatus.STARTED: {PlayStatus.COMPLETED, PlayStatus.DISMISSED},
     PlayStatus.COMPLETED: set(),
-    PlayStatus.DISMISSED: set(),
+    PlayStatus.DISMISSED: {PlayStatus.PENDING},  # reopened by a manager
+    PlayStatus.WITHDRAWN: set(),
 }
 
 ASSIGNED_STEP = 0
 REMINDER_STEP = 1
+REOPEN_WINDOW = timedelta(days=7)
 
 
 class PlayTransitionError(Exception):
-    """A status change the play's current status does not allow."""
+    """A status change the play's current status does not allow (HTTP 409)."""
+
+
+class PlayConflict(PlayTransitionError):
+    """The play changed since the actor last saw it (reassigned, dismissed, withdrawn)."""
 
 
 class PlayPermissionError(Exception):
-    """The user may not do this to this play."""
+    """The user may not do this to this play (HTTP 403)."""
 
 
-def build_plan(policy: SLAPolicy, created_at: datetime) -> tuple[datetime, datetime, list[dict]]:
-    """Freeze the policy's deadlines for a play created at `created_at`."""
+def build_plan(
+    policy: SLAPolicy, created_at: datetime, *, first_step: int = REMINDER_STEP
+) -> tuple[datetime, datetime, list[dict]]:
+    """Freeze the policy's deadlines for a play created (or restarted) at `created_at`.
+
+    `first_step` numbers the entries after the steps a play already has on record."""
     due_at = add_sla_hours(created_at, policy.response_hours, policy=policy)
     remind_at = add_sla_hours(
         created_at, policy.response_hours * policy.reminder_percent / 100, policy=policy
     )
     plan = [
         {
-            "step": REMINDER_STEP,
+            "step": first_step,
             "kind": EscalationKind.REMINDER,
             "at": remind_at.isoformat(),
             "levels_up": 0,
@@ -70,7 +84,7 @@ def build_plan(policy: SLAPolicy, created_at: datetime) -> tuple[datetime, datet
             "label": "reminder to the assignee",
         }
     ]
-    for number, step in enumerate(policy.steps.order_by("after_hours"), start=REMINDER_STEP + 1):
+    for number, step in enumerate(policy.steps.order_by("after_hours"), start=first_step + 1):
         plan.append(
             {
                 "step": number,
@@ -87,6 +101,16 @@ def build_plan(policy: SLAPolicy, created_at: datetime) -> tuple[datetime, datet
 def first_at(plan: list[dict]) -> datetime | None:
     """The earliest moment of a plan's entries (None for an empty plan)."""
     return min((parse_datetime(p["at"]) for p in plan), default=None)
+
+
+def restart_clock(play: Play, start: datetime) -> None:
+    """A fresh SLA from `start`: new deadlines, plan steps numbered after every step the
+    play already has (sent steps stay on record, unsent ones are cancelled by the caller)."""
+    used = play.escalations.exclude(kind=EscalationKind.ASSIGNED).aggregate(m=Max("step"))["m"]
+    planned = max((p["step"] for p in play.plan), default=0)
+    due_at, remind_at, plan = build_plan(play.policy, start, first_step=max(used or 0, planned) + 1)
+    play.plan, play.due_at, play.remind_at = plan, due_at, remind_at
+    play.next_action_at = first_at(plan)
 
 
 def template_for(funnel: int) -> PlayTemplate | None:
@@ -107,7 +131,9 @@ def play_create(
     policy = SLAPolicy.objects.filter(funnel=transition.funnel).first()
     if policy is None:
         return None
-    if Play.objects.filter(account=account, status__in=OPEN_STATUSES).exists():
+    open_play = Play.objects.filter(account=account, status__in=OPEN_STATUSES).first()
+    if open_play is not None:
+        _keep_after_requalification(open_play, transition, now)
         return None
     routing = assignee_for(account, policy, now)
     if routing.owner is None:  # no owner exists at all: nothing to assign to
@@ -136,22 +162,47 @@ def play_create(
         at=now,
         kind="created",
         to_status=PlayStatus.PENDING,
+        to_assignee=routing.owner,
         note=" ".join([f"Assigned to {routing.owner.name}.", *routing.notes]),
     )
+    notify_assignee(play, now=now, note=" ".join(routing.notes))
+    return play
+
+
+def _keep_after_requalification(play: Play, transition: MQATransition, now: datetime) -> None:
+    """The account qualified again while its play was waiting out the withdrawal grace
+    period, or after it stopped qualifying while started: the play simply goes on."""
+    if play.withdraw_due_at is None and play.account_disqualified_at is None:
+        return
+    Play.objects.filter(pk=play.pk).update(withdraw_due_at=None, account_disqualified_at=None)
+    PlayEvent.objects.create(
+        play=play,
+        at=now,
+        kind="requalified",
+        note=f"The account qualifies again: {transition.explanation}",
+    )
+
+
+def notify_assignee(play: Play, *, now: datetime, note: str = "") -> Escalation:
+    """A "play assigned to you" notice for the current assignee, sent at once after commit.
+
+    Each assignment round has its own row (unique per play, kind and step), so a move
+    notifies the new assignee once however often the request is retried."""
+    last = play.escalations.filter(kind=EscalationKind.ASSIGNED).aggregate(m=Max("step"))["m"]
     notice = Escalation.objects.create(
         play=play,
-        step=ASSIGNED_STEP,
+        step=ASSIGNED_STEP if last is None else last + 1,
         kind=EscalationKind.ASSIGNED,
         level=0,
-        recipient=routing.owner,
-        recipient_email=routing.owner.email,
+        recipient=play.assignee,
+        recipient_email=play.assignee.email,
         due_at=now,
         next_attempt_at=now,
         created_at=now,
-        note=" ".join(routing.notes),
+        note=note,
     )
     _deliver_after_commit(notice)
-    return play
+    return notice
 
 
 def _deliver_after_commit(escalation: Escalation) -> None:
@@ -163,23 +214,70 @@ def _deliver_after_commit(escalation: Escalation) -> None:
     transaction.on_commit(partial(publish, deliver_escalation, escalation.pk))
 
 
-def _change_status(play: Play, to: str, *, by, now: datetime, note: str = "", **fields) -> Play:
-    locked = Play.objects.select_for_update().get(pk=play.pk)
+def cancel_notices(play: Play, why: str, *, recipient_id: int | None = None) -> int:
+    """Cancel every notice of the play not yet handed to the mail server (optionally only
+    those addressed to one person): nobody is told about it again."""
+    qs = Escalation.objects.filter(play=play, status=EscalationStatus.PENDING)
+    if recipient_id is not None:
+        qs = qs.filter(recipient_id=recipient_id)
+    return qs.update(status=EscalationStatus.CANCELLED, next_attempt_at=None, last_error=why)
+
+
+def _locked(play: Play) -> Play:
+    return Play.objects.select_for_update(of=("self",)).select_related("account").get(pk=play.pk)
+
+
+def last_change(play: Play) -> PlayEvent | None:
+    return play.events.select_related("actor__owner").order_by("-at", "-pk").first()
+
+
+def describe_change(event: PlayEvent | None, play: Play) -> str:
+    """ "Reassigned to Bo by Mia at Mon 2 Mar 10:15." — what a stale page missed."""
+    if event is None:
+        return f"This play is {play.get_status_display().lower()}."
+    who = ""
+    if event.actor is not None:
+        owner = getattr(event.actor, "owner", None)
+        who = f" by {owner.name if owner else event.actor.get_username()}"
+    when = timezone.localtime(event.at).strftime("%a %-d %b %H:%M")
+    if event.kind == "reassigned" and event.to_assignee_id:
+        return f"This play was reassigned to {event.to_assignee.name}{who} at {when}."
+    label = {
+        "dismissed": "dismissed",
+        "withdrawn": "withdrawn",
+        "started": "started",
+        "completed": "completed",
+        "reopened": "reopened",
+    }.get(event.kind, event.kind.replace("_", " "))
+    reason = f" ({event.note})" if event.note and event.kind in ("dismissed", "withdrawn") else ""
+    return f"This play was {label}{who} at {when}{reason}."
+
+
+def _change_status(
+    locked: Play, to: str, *, by, now: datetime, note: str = "", event_kind: str = "", **fields
+) -> Play:
+    """Apply a status change to a play the caller has locked, with its history line."""
     if to not in TRANSITIONS[locked.status]:
-        raise PlayTransitionError(
-            f"This play is {locked.get_status_display().lower()}; it cannot be "
-            f"{PlayStatus(to).label.lower()}."
-        )
+        raise PlayConflict(describe_change(last_change(locked), locked))
     old = locked.status
     locked.status = to
     for name, value in fields.items():
         setattr(locked, name, value)
     if to != PlayStatus.PENDING:
         locked.next_action_at = None
+        locked.withdraw_due_at = None
     locked.save()
     PlayEvent.objects.create(
-        play=locked, at=now, actor=by, kind=to, from_status=old, to_status=to, note=note
+        play=locked,
+        at=now,
+        actor=by if by is not None and by.is_authenticated else None,
+        kind=event_kind or to,
+        from_status=old,
+        to_status=to,
+        note=note,
     )
+    if to not in OPEN_STATUSES:
+        cancel_notices(locked, f"Not sent: the play was {PlayStatus(to).label.lower()}.")
     return locked
 
 
@@ -194,7 +292,7 @@ def can_manage(user, play: Play) -> bool:
 
 
 def can_work(user, play: Play) -> bool:
-    """Only the assignee starts and completes a play."""
+    """Only the assignee starts, completes and (with an ADR reason) dismisses a play."""
     return user.is_authenticated and getattr(user, "owner", None) == play.assignee
 
 
@@ -209,34 +307,55 @@ def visible_plays(user):
     return qs.filter(assignee_id__in=owner.subtree_ids())
 
 
+def _check_assignee(locked: Play, by, verb: str) -> None:
+    """Only the assignee may act; someone who held the play before gets a 409 saying who
+    took it over, anyone else a 403."""
+    if can_work(by, locked):
+        return
+    mine = getattr(by, "owner", None) if by.is_authenticated else None
+    held_before = (
+        mine is not None and locked.events.filter(from_assignee=mine, kind="reassigned").exists()
+    )
+    if held_before:
+        raise PlayConflict(describe_change(last_change(locked), locked))
+    raise PlayPermissionError(f"Only the assignee can {verb} this play.")
+
+
 @transaction.atomic
 def play_start(*, play: Play, by, message: str | None = None, now: datetime | None = None) -> Play:
-    if not can_work(by, play):
-        raise PlayPermissionError("Only the assignee can start this play.")
+    locked = _locked(play)
+    _check_assignee(locked, by, "start")
     now = now or timezone.now()
     fields = {"started_at": now}
     if message is not None:
         fields["message"] = message
-    return _change_status(play, PlayStatus.STARTED, by=by, now=now, **fields)
+    return _change_status(locked, PlayStatus.STARTED, by=by, now=now, **fields)
 
 
 @transaction.atomic
 def play_complete(*, play: Play, by, now: datetime | None = None) -> Play:
-    if not can_work(by, play):
-        raise PlayPermissionError("Only the assignee can complete this play.")
+    locked = _locked(play)
+    _check_assignee(locked, by, "complete")
     now = now or timezone.now()
-    return _change_status(play, PlayStatus.COMPLETED, by=by, now=now, completed_at=now)
+    return _change_status(locked, PlayStatus.COMPLETED, by=by, now=now, completed_at=now)
 
 
 @transaction.atomic
 def play_dismiss(
     *, play: Play, by, reason: DismissReason, note: str = "", now: datetime | None = None
 ) -> Play:
-    if not can_manage(by, play):
-        raise PlayPermissionError("Only the assignee's managers and admins can dismiss a play.")
+    """Managers and admins dismiss with any active reason; the assignee with the reasons
+    marked "ADRs may use it"."""
+    locked = _locked(play)
+    if not can_manage(by, locked):
+        _check_assignee(locked, by, "dismiss")
+        if not reason.adr_may_use:
+            raise PlayPermissionError(
+                f"ADRs cannot dismiss with the reason {reason.label!r}; ask your manager."
+            )
     now = now or timezone.now()
     return _change_status(
-        play,
+        locked,
         PlayStatus.DISMISSED,
         by=by,
         now=now,
@@ -244,68 +363,162 @@ def play_dismiss(
         dismissed_at=now,
         dismissed_reason=reason,
         dismissed_note=note,
+        dismissed_by=by if by.is_authenticated else None,
     )
 
 
 @transaction.atomic
-def play_reassign(*, play: Play, by, to_owner: Owner, now: datetime | None = None) -> Play:
-    """Give the play to someone else; the SLA clock keeps running unless the
-    MQAFLOW_REASSIGN_SLA_CLOCK setting says "restart" (then the plan is rebuilt from now)."""
-    if not can_manage(by, play):
-        raise PlayPermissionError("Only the assignee's managers and admins can reassign a play.")
-    if not to_owner.is_active:
-        raise PlayTransitionError(f"{to_owner.name} is inactive.")
+def play_reopen(*, play: Play, by, now: datetime | None = None) -> Play:
+    """A manager takes back a dismissal within a week: pending again, a fresh SLA from now,
+    and the assignee is told at once."""
+    locked = _locked(play)
+    if not can_manage(by, locked):
+        raise PlayPermissionError("Only the assignee's managers and admins can reopen a play.")
     now = now or timezone.now()
-    locked = Play.objects.select_for_update().get(pk=play.pk)
-    if not locked.is_open:
-        raise PlayTransitionError("Only open plays can be reassigned.")
-    if locked.assignee_id == to_owner.pk:
-        raise PlayTransitionError(f"The play is already assigned to {to_owner.name}.")
-    previous = locked.assignee
-    locked.assignee = to_owner
-    note = f"Reassigned from {previous.name} to {to_owner.name}."
-    if getattr(settings, "MQAFLOW_REASSIGN_SLA_CLOCK", "keep") == "restart" and (
-        locked.status == PlayStatus.PENDING
-    ):
-        # The steps already sent stay on record; the unsent ones are re-planned from now.
-        sent_steps = set(locked.escalations.values_list("step", flat=True))
-        due_at, remind_at, plan = build_plan(locked.policy, now)
-        offset = max(sent_steps, default=0)
-        locked.plan = [{**p, "step": p["step"] + offset} for p in plan]
-        locked.due_at, locked.remind_at = due_at, remind_at
-        locked.next_action_at = first_at(locked.plan)
-        note += " The SLA clock restarted."
-    else:
-        note += " The SLA clock keeps running."
-    locked.save()
-    PlayEvent.objects.create(
-        play=locked,
-        at=now,
-        actor=by,
-        kind="reassigned",
-        note=note,
-        from_status=locked.status,
-        to_status=locked.status,
+    if locked.status != PlayStatus.DISMISSED:
+        raise PlayConflict(describe_change(last_change(locked), locked))
+    if now - locked.dismissed_at > REOPEN_WINDOW:
+        raise PlayTransitionError("A dismissed play can be reopened within 7 days only.")
+    if Play.objects.filter(account=locked.account, status__in=OPEN_STATUSES).exists():
+        raise PlayTransitionError("The account already has an open play.")
+    restart_clock(locked, now)
+    previous = (locked.dismissed_reason.label if locked.dismissed_reason else "") or "dismissed"
+    locked = _change_status(
+        locked,
+        PlayStatus.PENDING,
+        by=by,
+        now=now,
+        note=f"Reopened (was dismissed: {previous}). A fresh SLA runs from now.",
+        event_kind="reopened",
+        dismissed_at=None,
+        dismissed_reason=None,
+        dismissed_note="",
+        dismissed_by=None,
     )
+    notify_assignee(locked, now=now, note="The play was reopened by a manager.")
     return locked
+
+
+def play_withdraw(*, play: Play, reason: str, now: datetime) -> Play | None:
+    """Withdraw a pending play whose account no longer qualifies (caller's transaction).
+
+    Every notice not yet sent is cancelled; the sweep never plans another for it."""
+    locked = _locked(play)
+    if locked.status != PlayStatus.PENDING:
+        return None
+    return _change_status(
+        locked,
+        PlayStatus.WITHDRAWN,
+        by=None,
+        now=now,
+        note=reason,
+        withdrawn_at=now,
+        withdrawn_reason=reason,
+    )
+
+
+def withdrawal_reason(transition: MQATransition) -> str:
+    if transition.to_status == MQAStatus.EXCLUDED:
+        reason = transition.account.excluded_reason or "no reason given"
+        return f"Account excluded: {reason}"
+    return f"Account no longer qualifies: {transition.explanation}"
+
+
+def plays_follow_disqualification(*, transition: MQATransition) -> None:
+    """The account stopped being an MQA: its pending play is withdrawn now (or after the
+    policy's grace period); a started play is flagged and left to the ADR."""
+    play = (
+        Play.objects.select_for_update(of=("self",))
+        .select_related("policy")
+        .filter(account_id=transition.account_id, status__in=OPEN_STATUSES)
+        .first()
+    )
+    if play is None:
+        return
+    now = transition.at
+    reason = withdrawal_reason(transition)
+    if play.status == PlayStatus.STARTED:
+        play.account_disqualified_at = now
+        play.save(update_fields=["account_disqualified_at"])
+        PlayEvent.objects.create(
+            play=play, at=now, kind="account_disqualified", note=f"{reason}. The ADR decides."
+        )
+        return
+    policy = play.policy
+    if not policy.withdraw_when_disqualified:
+        PlayEvent.objects.create(
+            play=play,
+            at=now,
+            kind="account_disqualified",
+            note=f"{reason}. The policy keeps the play open.",
+        )
+        return
+    grace = timedelta(hours=policy.withdraw_grace_hours)
+    if grace and transition.to_status != MQAStatus.EXCLUDED:
+        play.withdraw_due_at = now + grace
+        play.save(update_fields=["withdraw_due_at"])
+        PlayEvent.objects.create(
+            play=play,
+            at=now,
+            kind="account_disqualified",
+            note=f"{reason}. Withdrawn in {policy.withdraw_grace_hours} h unless it "
+            "qualifies again.",
+        )
+        return
+    play_withdraw(play=play, reason=reason, now=now)
+
+
+def plays_withdraw_due(*, now: datetime | None = None) -> int:
+    """Withdraw the pending plays whose grace period ended with the account still out."""
+    now = now or timezone.now()
+    count = 0
+    with transaction.atomic():
+        due = (
+            Play.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=PlayStatus.PENDING, withdraw_due_at__lte=now)
+            .select_related("account")
+        )
+        for play in due:
+            account = play.account
+            if account.mqa_status == MQAStatus.MQA:
+                play.withdraw_due_at = None
+                play.save(update_fields=["withdraw_due_at"])
+                continue
+            transition = account.mqa_transitions.order_by("-at", "-pk").first()
+            reason = (
+                withdrawal_reason(transition)
+                if transition is not None
+                else "Account no longer qualifies."
+            )
+            play_withdraw(play=play, reason=reason, now=now)
+            count += 1
+    return count
 
 
 @transaction.atomic
 def plays_replan(*, policy: SLAPolicy, now: datetime | None = None) -> int:
-    """Re-plan open plays of a policy on purpose (admin action): new deadlines from the
-    current policy, measured from each play's creation; steps already sent stay sent."""
+    """Re-plan the pending plays of a policy on purpose (admin action): new deadlines from
+    the current policy, measured from each play's creation; steps already sent stay sent.
+    Started plays have no deadline left to move."""
     now = now or timezone.now()
     count = 0
-    for play in Play.objects.select_for_update().filter(policy=policy, status__in=OPEN_STATUSES):
-        due_at, remind_at, plan = build_plan(policy, play.created_at)
-        done = set(play.escalations.values_list("step", flat=True))
+    for play in Play.objects.select_for_update().filter(policy=policy, status=PlayStatus.PENDING):
+        done = set(
+            play.escalations.exclude(kind=EscalationKind.ASSIGNED).values_list("step", flat=True)
+        )
+        first_step = min((p["step"] for p in play.plan), default=REMINDER_STEP)
+        due_at, remind_at, plan = build_plan(policy, play.created_at, first_step=first_step)
         play.due_at, play.remind_at, play.plan = due_at, remind_at, plan
         play.policy_version = policy.version
-        undone = [p for p in plan if p["step"] not in done]
-        play.next_action_at = first_at(undone) if play.status == PlayStatus.PENDING else None
+        play.next_action_at = first_at([p for p in plan if p["step"] not in done])
         play.save()
         PlayEvent.objects.create(
             play=play, at=now, kind="replanned", note=f"Re-planned under policy v{policy.version}."
         )
         count += 1
     return count
+
+
+def pending_plays_of(policy: SLAPolicy) -> int:
+    """How many waiting plays a change of this policy could re-plan (admin warning)."""
+    return Play.objects.filter(policy=policy, status=PlayStatus.PENDING).count()

@@ -16,4 +16,5 @@ def deliver_escalation(escalation_id: int) -> str:
     """Deliver a new-play notice at once; if this message is lost the sweep sends it."""
     if not claim_one(escalation_id):
         return "not-due"
-    return deliver_claimed(escalation_id)
+    outcome = deliver_claimed(escalation_id)
+    return next(iter(outcome), "skipped")

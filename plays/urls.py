@@ -12,6 +12,7 @@ urlpatterns = [
     path("plays/<int:pk>/complete/", views.play_complete, name="complete"),
     path("plays/<int:pk>/dismiss/", views.play_dismiss, name="dismiss"),
     path("plays/<int:pk>/reassign/", views.play_reassign, name="reassign"),
+    path("plays/<int:pk>/reopen/", views.play_reopen, name="reopen"),
     path("team/", views.team, name="team"),
     path("reports/", views.reports_page, name="reports"),
     path("reports/mqas.csv", views.reports_csv, name="reports_csv"),

@@ -19,9 +19,9 @@ from django.views.decorators.http import require_POST
 from mqaflow.models import EngagementEvent, Funnel
 from mqaflow.qualification.reports import new_mqas_by_period
 
-from . import charts, reports, services
+from . import assignment, charts, reports, services
 from .forms import DismissForm, ReassignForm, ReportForm, StartForm
-from .models import OPEN_STATUSES, Play
+from .models import OPEN_STATUSES, Play, PlayStatus
 from .templating import first_touch_email
 
 TIMELINE_LIMIT = 200
@@ -43,9 +43,16 @@ def home(request):
 def my_plays(request):
     owner = _owner(request)
     tab = request.GET.get("tab", "open")
+    tab = tab if tab in ("open", "closed", "withdrawn") else "open"
     status = request.GET.get("status", "")
     mine = Play.objects.filter(assignee=owner) if owner else Play.objects.none()
-    if tab == "closed":
+    if tab == "withdrawn":
+        plays = (
+            reports.with_level(mine.filter(status=PlayStatus.WITHDRAWN))
+            .select_related("account", "transition")
+            .order_by("-withdrawn_at")[:200]
+        )
+    elif tab == "closed":
         plays = (
             reports.with_level(mine.exclude(status__in=OPEN_STATUSES))
             .select_related("account", "transition")
@@ -64,6 +71,8 @@ def my_plays(request):
             "status": status,
             "now": timezone.now(),
             "open_count": mine.filter(status__in=OPEN_STATUSES).count(),
+            "withdrawn_count": mine.filter(status=PlayStatus.WITHDRAWN).count(),
+            "kept_drafts": request.session.pop("kept_drafts", []),
         },
     )
 
@@ -94,6 +103,9 @@ def play_detail(request, pk: int):
         .order_by("-occurred_at")[:TIMELINE_LIMIT]
     )
     subject, body = first_touch_email(play, contacts)
+    kept = request.session.pop(f"draft:{play.pk}", None)
+    can_work = services.can_work(request.user, play)
+    can_manage = services.can_manage(request.user, play)
     history = sorted(
         [("event", e.at, e) for e in play.events.select_related("actor")]
         + [("escalation", e.created_at, e) for e in play.escalations.select_related("recipient")],
@@ -110,18 +122,25 @@ def play_detail(request, pk: int):
             "timeline_limit": TIMELINE_LIMIT,
             "history": history,
             "suggested_subject": subject,
-            "start_form": StartForm(initial={"message": play.message or body}),
-            "dismiss_form": DismissForm(),
-            "reassign_form": ReassignForm(),
-            "can_work": services.can_work(request.user, play),
-            "can_manage": services.can_manage(request.user, play),
+            "start_form": StartForm(initial={"message": kept or play.message or body}),
+            "dismiss_form": DismissForm(adr_only=not can_manage),
+            "reassign_form": ReassignForm(choices=assignment.reassign_choices(request.user)),
+            "can_work": can_work,
+            "can_manage": can_manage,
+            "can_reopen": can_manage
+            and play.status == PlayStatus.DISMISSED
+            and play.dismissed_at is not None
+            and timezone.now() - play.dismissed_at <= services.REOPEN_WINDOW,
             "now": timezone.now(),
             "funnel_label": Funnel(account.funnel).label,
         },
     )
 
 
-def _act(request, pk: int, action):
+def _act(request, pk: int, action, *, draft: str | None = None):
+    """Run a play action; if the play changed meanwhile, say what happened (who, when),
+    keep the text the user typed, and land on the play, or on the list when the play is
+    no longer theirs to see."""
     play = _visible_play(request, pk)
     try:
         action(play)
@@ -129,6 +148,19 @@ def _act(request, pk: int, action):
         return HttpResponseForbidden(str(exc))
     except services.PlayTransitionError as exc:
         messages.error(request, str(exc))
+        if draft:
+            request.session[f"draft:{pk}"] = draft
+            drafts = request.session.get("kept_drafts", [])
+            request.session["kept_drafts"] = [
+                *drafts,
+                {"account": play.account.name, "text": draft},
+            ]
+    if not services.visible_plays(request.user).filter(pk=pk).exists():
+        request.session.pop(f"draft:{pk}", None)
+        owner = _owner(request)
+        manages = owner is not None and owner.reports.exists()
+        return redirect("plays:team" if manages else "plays:my_plays")
+    request.session.pop("kept_drafts", None)
     return redirect("plays:detail", pk=play.pk)
 
 
@@ -144,7 +176,7 @@ def play_start(request, pk: int):
         services.play_start(play=play, by=request.user, message=form.cleaned_data["message"])
         messages.success(request, f"Started the play for {play.account.name}. Good luck!")
 
-    return _act(request, pk, start)
+    return _act(request, pk, start, draft=form.cleaned_data["message"])
 
 
 @require_POST
@@ -179,6 +211,18 @@ def play_dismiss(request, pk: int):
 
 @require_POST
 @login_required
+def play_reopen(request, pk: int):
+    def reopen(play):
+        services.play_reopen(play=play, by=request.user)
+        messages.success(
+            request, f"Reopened the play for {play.account.name}; a fresh SLA runs from now."
+        )
+
+    return _act(request, pk, reopen)
+
+
+@require_POST
+@login_required
 def play_reassign(request, pk: int):
     form = ReassignForm(request.POST)
     if not form.is_valid():
@@ -186,8 +230,13 @@ def play_reassign(request, pk: int):
         return redirect("plays:detail", pk=pk)
 
     def reassign(play):
-        services.play_reassign(play=play, by=request.user, to_owner=form.cleaned_data["owner"])
-        messages.success(request, f"Reassigned to {form.cleaned_data['owner'].name}.")
+        to = form.cleaned_data["owner"]
+        assignment.play_reassign(play=play, by=request.user, to_owner=to)
+        messages.success(
+            request,
+            f"Reassigned the {play.account.name} play from {play.assignee.name} to {to.name}; "
+            f"{to.name} has been notified.",
+        )
 
     return _act(request, pk, reassign)
 
@@ -198,11 +247,14 @@ def team(request):
     if owner is None or not owner.reports.exists():
         raise Http404("The team page is for managers.")
     summary = reports.team_summary(owner)
+    dismissals = reports.recent_adr_dismissals(owner)
     return render(
         request,
         "plays/team.html",
         {
             "summary": summary,
+            "dismissals": dismissals,
+            "reopen_days": services.REOPEN_WINDOW.days,
             "now": timezone.now(),
             "totals": {
                 "open": sum(s.open for s in summary),

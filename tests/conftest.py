@@ -48,6 +48,9 @@ def install_defaults():
     for module in ("mqaflow.migrations.0002_defaults", "plays.migrations.0002_defaults"):
         importlib.import_module(module).install(apps, None)
     importlib.import_module("mqaflow.migrations.0003_periodic_tasks").install(apps, None)
+    importlib.import_module("plays.migrations.0004_defaults_history_and_prospect_email").install(
+        apps, None
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,11 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
 from mqaflow.qualification.engine import evaluate_accounts
-from plays.models import Play
+from plays.models import DismissReason, Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
 
 pytestmark = pytest.mark.django_db
@@ -15,6 +16,7 @@ def world():
     ceo = OwnerFactory(name="CEO")
     mgr = OwnerFactory(name="Manager", manager=ceo)
     adr = OwnerFactory(name="ADR", manager=mgr)
+    peer = OwnerFactory(name="Peer ADR", manager=mgr)
     other_mgr = OwnerFactory(name="Other manager", manager=ceo)
     other_adr = OwnerFactory(name="Other ADR", manager=other_mgr)
     account = AccountFactory(domain="acme.com", funnel=1, owner=adr)
@@ -70,18 +72,26 @@ def test_list_shows_plays_with_escalations_to_those_who_may_see_them(world):
         ("mgr", "start", {}, 403),
         ("other_adr", "start", {}, 403),
         ("other_mgr", "complete", {}, 403),
-        ("adr", "dismiss", {"reason": "wrong-fit"}, 403),
+        ("adr", "dismiss", {"reason": "wrong-fit", "note": "a reseller"}, 200),
+        ("adr", "dismiss", {"reason": "managers-only"}, 403),
+        ("peer", "dismiss", {"reason": "wrong-fit"}, 403),
+        ("other_adr", "dismiss", {"reason": "wrong-fit"}, 403),
         ("mgr", "dismiss", {"reason": "wrong-fit"}, 200),
         ("ceo", "dismiss", {"reason": "bad-data", "note": "test account"}, 200),
         ("other_mgr", "dismiss", {"reason": "wrong-fit"}, 403),
-        ("mgr", "reassign", {"owner": "OTHER"}, 200),
+        ("mgr", "reassign", {"owner": "PEER"}, 200),
+        ("mgr", "reassign", {"owner": "OTHER"}, 403),
+        ("ceo", "reassign", {"owner": "OTHER"}, 200),
         ("adr", "reassign", {"owner": "OTHER"}, 403),
         ("other_mgr", "reassign", {"owner": "OTHER"}, 403),
     ],
 )
 def test_permissions_of_every_play_action(world, who, action, payload, expected):
+    DismissReason.objects.create(slug="managers-only", label="Managers only", adr_may_use=False)
     if payload.get("owner") == "OTHER":
         payload = {"owner": world["other_adr"].email}
+    if payload.get("owner") == "PEER":
+        payload = {"owner": world["peer"].email}
     play = world["play"]
     response = client_for(world[who]).post(
         f"/api/v1/plays/{play.pk}/{action}/", payload, format="json"
@@ -118,22 +128,24 @@ def test_reassignment_is_recorded_and_keeps_the_clock(world):
     play = world["play"]
     due = play.due_at
     response = client_for(world["mgr"]).post(
-        f"/api/v1/plays/{play.pk}/reassign/", {"owner": world["other_adr"].email}
+        f"/api/v1/plays/{play.pk}/reassign/", {"owner": world["peer"].email}
     )
     assert response.status_code == 200
     play.refresh_from_db()
-    assert play.assignee == world["other_adr"] and play.due_at == due
+    assert play.assignee == world["peer"] and play.due_at == due
     event = play.events.get(kind="reassigned")
-    assert "Reassigned from ADR to Other ADR" in event.note and event.actor == world["mgr"].user
+    assert "Moved from ADR to Peer ADR" in event.note and event.actor == world["mgr"].user
+    assert event.from_assignee == world["adr"] and event.to_assignee == world["peer"]
 
 
 def test_reassignment_can_restart_the_clock(world, settings):
     settings.MQAFLOW_REASSIGN_SLA_CLOCK = "restart"
     play = world["play"]
     due = play.due_at
-    client_for(world["mgr"]).post(
-        f"/api/v1/plays/{play.pk}/reassign/", {"owner": world["other_adr"].email}
-    )
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=2)):
+        client_for(world["mgr"]).post(
+            f"/api/v1/plays/{play.pk}/reassign/", {"owner": world["peer"].email}
+        )
     play.refresh_from_db()
     assert play.due_at > due
     assert "restarted" in play.events.get(kind="reassigned").note

@@ -106,7 +106,7 @@ def test_start_then_complete_through_the_views(world):
     assert play.status == "completed"
     assert "Acme" in client.get("/plays/?tab=closed").content.decode()
     again = client.post(f"/plays/{play.pk}/start/", follow=True)
-    assert b"cannot be started" in again.content
+    assert b"This play was completed by" in again.content
 
 
 def test_manager_actions_and_their_permissions(world):
@@ -130,11 +130,27 @@ def test_manager_actions_and_their_permissions(world):
     assert play.status == "dismissed" and play.dismissed_note == "SMB"
 
 
-def test_reassign_via_view(world):
+def test_reassign_via_view_within_the_team_lands_on_a_page_that_says_so(
+    world, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
     play = world["play"]
-    login(world["mgr"]).post(f"/plays/{play.pk}/reassign/", {"owner": world["other_adr"].pk})
+    peer = OwnerFactory(name="Pia Peer", manager=world["mgr"])
+    client = login(world["mgr"])
+    page = client.get(f"/plays/{play.pk}/").content.decode()
+    assert "Pia Peer" in page and "Olga ADR" not in page  # only the manager's own team
+    outside = client.post(f"/plays/{play.pk}/reassign/", {"owner": world["other_adr"].pk})
+    assert outside.status_code == 403
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/plays/{play.pk}/reassign/", {"owner": peer.pk}, follow=True)
+    assert response.status_code == 200
+    assert "Reassigned the Acme play from Ana ADR to Pia Peer" in response.content.decode()
     play.refresh_from_db()
-    assert play.assignee == world["other_adr"]
+    assert play.assignee == peer
+    assert [m.to for m in mail.outbox] == [[peer.email]]
+    assert mail.outbox[0].subject == "Play assigned to you: Acme"
 
 
 def test_every_post_enforces_csrf(world):

@@ -31,6 +31,7 @@ class TransitionSerializer(serializers.ModelSerializer):
             "size_band",
             "figures",
             "explanation",
+            "cause",
         ]
 
 

@@ -23,14 +23,30 @@ def _django_errors(exc: DjangoValidationError) -> serializers.ValidationError:
     return serializers.ValidationError(get_error_detail(exc))
 
 
-class OwnerSerializer(serializers.ModelSerializer):
+class _ActorMixin:
+    def _actor(self):
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
+
+class OwnerSerializer(_ActorMixin, serializers.ModelSerializer):
     manager = _EmailRef(
         slug_field="email", queryset=Owner.objects.all(), allow_null=True, required=False
+    )
+    delegate = _EmailRef(
+        slug_field="email",
+        queryset=Owner.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="Takes over this owner's plays when they are deactivated.",
+    )
+    active = serializers.BooleanField(
+        source="is_active", required=False, help_text="Same as is_active."
     )
 
     class Meta:
         model = Owner
-        fields = ["email", "name", "title", "manager", "is_active"]
+        fields = ["email", "name", "title", "manager", "delegate", "is_active", "active"]
 
     def create(self, validated_data):
         try:
@@ -40,7 +56,7 @@ class OwnerSerializer(serializers.ModelSerializer):
 
     def update(self, instance, validated_data):
         try:
-            return directory.owner_update(owner=instance, **validated_data)
+            return directory.owner_update(owner=instance, by=self._actor(), **validated_data)
         except DjangoValidationError as exc:
             raise _django_errors(exc) from exc
 
@@ -64,7 +80,7 @@ class MQASerializer(serializers.Serializer):
         return account.mqa_act_now_rule.name if account.mqa_act_now_rule_id else None
 
 
-class AccountSerializer(serializers.ModelSerializer):
+class AccountSerializer(_ActorMixin, serializers.ModelSerializer):
     owner = _EmailRef(
         slug_field="email", queryset=Owner.objects.all(), allow_null=True, required=False
     )
@@ -113,7 +129,7 @@ class AccountSerializer(serializers.ModelSerializer):
 
     def update(self, instance, validated_data):
         try:
-            return directory.account_update(account=instance, **validated_data)
+            return directory.account_update(account=instance, by=self._actor(), **validated_data)
         except DjangoValidationError as exc:
             raise _django_errors(exc) from exc
 

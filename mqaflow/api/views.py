@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from mqaflow.ingest import BatchInvalid, events_ingest
 from mqaflow.models import Account, Contact, Owner
 
+from .permissions import DirectoryPermission
 from .serializers import (
     AccountSerializer,
     ContactSerializer,
@@ -28,6 +29,7 @@ class OwnerViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
+    permission_classes = [DirectoryPermission]
     serializer_class = OwnerSerializer
     queryset = Owner.objects.select_related("manager").order_by("pk")
     lookup_field = "email"
@@ -41,6 +43,7 @@ class AccountViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
+    permission_classes = [DirectoryPermission]
     serializer_class = AccountSerializer
     lookup_field = "domain"
     lookup_value_regex = r"[^/]+"
@@ -81,6 +84,7 @@ class ContactViewSet(
     mixins.ListModelMixin,
     viewsets.GenericViewSet,
 ):
+    permission_classes = [DirectoryPermission]
     serializer_class = ContactSerializer
 
     @extend_schema(parameters=[OpenApiParameter("account", str, description="account domain")])
@@ -97,6 +101,8 @@ class ContactViewSet(
 class EventsView(generics.ListAPIView):
     """GET lists stored events (filter by `account` domain and `since`); POST ingests a batch
     of up to MQAFLOW_EVENT_BATCH_MAX events, all or nothing."""
+
+    permission_classes = [DirectoryPermission]
 
     serializer_class = EventSerializer
 

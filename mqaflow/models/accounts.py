@@ -51,6 +51,15 @@ class Owner(models.Model):
     manager = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reports"
     )
+    delegate = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Takes over this owner's plays when they leave (deactivated) or are away "
+        "with no delegate of their own; empty: their manager does.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -66,6 +75,22 @@ class Owner(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+    def save(self, *args, **kwargs) -> None:
+        """Deactivating an owner tells the plays app (their open plays move on)."""
+        from mqaflow.signals import owner_deactivated
+
+        was_active = getattr(self, "_stored_is_active", None)
+        super().save(*args, **kwargs)
+        self._stored_is_active = self.is_active
+        if was_active and not self.is_active:
+            owner_deactivated.send(sender=Owner, owner=self, by=getattr(self, "_changed_by", None))
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._stored_is_active = instance.__dict__.get("is_active")
+        return instance
 
     def chain_ids(self) -> list[int]:
         """Ids from this owner up to the top of the chain, in one recursive query."""
@@ -94,6 +119,11 @@ class Owner(models.Model):
             raise ValidationError(
                 {"manager": f"{self.manager.name} reports to {self.name}: that would be a cycle."}
             )
+
+    def clean_fields(self, exclude=None) -> None:
+        super().clean_fields(exclude=exclude)
+        if self.delegate_id is not None and self.delegate_id == self.pk:
+            raise ValidationError({"delegate": "An owner cannot be their own delegate."})
 
 
 # The fields only the qualification engine writes: read-only everywhere else.
@@ -171,10 +201,29 @@ class Account(models.Model):
         return f"{self.name} ({self.domain})"
 
     def save(self, *args, **kwargs) -> None:
+        """Every path that changes the owner (API, admin, CSV) tells the plays app, so the
+        account's open play follows its owner."""
+        from mqaflow.signals import account_owner_changed
+
         self.domain = normalise_domain(self.domain)
         if self.external_id == "":
             self.external_id = None
+        previous = getattr(self, "_stored_owner_id", "unknown")
         super().save(*args, **kwargs)
+        self._stored_owner_id = self.owner_id
+        if previous != "unknown" and previous != self.owner_id:
+            account_owner_changed.send(
+                sender=Account,
+                account=self,
+                previous_owner_id=previous,
+                by=getattr(self, "_changed_by", None),
+            )
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._stored_owner_id = instance.__dict__.get("owner_id", "unknown")
+        return instance
 
 
 def normalise_domain(value: str) -> str:

@@ -28,6 +28,12 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    is_integration = models.BooleanField(
+        "integration token",
+        default=False,
+        help_text="Issued by an admin for a system (CRM sync, marketing automation), not a "
+        "person: may write owners, accounts, contacts and events.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -37,10 +43,16 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     @classmethod
-    def issue(cls, *, user, name: str) -> tuple[ApiToken, str]:
+    def issue(cls, *, user, name: str, integration: bool = False) -> tuple[ApiToken, str]:
         """Create a token; returns it with the plain key, which is not stored anywhere."""
         key = secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, prefix=key[:8], key_digest=digest(key))
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            prefix=key[:8],
+            key_digest=digest(key),
+            is_integration=integration,
+        )
         return token, key
 
     def revoke(self) -> None:

@@ -26,6 +26,9 @@ class MQATransition(models.Model):
     size_band = models.CharField(max_length=50, blank=True)
     figures = models.JSONField(default=dict, blank=True)
     explanation = models.TextField(blank=True)
+    # What asked for the evaluation: "ingest", "schedule", "rule change by <user>",
+    # "manual", "exclusion"… so history and reports can tell a real change from a re-run.
+    cause = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["-at", "-pk"]

@@ -68,8 +68,12 @@ def evaluate_accounts(
     now: datetime | None = None,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
+    cause: str = "",
 ) -> EvaluationResult:
-    """Evaluate the given accounts (all when None) and record every status change."""
+    """Evaluate the given accounts (all when None) and record every status change.
+
+    `cause` (ingest, schedule, rule change by <user>, manual, exclusion) is stored on each
+    transition, so history tells a real change of engagement from a re-run."""
     now = now or timezone.now()
     rulebook = Rulebook(timezone.localdate(now))
     ids = (
@@ -91,7 +95,7 @@ def evaluate_accounts(
         if dry_run:
             result.would_change.extend(changed)
         else:
-            result.transitions.extend(_record(changed, now=now))
+            result.transitions.extend(_record(changed, now=now, cause=cause))
             Account.objects.filter(pk__in=chunk).update(last_evaluated_at=now)
         if progress:
             progress(len(accounts))
@@ -177,7 +181,9 @@ def _by_rule(account: Account, band, rulebook: Rulebook, measured: dict) -> Deci
     )
 
 
-def _record(changed: list[tuple[Account, Decision]], *, now: datetime) -> list[MQATransition]:
+def _record(
+    changed: list[tuple[Account, Decision]], *, now: datetime, cause: str = ""
+) -> list[MQATransition]:
     """Lock the changed rows, re-check their status and write each transition once."""
     if not changed:
         return []
@@ -207,6 +213,7 @@ def _record(changed: list[tuple[Account, Decision]], *, now: datetime) -> list[M
                     size_band=decision.size_band,
                     figures=decision.figures,
                     explanation=decision.explanation,
+                    cause=cause[:200],
                 )
             )
         if not to_update:

@@ -30,7 +30,10 @@ class MQACount:
 def new_mqas_by_period(
     *, period: str = "week", start: date | None = None, end: date | None = None
 ) -> list[MQACount]:
-    """Qualifications (transitions into `mqa`) per period, funnel and size band; end inclusive."""
+    """Accounts that became MQA per period, funnel and size band; end inclusive.
+
+    Counted as distinct accounts per bucket: an admin editing a rule back and forth (the
+    account leaves and re-enters `mqa` within the period) does not double the numbers."""
     if period not in PERIODS:
         raise ValueError(f"period must be one of {', '.join(PERIODS)}")
     qs = MQATransition.objects.filter(to_status=MQAStatus.MQA)
@@ -42,7 +45,7 @@ def new_mqas_by_period(
     rows = (
         qs.annotate(bucket=PERIODS[period]("at", tzinfo=tz))
         .values("bucket", "funnel", "size_band")
-        .annotate(count=Count("id"))
+        .annotate(count=Count("account", distinct=True))
         .order_by("bucket", "funnel", "size_band")
     )
     return [

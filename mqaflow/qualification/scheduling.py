@@ -13,16 +13,17 @@ from collections.abc import Iterable
 from django.db import transaction
 
 
-def request_recompute(account_ids: Iterable[int]) -> None:
-    """Publish one coalesced recompute once the current transaction commits."""
+def request_recompute(account_ids: Iterable[int], *, cause: str = "ingest") -> None:
+    """Publish one coalesced recompute once the current transaction commits; `cause` is
+    recorded on the transitions it leads to."""
     ids = sorted(set(account_ids))
     if not ids:
         return
-    transaction.on_commit(lambda: _publish(ids))
+    transaction.on_commit(lambda: _publish(ids, cause))
 
 
-def _publish(account_ids: list[int]) -> None:
+def _publish(account_ids: list[int], cause: str) -> None:
     from mqaflow.broker import publish
     from mqaflow.tasks import recompute_accounts
 
-    publish(recompute_accounts, account_ids)
+    publish(recompute_accounts, account_ids, cause=cause)

@@ -15,9 +15,15 @@ class Command(BaseCommand):
         issue = sub.add_parser("issue", help="create a token for a user")
         issue.add_argument("email")
         issue.add_argument("--name", default="API")
+        issue.add_argument(
+            "--integration",
+            action="store_true",
+            help="a token for a system (may write owners, accounts, contacts and events)",
+        )
         rotate = sub.add_parser("rotate", help="issue a new token and revoke the user's others")
         rotate.add_argument("email")
         rotate.add_argument("--name", default="API")
+        rotate.add_argument("--integration", action="store_true")
         revoke = sub.add_parser("revoke", help="revoke a token by its prefix")
         revoke.add_argument("prefix")
         listing = sub.add_parser("list", help="list a user's tokens")
@@ -33,7 +39,9 @@ class Command(BaseCommand):
         if action in ("issue", "rotate"):
             user = self._user(options["email"])
             old = list(ApiToken.objects.filter(user=user, revoked_at__isnull=True))
-            token, key = ApiToken.issue(user=user, name=options["name"])
+            token, key = ApiToken.issue(
+                user=user, name=options["name"], integration=options.get("integration", False)
+            )
             if action == "rotate":
                 for previous in old:
                     previous.revoke()

@@ -15,7 +15,11 @@ class Command(BaseCommand):
         result = escalations_sweep(dry_run=dry_run)
         for row in result.planned:
             who = row.recipient_email or "nobody"
-            state = "would send" if dry_run else row.status
+            state = (
+                ("would skip" if row.status == "skipped" else "would send")
+                if dry_run
+                else row.status
+            )
             self.stdout.write(f"play #{row.play_id} step {row.step} ({row.kind}) → {who}: {state}")
         if dry_run:
             self.stdout.write(f"{len(result.planned)} step(s) due; nothing sent (dry run).")
