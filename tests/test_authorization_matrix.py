@@ -1,10 +1,14 @@
 """Every API endpoint and web page × every kind of user: the expected status, in one table."""
 
+import itertools
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from mqaflow.models import Account, ApiToken, Owner
 from mqaflow.qualification.engine import evaluate_accounts
 from plays.models import DismissReason, Play
 from tests.factories import (
@@ -18,41 +22,90 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-WHO = ["anonymous", "adr", "other_adr", "manager", "other_manager", "staff", "superuser"]
+WHO = [
+    "anonymous",
+    "adr",
+    "other_adr",
+    "manager",
+    "other_manager",
+    "staff",
+    "superuser",
+    "integration",
+]
 
 # (method, path, body) → expected status per WHO column, in order.
-# Pages redirect anonymous users to the login page (302); the API answers 401.
+# Pages redirect anonymous users (and API-only tokens) to the login page (302); the API
+# answers 401. Writes outside plays are for admins and integration tokens only.
+WRITE = [401, 403, 403, 403, 403, 201, 201, 201]
+UPDATE = [401, 403, 403, 403, 403, 200, 200, 200]
+READ = [401, 200, 200, 200, 200, 200, 200, 200]
 MATRIX = [
-    ("GET", "/plays/", None, [302, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/plays/{play}/", None, [302, 200, 404, 200, 404, 200, 200]),
-    ("GET", "/team/", None, [302, 404, 404, 200, 200, 404, 404]),
-    ("GET", "/reports/", None, [302, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/reports/mqas.csv", None, [302, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/admin/", None, [302, 302, 302, 302, 302, 200, 200]),
-    ("POST", "/plays/{play}/complete/", {}, [302, 302, 404, 403, 404, 403, 403]),
+    ("GET", "/plays/", None, [302, 200, 200, 200, 200, 200, 200, 302]),
+    ("GET", "/plays/{play}/", None, [302, 200, 404, 200, 404, 200, 200, 302]),
+    ("GET", "/team/", None, [302, 404, 404, 200, 200, 404, 404, 302]),
+    ("GET", "/reports/", None, [302, 200, 200, 200, 200, 200, 200, 302]),
+    ("GET", "/reports/mqas.csv", None, [302, 200, 200, 200, 200, 200, 200, 302]),
+    ("GET", "/admin/", None, [302, 302, 302, 302, 302, 200, 200, 302]),
+    ("POST", "/plays/{play}/complete/", {}, [302, 302, 404, 403, 404, 403, 403, 302]),
+    (
+        "POST",
+        "/plays/{play}/dismiss/",
+        {"reason": "{wrong_fit_id}"},
+        [302, 302, 404, 302, 404, 302, 302, 302],
+    ),
+    ("POST", "/plays/{play}/reopen/", {}, [302, 403, 404, 302, 404, 302, 302, 302]),
     (
         "POST",
         "/plays/{play}/reassign/",
-        {"owner": "{other_adr_id}"},
-        [302, 403, 404, 302, 404, 302, 302],
+        {"owner": "{peer_id}"},
+        [302, 403, 404, 302, 404, 302, 302, 302],
     ),
-    ("GET", "/api/v1/accounts/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/api/v1/accounts/acme.com/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/api/v1/accounts/acme.com/mqa-history/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/api/v1/owners/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/api/v1/contacts/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/api/v1/events/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/api/v1/reports/mqas/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/api/v1/plays/{play}/", None, [401, 200, 404, 200, 404, 200, 200]),
-    ("POST", "/api/v1/plays/{play}/start/", {}, [401, 200, 403, 403, 403, 403, 403]),
+    ("GET", "/api/v1/accounts/", None, READ),
+    ("POST", "/api/v1/accounts/", {"domain": "new{n}.example", "name": "New"}, WRITE),
+    ("GET", "/api/v1/accounts/acme.com/", None, READ),
+    ("PATCH", "/api/v1/accounts/acme.com/", {"industry": "Software"}, UPDATE),
+    ("PATCH", "/api/v1/accounts/acme.com/", {"owner": "{other_adr_email}"}, UPDATE),
+    ("DELETE", "/api/v1/accounts/acme.com/", None, [401, 403, 403, 403, 403, 405, 405, 405]),
+    ("GET", "/api/v1/accounts/acme.com/mqa-history/", None, READ),
+    ("GET", "/api/v1/owners/", None, READ),
+    ("POST", "/api/v1/owners/", {"email": "new{n}@seller.example", "name": "New"}, WRITE),
+    ("GET", "/api/v1/owners/{adr_email}/", None, READ),
+    ("PATCH", "/api/v1/owners/{adr_email}/", {"manager": None}, UPDATE),
+    ("PATCH", "/api/v1/owners/{other_adr_email}/", {"manager": "{adr_email}"}, UPDATE),
+    (
+        "PUT",
+        "/api/v1/owners/{adr_email}/",
+        {"email": "{adr_email}", "name": "ADR", "manager": None},
+        UPDATE,
+    ),
+    ("GET", "/api/v1/contacts/", None, READ),
+    ("POST", "/api/v1/contacts/", {"account": "acme.com", "email": "c{n}@acme.com"}, WRITE),
+    ("GET", "/api/v1/events/", None, READ),
+    (
+        "POST",
+        "/api/v1/events/",
+        {"id": "m{n}", "account": "acme.com", "activity": "web_visit", "occurred_at": "{now}"},
+        WRITE,
+    ),
+    ("GET", "/api/v1/reports/mqas/", None, READ),
+    ("GET", "/api/v1/plays/", None, READ),
+    ("GET", "/api/v1/plays/{play}/", None, [401, 200, 404, 200, 404, 200, 200, 404]),
+    ("POST", "/api/v1/plays/{play}/start/", {}, [401, 200, 403, 403, 403, 403, 403, 403]),
     (
         "POST",
         "/api/v1/plays/{play}/dismiss/",
         {"reason": "wrong-fit"},
-        [401, 403, 403, 200, 403, 200, 200],
+        [401, 200, 403, 200, 403, 200, 200, 403],
     ),
-    ("GET", "/api/schema/", None, [401, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/health/", None, [503, 503, 503, 503, 503, 503, 503]),
+    (
+        "POST",
+        "/api/v1/plays/{play}/reassign/",
+        {"owner": "{peer_email}"},
+        [401, 403, 403, 200, 403, 200, 200, 403],
+    ),
+    ("POST", "/api/v1/plays/{play}/reopen/", {}, [401, 403, 403, 200, 403, 200, 200, 403]),
+    ("GET", "/api/schema/", None, READ),
+    ("GET", "/health/", None, [503] * 8),
 ]
 
 
@@ -61,6 +114,7 @@ def people():
     ceo = OwnerFactory(name="CEO")
     manager = OwnerFactory(name="Manager", manager=ceo)
     adr = OwnerFactory(name="ADR", manager=manager)
+    peer = OwnerFactory(name="Peer", manager=manager)
     other_manager = OwnerFactory(name="Other manager", manager=ceo)
     other_adr = OwnerFactory(name="Other ADR", manager=other_manager)
     account = AccountFactory(domain="acme.com", funnel=1, owner=adr)
@@ -71,6 +125,8 @@ def people():
         occurred_at=datetime.now(UTC) - timedelta(hours=1),
     )
     evaluate_accounts([account.pk])
+    system = UserFactory(username="crm-sync@seller.example")
+    _, key = ApiToken.issue(user=system, name="CRM sync", integration=True)
     return {
         "adr": adr.user,
         "other_adr": other_adr.user,
@@ -78,36 +134,96 @@ def people():
         "other_manager": other_manager.user,
         "staff": UserFactory(is_staff=True),
         "superuser": UserFactory(is_staff=True, is_superuser=True),
+        "integration": key,
         "play": Play.objects.get(account=account),
-        "other_adr_id": other_adr.pk,
+        "account": account,
+        "owners": {"adr": adr, "manager": manager, "other_adr": other_adr},
+        "values": {
+            "peer_id": peer.pk,
+            "peer_email": peer.email,
+            "adr_email": adr.email,
+            "other_adr_email": other_adr.email,
+            "wrong_fit_id": DismissReason.objects.get(slug="wrong-fit").pk,
+        },
     }
 
 
+def _reset(people, method, path, who):
+    """Each row starts from the same world: a pending play of the ADR, the org as built."""
+    owners = people["owners"]
+    Owner.objects.filter(pk=owners["adr"].pk).update(manager=owners["manager"], name="ADR")
+    Owner.objects.filter(pk=owners["other_adr"].pk).update(
+        manager=Owner.objects.get(name="Other manager")
+    )
+    Account.objects.filter(pk=people["account"].pk).update(owner=owners["adr"])
+    status = "pending"
+    if "complete" in path and who == "adr":
+        status = "started"
+    if "reopen" in path:
+        status = "dismissed"
+    Play.objects.filter(pk=people["play"].pk).update(
+        status=status,
+        assignee=owners["adr"],
+        started_at=None,
+        dismissed_at=timezone.now() if status == "dismissed" else None,
+    )
+
+
+def _call(client, method, url, data, headers):
+    if method == "GET":
+        return client.get(url, headers=headers)
+    if url.startswith("/api/"):
+        return client.generic(
+            method, url, json.dumps(data), content_type="application/json", headers=headers
+        )
+    return client.post(url, data, headers=headers)
+
+
 def test_authorization_matrix(people):
+    """Every endpoint and page × method × kind of user: the expected status, in one table."""
     failures = []
+    counter = itertools.count()
     for method, path, body, expected in MATRIX:
         for who, status in zip(WHO, expected, strict=True):
-            # Each row starts from a pending play assigned to the ADR.
-            Play.objects.filter(pk=people["play"].pk).update(
-                status="pending", assignee=people["adr"].owner, started_at=None
-            )
-            if "complete" in path and who == "adr":
-                Play.objects.filter(pk=people["play"].pk).update(status="started")
-            url = path.format(play=people["play"].pk)
+            _reset(people, method, path, who)
+            values = {**people["values"], "n": next(counter), "now": timezone.now().isoformat()}
+            url = path.format(play=people["play"].pk, **values)
             data = {
-                k: str(v).format(other_adr_id=people["other_adr_id"])
+                k: (v.format(**values) if isinstance(v, str) else v)
                 for k, v in (body or {}).items()
             }
-            client = Client()
-            if who != "anonymous":
+            client, headers = Client(), {}
+            if who == "integration":
+                headers = {"Authorization": f"Token {people['integration']}"}
+            elif who != "anonymous":
                 client.force_login(people[who])
-            if method == "GET":
-                response = client.get(url)
-            elif url.startswith("/api/"):
-                response = client.post(url, data, content_type="application/json")
-            else:
-                response = client.post(url, data)
+            response = _call(client, method, url, data, headers)
             if response.status_code != status:
-                failures.append(f"{method} {path} as {who}: {response.status_code} != {status}")
+                failures.append(
+                    f"{method} {path} as {who}: {response.status_code} != {status}"
+                    f" {response.content[:200]!r}"
+                )
     assert not failures, "\n".join(failures)
-    assert DismissReason.objects.filter(slug="wrong-fit").exists()
+
+
+def test_an_adr_cannot_take_another_team_out_of_the_chain(people):
+    """The attack from the issue: an ADR re-parents another team's ADR under themselves
+    (and removes their own manager); both are refused and nothing changes."""
+    client = Client()
+    client.force_login(people["adr"])
+    other = people["owners"]["other_adr"]
+    response = client.patch(
+        f"/api/v1/owners/{other.email}/",
+        json.dumps({"manager": people["values"]["adr_email"]}),
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    response = client.patch(
+        f"/api/v1/owners/{people['values']['adr_email']}/",
+        json.dumps({"manager": None}),
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    other.refresh_from_db()
+    assert other.manager.name == "Other manager"
+    assert Owner.objects.get(pk=people["owners"]["adr"].pk).manager == people["owners"]["manager"]
