@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
+from .admin_history import InlineChangesInHistory
 from .models import (
     Account,
     ActNowRule,
@@ -76,11 +77,27 @@ class MQAClauseInline(admin.StackedInline):
 
 
 @admin.register(MQARule)
-class MQARuleAdmin(RecomputeOnSave, SimpleHistoryAdmin):
+class MQARuleAdmin(InlineChangesInHistory, RecomputeOnSave, SimpleHistoryAdmin):
     list_display = ["name", "funnel", "size_band", "is_active", "updated_at"]
     list_filter = ["is_active", "funnel", "size_band"]
     search_fields = ["name"]
     inlines = [MQAClauseInline]
+    inline_history = {
+        "clauses": (
+            "order",
+            "name",
+            "window_days",
+            "personas",
+            "min_seniority",
+            "min_minutes",
+            "min_people",
+            "min_personas",
+            "min_events",
+            "require_seniority",
+            "min_qualified_leads",
+            "lead_minutes",
+        )
+    }
 
     def affected(self, obj):
         return _accounts_of(obj)
@@ -105,8 +122,17 @@ class BandwidthPeriodAdmin(RecomputeOnSave, SimpleHistoryAdmin):
 
 @admin.register(MQATransition)
 class MQATransitionAdmin(admin.ModelAdmin):
-    list_display = ["at", "account", "from_status", "to_status", "funnel", "size_band", "rule"]
-    list_filter = ["to_status", "funnel", "size_band", "rule"]
+    list_display = [
+        "at",
+        "account",
+        "from_status",
+        "to_status",
+        "cause",
+        "funnel",
+        "size_band",
+        "rule",
+    ]
+    list_filter = ["to_status", "cause", "funnel", "size_band", "rule"]
     search_fields = ["account__domain", "account__name", "explanation"]
     date_hierarchy = "at"
     list_select_related = ["account", "rule"]

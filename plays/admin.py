@@ -1,8 +1,15 @@
 from datetime import datetime, timedelta
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
+
+from mqaflow.admin_history import InlineChangesInHistory
 
 from .deadlines import add_sla_hours
 from .models import (
@@ -15,7 +22,7 @@ from .models import (
     PlayTemplate,
     SLAPolicy,
 )
-from .services import plays_replan
+from .services import pending_plays_of, plays_replan
 
 
 def policy_preview(policy: SLAPolicy, start: datetime | None = None) -> str:
@@ -39,13 +46,58 @@ def policy_preview(policy: SLAPolicy, start: datetime | None = None) -> str:
     return ", ".join(parts) + "."
 
 
+def ladder_errors(response_hours: int | None, steps: list[dict]) -> list[str]:
+    """A ladder an admin cannot get wrong silently: hours strictly increase, levels never
+    go down, and a step before the SLA deadline must be marked a pre-breach warning."""
+    errors = []
+    ordered = sorted(steps, key=lambda s: s["after_hours"] or 0)
+    hours = [s["after_hours"] for s in ordered]
+    if len(set(hours)) != len(hours):
+        errors.append("Two steps have the same hours: each step needs its own moment.")
+    level = 0
+    for step in ordered:
+        this = float("inf") if step["to_top"] else (step["levels_up"] or 0)
+        if this < level:
+            errors.append(
+                f"The step after {step['after_hours']} h goes down the chain "
+                f"({step['levels_up']} level(s) after a higher one): levels never go down."
+            )
+        level = max(level, this)
+        if (
+            response_hours is not None
+            and step["after_hours"] < response_hours
+            and not step["pre_breach_warning"]
+        ):
+            errors.append(
+                f"The step after {step['after_hours']} h comes before the {response_hours} h "
+                "deadline: tick 'pre breach warning' if a manager should be warned early."
+            )
+    return errors
+
+
+class LadderFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        steps = [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        errors = ladder_errors(getattr(self.instance, "response_hours", None), steps)
+        if errors:
+            raise ValidationError(errors)
+
+
 class EscalationStepInline(admin.TabularInline):
     model = EscalationStep
+    formset = LadderFormSet
     extra = 0
 
 
 @admin.register(SLAPolicy)
-class SLAPolicyAdmin(SimpleHistoryAdmin):
+class SLAPolicyAdmin(InlineChangesInHistory, SimpleHistoryAdmin):
     list_display = [
         "funnel",
         "response_hours",
@@ -59,15 +111,66 @@ class SLAPolicyAdmin(SimpleHistoryAdmin):
     inlines = [EscalationStepInline]
     actions = ["replan_open_plays"]
     autocomplete_fields = ["fallback_owner"]
+    inline_history = {"steps": ("after_hours", "levels_up", "to_top", "pre_breach_warning")}
 
     @admin.display(description="Deadlines in words")
     def preview(self, obj: SLAPolicy) -> str:
-        return policy_preview(obj) if obj.pk else "Save the policy to see its deadlines."
+        """From the stored policy: a form being corrected may hold an invalid time zone."""
+        if not obj.pk:
+            return "Save the policy to see its deadlines."
+        return policy_preview(SLAPolicy.objects.get(pk=obj.pk))
 
-    @admin.action(description="Re-plan open plays with this policy's current deadlines")
+    @admin.action(description="Re-plan pending plays with this policy's current deadlines")
     def replan_open_plays(self, request, queryset):
         total = sum(plays_replan(policy=policy) for policy in queryset)
-        self.message_user(request, f"Re-planned {total} open play(s).", messages.SUCCESS)
+        self.message_user(request, f"Re-planned {total} pending play(s).", messages.SUCCESS)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        pending = pending_plays_of(form.instance)
+        if change and pending:
+            url = reverse("admin:plays_slapolicy_replan", args=[form.instance.pk])
+            self.message_user(
+                request,
+                format_html(
+                    "{} pending play(s) keep the deadlines they were created with. "
+                    '<a href="{}">Re-plan them with this policy</a>.',
+                    pending,
+                    url,
+                ),
+                messages.WARNING,
+            )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/replan/",
+                self.admin_site.admin_view(self.replan_view),
+                name="plays_slapolicy_replan",
+            ),
+            *super().get_urls(),
+        ]
+
+    def replan_view(self, request, pk: int):
+        """Confirm, then re-plan the policy's pending plays (never started ones)."""
+        policy = get_object_or_404(SLAPolicy, pk=pk)
+        if not self.has_change_permission(request, policy):
+            raise PermissionError
+        if request.method == "POST":
+            total = plays_replan(policy=policy)
+            self.message_user(request, f"Re-planned {total} pending play(s).", messages.SUCCESS)
+            return redirect("admin:plays_slapolicy_change", pk)
+        return render(
+            request,
+            "admin/plays/slapolicy/replan.html",
+            {
+                **self.admin_site.each_context(request),
+                "policy": policy,
+                "pending": pending_plays_of(policy),
+                "opts": self.model._meta,
+                "title": f"Re-plan pending plays of {policy}",
+            },
+        )
 
 
 class EscalationInline(admin.TabularInline):
@@ -161,8 +264,9 @@ class PlayTemplateAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(DismissReason)
-class DismissReasonAdmin(admin.ModelAdmin):
-    list_display = ["label", "slug", "is_active"]
+class DismissReasonAdmin(SimpleHistoryAdmin):
+    list_display = ["label", "slug", "is_active", "adr_may_use"]
+    list_filter = ["is_active", "adr_may_use"]
     prepopulated_fields = {"slug": ["label"]}
 
 

@@ -58,7 +58,8 @@ class MQARule(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    # Clause changes are written into the rule's history rows: long reasons need text.
+    history = HistoricalRecords(history_change_reason_field=models.TextField(null=True))
 
     class Meta:
         ordering = ["funnel", "size_band__min_employees", "name"]
