@@ -141,6 +141,12 @@ def _act(request, pk: int, action, *, draft: str | None = None):
     """Run a play action; if the play changed meanwhile, say what happened (who, when),
     keep the text the user typed, and land on the play, or on the list when the play is
     no longer theirs to see."""
+    lost = _play_taken_away(request, pk)
+    if lost is not None:  # reassigned out of the user's sight since they opened it
+        messages.error(request, services.describe_change(services.last_change(lost), lost))
+        if draft:
+            _keep_draft(request, lost, draft)
+        return redirect("plays:my_plays")
     play = _visible_play(request, pk)
     try:
         action(play)
@@ -149,12 +155,7 @@ def _act(request, pk: int, action, *, draft: str | None = None):
     except services.PlayTransitionError as exc:
         messages.error(request, str(exc))
         if draft:
-            request.session[f"draft:{pk}"] = draft
-            drafts = request.session.get("kept_drafts", [])
-            request.session["kept_drafts"] = [
-                *drafts,
-                {"account": play.account.name, "text": draft},
-            ]
+            _keep_draft(request, play, draft)
     if not services.visible_plays(request.user).filter(pk=pk).exists():
         request.session.pop(f"draft:{pk}", None)
         owner = _owner(request)
@@ -162,6 +163,28 @@ def _act(request, pk: int, action, *, draft: str | None = None):
         return redirect("plays:team" if manages else "plays:my_plays")
     request.session.pop("kept_drafts", None)
     return redirect("plays:detail", pk=play.pk)
+
+
+def _play_taken_away(request, pk: int) -> Play | None:
+    """A play the user held before and can no longer see (moved to someone else)."""
+    if services.visible_plays(request.user).filter(pk=pk).exists():
+        return None
+    owner = _owner(request)
+    if owner is None:
+        return None
+    return (
+        Play.objects.filter(pk=pk, events__from_assignee=owner)
+        .select_related("account")
+        .distinct()
+        .first()
+    )
+
+
+def _keep_draft(request, play: Play, draft: str) -> None:
+    """Keep what the user typed: on the play's form, or on the list if they lost it."""
+    request.session[f"draft:{play.pk}"] = draft
+    drafts = request.session.get("kept_drafts", [])
+    request.session["kept_drafts"] = [*drafts, {"account": play.account.name, "text": draft}]
 
 
 @require_POST

@@ -129,3 +129,37 @@ def test_reports_page_renders_its_chart_at_phone_width(browser, live_server, wor
     assert page.locator("table").first.is_visible()
     shot(page, "reports-phone")
     page.close()
+
+
+def test_start_after_a_reassignment_says_who_took_it_and_keeps_the_typed_text(
+    browser, live_server, world
+):
+    peer = OwnerFactory(name="Pia Peer", manager=world["mgr"])
+    play = world["plays"]["Acme Robotics"]
+    adr_context, mgr_context = browser.new_context(), browser.new_context()
+    adr_page = adr_context.new_page()
+    adr_page.set_viewport_size({"width": 1280, "height": 900})
+    log_in(adr_page, live_server, world["adr"])
+    adr_page.wait_for_url(f"{live_server.url}/plays/")
+    adr_page.goto(f"{live_server.url}/plays/{play.pk}/")
+    typed = "Hi Jane, I saw your demo request: would Tuesday at 10 work for you?"
+    adr_page.get_by_label("Your first-touch email").fill(typed)
+
+    # meanwhile the manager hands the play to someone else on the team
+    mgr_page = mgr_context.new_page()
+    log_in(mgr_page, live_server, world["mgr"])
+    mgr_page.wait_for_url(f"{live_server.url}/team/")
+    mgr_page.goto(f"{live_server.url}/plays/{play.pk}/")
+    mgr_page.get_by_label("Reassign to").select_option(label=str(peer))
+    mgr_page.get_by_role("button", name="Reassign").click()
+    mgr_page.wait_for_selector("text=Reassigned the Acme Robotics play from Ana Souza to Pia Peer")
+    shot(mgr_page, "manager-reassigned")
+
+    adr_page.get_by_role("button", name="Start play").click()
+    adr_page.wait_for_selector("text=reassigned to Pia Peer by Maya Chen")
+    assert adr_page.locator("#kept-draft").input_value() == typed
+    shot(adr_page, "adr-start-after-reassign")
+    play.refresh_from_db()
+    assert play.status == "pending" and play.assignee == peer
+    adr_context.close()
+    mgr_context.close()
