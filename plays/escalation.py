@@ -94,7 +94,7 @@ def escalations_sweep(
         result.moved = absences_apply(now=now)
         result.withdrawn = plays_withdraw_due(now=now)
         result.planned = _plan_due(now)
-        _release_stale_claims()
+        _release_stale_claims(now)
         _deliver_due(now, result, deadline)
     return result
 
@@ -202,8 +202,9 @@ def _planned_row(
 # --- deliver -----------------------------------------------------------------------------
 
 
-def _release_stale_claims() -> None:
-    """Rows stuck in `sending`: the worker died mid-send. Resend once, then give up loudly."""
+def _release_stale_claims(due: datetime) -> None:
+    """Rows stuck in `sending`: the worker died mid-send. Resend once (due in this sweep),
+    then give up loudly. Staleness is measured on the real clock, like the claims."""
     now = timezone.now()
     stale_after = timedelta(
         seconds=getattr(
@@ -216,7 +217,7 @@ def _release_stale_claims() -> None:
     stale.filter(crash_resends=0).update(
         status=EscalationStatus.PENDING,
         crash_resends=F("crash_resends") + 1,
-        next_attempt_at=now,
+        next_attempt_at=min(now, due),
         last_error="The worker stopped mid-send; resending once (the recipient may get two).",
     )
     unknown = list(stale.filter(crash_resends__gte=1).values_list("pk", flat=True))
@@ -361,11 +362,15 @@ def _send(sendable: list[tuple[Escalation, Play]], now: datetime) -> str:
         return _retry(rows, now, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
     except Exception as exc:  # connection refused, timeout, backend error: try again later
         return _retry(rows, now, f"{type(exc).__name__}: {exc}")
+    _mark_sent(rows, now)
+    logger.info("notices %s sent in one email", [r.pk for r in rows])
+    return "sent"
+
+
+def _mark_sent(rows: list[Escalation], now: datetime) -> None:
     Escalation.objects.filter(pk__in=[r.pk for r in rows]).update(
         status=EscalationStatus.SENT, sent_at=now, last_error=""
     )
-    logger.info("notices %s sent in one email", [r.pk for r in rows])
-    return "sent"
 
 
 def _mark(rows: list[Escalation], *, status: str, next_attempt_at, error: str) -> None:

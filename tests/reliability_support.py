@@ -3,6 +3,7 @@ an org chart and a way to make due plays."""
 
 from __future__ import annotations
 
+import email
 import socket
 import threading
 from datetime import timedelta
@@ -30,11 +31,11 @@ class FlakySMTPHandler:
         return "250 OK"
 
     def escalation_headers(self) -> list[str]:
+        """Every (play:step) delivered, one entry per notice: a digest lists several."""
         out = []
-        for raw in self.messages:
-            for line in raw.decode(errors="replace").splitlines():
-                if line.lower().startswith("x-mqaflow-escalation:"):
-                    out.append(line.split(":", 1)[1].strip())
+        for raw in list(self.messages):
+            header = email.message_from_bytes(raw).get("X-Mqaflow-Escalation", "")
+            out.extend(k.strip() for k in " ".join(header.split()).split(",") if k.strip())
         return out
 
 

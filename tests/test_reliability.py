@@ -113,17 +113,15 @@ def test_crash_after_smtp_accepted_resends_at_most_once(smtp, monkeypatch):
     """Policy: at-least-once with at most one duplicate, never a third send."""
     people = org()
     [play] = qualified_plays(people["adr"], 1, T0)
-    real_save = Escalation.save
+    real_mark_sent = escalation._mark_sent
 
-    def crash_on_mark_sent(self, *args, **kwargs):
-        if self.status == "sent":
-            raise SystemExit("worker killed right after the SMTP server accepted")
-        return real_save(self, *args, **kwargs)
+    def crash_on_mark_sent(rows, now):
+        raise SystemExit("worker killed right after the SMTP server accepted")
 
-    monkeypatch.setattr(Escalation, "save", crash_on_mark_sent)
+    monkeypatch.setattr(escalation, "_mark_sent", crash_on_mark_sent)
     with pytest.raises(SystemExit):
         sweep(T0 + timedelta(minutes=1))
-    monkeypatch.setattr(Escalation, "save", real_save)
+    monkeypatch.setattr(escalation, "_mark_sent", real_mark_sent)
     assert len(smtp.messages) == 1
     notice = play.escalations.get(step=0)
     assert notice.status == "sending"
