@@ -144,14 +144,30 @@ REST_FRAMEWORK = {
     },
 }
 
-# Throttle counters and login-failure counts must be shared by all web processes: Redis
-# when there is one, else the local memory of the single development process.
+# API throttle counters must be shared by all web processes: Redis when there is one, else
+# the local memory of the single development process. Login failures are counted in the
+# database (django-axes). The Redis cache fails open (mqaflow/cache.py): while Redis is down
+# requests are served without it, unthrottled, instead of failing.
 REDIS_URL = env.str("REDIS_URL", default="")
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+
+
+def redis_caches(url: str) -> dict:
+    """`CACHES` for a deployment with Redis; the outage tests use the very same."""
+    timeouts = {"socket_connect_timeout": 1, "socket_timeout": 1}  # redis-py waits forever
+    return {
+        "default": {
+            "BACKEND": "mqaflow.cache.FailOpenRedisCache",
+            "LOCATION": url,
+            "OPTIONS": timeouts,
+        }
+    }
+
+
+CACHES = (
+    redis_caches(REDIS_URL)
     if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-}
+    else {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+)
 
 # Login throttling (django-axes): after 5 failures for a username from an IP, that pair is
 # locked out for 15 minutes (HTTP 429).
