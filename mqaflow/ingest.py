@@ -276,9 +276,10 @@ def _insert_new(rows: list[EngagementEvent], *, account_ids: list[int]) -> list[
         # The foreign-key checks of the insert take key-share locks on the accounts in event
         # order; taking them first, in id order, keeps a concurrent recompute (which locks
         # the accounts FOR UPDATE in id order) from deadlocking with this insert.
+        account_id = quote(Account._meta.pk.column)
         cursor.execute(
-            f"SELECT id FROM {quote(Account._meta.db_table)} WHERE id = ANY(%s) "
-            "ORDER BY id FOR KEY SHARE",
+            f"SELECT {account_id} FROM {quote(Account._meta.db_table)} "
+            f"WHERE {account_id} = ANY(%s) ORDER BY {account_id} FOR KEY SHARE",
             [account_ids],
         )
         for start in range(0, len(rows), INSERT_CHUNK):
