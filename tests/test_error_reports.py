@@ -141,3 +141,16 @@ def test_at_most_a_handful_of_error_mails_per_interval(admins):
 )
 def test_scrub_removes_credentials_from_urls(text, expected):
     assert scrub(text) == expected
+
+
+def test_no_setting_shows_a_password_whatever_its_name(settings):
+    from mqaflow.error_reporting import SecretsFilter
+    from mqaflow.settings import redis_caches
+
+    settings.CACHES = redis_caches("redis://:cache-pw-1@cache.internal:6379/0")
+    settings.ANALYTICS_ENDPOINT = "https://ingest:analytics-pw-2@stats.example/v1"
+    settings.PARTNER_FEEDS = ["ftp://feeds:ftp-pw-3@partner.example/in"]
+    shown = repr(SecretsFilter().get_safe_settings())
+    for secret in ("cache-pw-1", "analytics-pw-2", "ftp-pw-3", settings.SECRET_KEY):
+        assert secret not in shown
+    assert "stats.example" in shown  # hidden by shape, not by name

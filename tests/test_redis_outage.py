@@ -101,3 +101,22 @@ def test_throttling_still_works_with_redis_up(redis_cache, settings):
     finally:
         UserRateThrottle.THROTTLE_RATES = original
     assert codes == [200, 200, 429]
+
+
+def test_the_cache_acts_empty_while_redis_is_down(redis_cache):
+    from django.core.cache import cache
+
+    cache.set("k", 1)
+    assert cache.get("k") == 1
+    redis_cache.stop()
+    assert cache.get("k") is None and cache.get("k", "fallback") == "fallback"
+    assert cache.get_many(["k"]) == {} and not cache.has_key("k")
+    assert cache.add("k", 2) is False
+    cache.set("k", 3)  # dropped, no error
+    assert cache.get_or_set("k", 4) == 4
+    with pytest.raises(ValueError):
+        cache.incr("k")
+    redis_cache.start()
+    fail_open.reset()
+    cache.set("k", 5)
+    assert cache.get("k") == 5
