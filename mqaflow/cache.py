@@ -80,7 +80,7 @@ class FailOpenRedisCache(RedisCache):
     has_key = _fail_open(RedisCache.has_key, lambda *a, **k: False)
     add = _fail_open(RedisCache.add, lambda *a, **k: False)
     set = _fail_open(RedisCache.set, lambda *a, **k: None)
-    set_many = _fail_open(RedisCache.set_many, lambda *a, **k: [])
+    set_many = _fail_open(RedisCache.set_many, lambda data, *a, **k: list(data))  # not set
     touch = _fail_open(RedisCache.touch, lambda *a, **k: False)
     delete = _fail_open(RedisCache.delete, lambda *a, **k: False)
     delete_many = _fail_open(RedisCache.delete_many, lambda *a, **k: None)
