@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run web worker beat test test-fast lint format bench loadtest browser-deps clean
+.PHONY: install run web worker beat test test-fast lint format bench loadtest probe browser-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -64,6 +64,13 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The hardening scenarios over HTTP against gunicorn, a Celery worker and beat, a private
+# redis-server and an SMTP server (tests/test_probe.py; also part of `make test`).
+probe: export DATABASE_URL ?= $(TEST_DATABASE_URL)
+probe: export REDIS_URL ?= $(TEST_REDIS_URL)
+probe: install
+	$(BIN)/pytest -p no:cacheprovider tests/test_probe.py $(PYTEST_ARGS)
 
 bench: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 bench: export REDIS_URL ?= $(TEST_REDIS_URL)

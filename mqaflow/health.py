@@ -2,10 +2,13 @@
 
 Answers 200 when all is well and 503 otherwise, with a JSON body saying which part failed,
 so a load balancer or an uptime monitor can act on it. No login: it reveals no data.
+A failure is logged as a warning; it is not an error to mail the admins about on every
+probe (a monitor asking twice a minute during an outage would send 120 mails an hour).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,6 +18,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from mqaflow.models import Heartbeat
+
+logger = logging.getLogger(__name__)
 
 # A job is stale when it has not succeeded for this long (its interval plus slack).
 STALE_AFTER = {
@@ -69,7 +74,14 @@ def health(request):
         for name, problem in check_jobs().items():
             checks[name] = problem or "ok"
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse(
+    response = JsonResponse(
         {"status": "ok" if healthy else "unhealthy", "checks": checks},
         status=200 if healthy else 503,
     )
+    if not healthy:
+        failing = ", ".join(f"{name}: {value}" for name, value in checks.items() if value != "ok")
+        logger.warning("health check failed (503): %s", failing)
+        # Django's request logger would log the 503 as an error (and so mail it); it skips
+        # a response marked as already logged.
+        response._has_been_logged = True
+    return response

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -213,6 +213,14 @@ def events_ingest(items: Iterable[object], *, now: datetime | None = None) -> In
 
 
 def _store(rows: list[EngagementEvent], *, now: datetime) -> IngestResult:
+    """Insert the new events and mark their accounts, safe against concurrent batches.
+
+    Overlapping batches posted at once must neither deadlock nor miscount, so every lock is
+    taken in one global order: the accounts' key-share locks in id order (the same order a
+    recompute locks them in), then the events in external-id order with ON CONFLICT DO
+    NOTHING, then the accounts' update locks in id order. `created` counts the rows this
+    transaction really inserted (RETURNING), not rows a concurrent batch inserted meanwhile.
+    """
     from mqaflow.qualification.scheduling import request_recompute
 
     unique: dict[str, EngagementEvent] = {}
@@ -224,15 +232,67 @@ def _store(rows: list[EngagementEvent], *, now: datetime) -> IngestResult:
                 "external_id", flat=True
             )
         )
-        fresh = [row for key, row in unique.items() if key not in existing]
-        # ignore_conflicts covers a concurrent batch inserting the same ids meanwhile;
-        # the count below is what this batch really stored.
-        EngagementEvent.objects.bulk_create(fresh, batch_size=1000, ignore_conflicts=True)
-        created = EngagementEvent.objects.filter(
-            external_id__in=[r.external_id for r in fresh], ingested_at=now
-        ).count()
-        touched = {row.account_id for row in fresh}
+        fresh = sorted(
+            (row for key, row in unique.items() if key not in existing),
+            key=lambda row: row.external_id,
+        )
+        stored = _insert_new(fresh, account_ids=sorted({row.account_id for row in fresh}))
+        touched = sorted({row.account_id for row in stored})
         if touched:
+            list(
+                Account.objects.select_for_update(no_key=True)
+                .filter(pk__in=touched)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
             Account.objects.filter(pk__in=touched).update(last_event_ingested_at=now)
             request_recompute(touched)
-    return IngestResult(created=created, duplicates=len(rows) - created, account_ids=touched)
+    return IngestResult(
+        created=len(stored), duplicates=len(rows) - len(stored), account_ids=set(touched)
+    )
+
+
+INSERT_CHUNK = 1000
+
+
+def _insert_new(rows: list[EngagementEvent], *, account_ids: list[int]) -> list[EngagementEvent]:
+    """Insert `rows` (sorted by external id), skipping ids that exist; return those inserted."""
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        # SQLite (development) runs one write transaction at a time (IMMEDIATE), so the
+        # existence check before this insert is exact.
+        EngagementEvent.objects.bulk_create(rows, batch_size=INSERT_CHUNK, ignore_conflicts=True)
+        return rows
+    meta = EngagementEvent._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    key = quote(meta.get_field("external_id").column)
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    inserted: set[str] = set()
+    with connection.cursor() as cursor:
+        # The foreign-key checks of the insert take key-share locks on the accounts in event
+        # order; taking them first, in id order, keeps a concurrent recompute (which locks
+        # the accounts FOR UPDATE in id order) from deadlocking with this insert.
+        account_id = quote(Account._meta.pk.column)
+        cursor.execute(
+            f"SELECT {account_id} FROM {quote(Account._meta.db_table)} "
+            f"WHERE {account_id} = ANY(%s) ORDER BY {account_id} FOR KEY SHARE",
+            [account_ids],
+        )
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start : start + INSERT_CHUNK]
+            params = [
+                f.get_db_prep_save(getattr(row, f.attname), connection)
+                for row in chunk
+                for f in fields
+            ]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholder] * len(chunk))} "
+                f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}",
+                params,
+            )
+            inserted.update(external_id for (external_id,) in cursor.fetchall())
+    return [row for row in rows if row.external_id in inserted]

@@ -144,14 +144,30 @@ REST_FRAMEWORK = {
     },
 }
 
-# Throttle counters and login-failure counts must be shared by all web processes: Redis
-# when there is one, else the local memory of the single development process.
+# API throttle counters must be shared by all web processes: Redis when there is one, else
+# the local memory of the single development process. Login failures are counted in the
+# database (django-axes). The Redis cache fails open (mqaflow/cache.py): while Redis is down
+# requests are served without it, unthrottled, instead of failing.
 REDIS_URL = env.str("REDIS_URL", default="")
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+
+
+def redis_caches(url: str) -> dict:
+    """`CACHES` for a deployment with Redis; the outage tests use the very same."""
+    timeouts = {"socket_connect_timeout": 1, "socket_timeout": 1}  # redis-py waits forever
+    return {
+        "default": {
+            "BACKEND": "mqaflow.cache.FailOpenRedisCache",
+            "LOCATION": url,
+            "OPTIONS": timeouts,
+        }
+    }
+
+
+CACHES = (
+    redis_caches(REDIS_URL)
     if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-}
+    else {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+)
 
 # Login throttling (django-axes): after 5 failures for a username from an IP, that pair is
 # locked out for 15 minutes (HTTP 429).
@@ -162,6 +178,8 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# "Bob@x.com" and "BOB@X.COM " count as one username (usernames are stored lower-case).
+AXES_USERNAME_CALLABLE = "mqaflow.security.login_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -213,14 +231,34 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = True
 
-# --- Logging ------------------------------------------------------------------------
+# --- Logging and error mail -------------------------------------------------------------
+# Server errors are mailed to ADMINS (when set), at most one mail per distinct error per
+# interval, with secrets hidden; 4xx and django.security.* (oversized bodies, bad Host
+# headers) are only logged. See mqaflow/error_reporting.py.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "mqaflow.error_reporting.SecretsFilter"
+MQAFLOW_ERROR_EMAIL_INTERVAL_SECONDS = env.int("ERROR_EMAIL_INTERVAL_SECONDS", default=600)
+MQAFLOW_ERROR_EMAILS_PER_INTERVAL = env.int("ERROR_EMAILS_PER_INTERVAL", default=10)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+            "class": "mqaflow.error_reporting.ThrottledAdminEmailHandler",
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        # Replaces Django's default "django" logger (console when DEBUG, plain mail_admins);
+        # records still propagate to the root console.
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- Production hardening (active when DEBUG is off) -------------------------------------
