@@ -58,6 +58,9 @@ class Decision:
     act_now_rule: ActNowRule | None = None
     figures: dict = field(default_factory=dict)
 
+    def get_status_display(self) -> str:
+        return MQAStatus(self.status).label
+
 
 @dataclass
 class EvaluationResult:
