@@ -448,6 +448,6 @@ def explain_account(account: Account, *, now: datetime | None = None) -> Decisio
     """
     now = now or timezone.now()
     query = DecisionQuery(Rulebook(timezone.localdate(now)), now)
-    for row in query.rows([account.pk], changed_only=False):
+    for row in list(query.rows([account.pk], changed_only=False)):
         return decide_row(query, row)
     raise Account.DoesNotExist(f"account {account.pk} no longer exists")

@@ -47,6 +47,8 @@ RANKS = list(SENIORITY_RANK)
 # more (seconds) than it saves on a one-pass aggregate; the per-contact grouping of a full
 # recompute (~300,000 groups) fits a hash table in 64 MB instead of spilling a sort to disk.
 SESSION_SETTINGS = ["SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'"]
+# Up to this many accounts the rows are fetched at once rather than through a cursor.
+SMALL_RUN = 1000
 
 
 def _str(value: str) -> str:
@@ -346,29 +348,31 @@ class DecisionQuery:
         changed_only: bool = True,
         batch: int = 2000,
     ) -> Iterator[Row]:
-        """Run the statement, streaming the rows (a server-side cursor on PostgreSQL)."""
+        """Run the statement, streaming the rows (a server-side cursor on PostgreSQL when
+        the rows may be many; a few accounts save its extra round trips)."""
         sql, params, figures = self.statement(account_ids, changed_only=changed_only)
-        with transaction.atomic(), connection.chunked_cursor() as cursor:
+        few = account_ids is not None and len(account_ids) <= SMALL_RUN
+        with transaction.atomic():
             if not self.sqlite:
                 with connection.cursor() as settings:
-                    for setting in SESSION_SETTINGS:
-                        settings.execute(setting)
-            cursor.execute(sql, params)
-            while chunk := cursor.fetchmany(batch):
-                for r in chunk:
-                    yield Row(
-                        account_id=r[0],
-                        old_status=r[1],
-                        funnel=r[2],
-                        employees=r[3],
-                        excluded=bool(r[4]),
-                        excluded_reason=r[5],
-                        status=r[6],
-                        rule_id=r[7],
-                        clause_id=r[8],
-                        act_now_rule_id=r[9],
-                        values=dict(zip(figures, r[10:], strict=True)),
-                    )
+                    settings.execute("; ".join(SESSION_SETTINGS))
+            with connection.cursor() if few else connection.chunked_cursor() as cursor:
+                cursor.execute(sql, params)
+                while chunk := cursor.fetchmany(batch):
+                    for r in chunk:
+                        yield Row(
+                            account_id=r[0],
+                            old_status=r[1],
+                            funnel=r[2],
+                            employees=r[3],
+                            excluded=bool(r[4]),
+                            excluded_reason=r[5],
+                            status=r[6],
+                            rule_id=r[7],
+                            clause_id=r[8],
+                            act_now_rule_id=r[9],
+                            values=dict(zip(figures, r[10:], strict=True)),
+                        )
 
     # -- from a row back to the Python measurements -----------------------------------------
 
