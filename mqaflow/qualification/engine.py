@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -65,7 +65,7 @@ class Decision:
 @dataclass
 class EvaluationResult:
     evaluated: int = 0
-    transitions: list[MQATransition] = field(default_factory=list)
+    transitions: Sequence[MQATransition] = field(default_factory=list)
     would_change: list[tuple[Account, Decision]] = field(default_factory=list)
 
     def by_funnel(self) -> Counter:
@@ -73,6 +73,39 @@ class EvaluationResult:
         if self.transitions:
             return Counter((t.funnel, f"{t.from_status} → {t.to_status}") for t in self.transitions)
         return Counter((a.funnel, f"{a.mqa_status} → {d.status}") for a, d in self.would_change)
+
+
+class Transitions(Sequence[MQATransition]):
+    """The transitions a run recorded, built as objects only when somebody reads them.
+
+    A fresh load records tens of thousands at once; a scheduled run's caller usually only
+    counts them.
+    """
+
+    def __init__(self, count: int, build: Callable[[], list[MQATransition]]) -> None:
+        self._count = count
+        self._build = build
+        self._items: list[MQATransition] | None = None
+
+    def _all(self) -> list[MQATransition]:
+        if self._items is None:
+            self._items = self._build()
+        return self._items
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        return self._all()[index]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"<Transitions: {self._count}>"
 
 
 @dataclass
@@ -272,7 +305,7 @@ def _by_rule(account_id: int, funnel: int, band, rulebook: Rulebook, figures_for
 # -- writing ----------------------------------------------------------------------------
 
 
-def _record(changes: list[Change], *, now: datetime, cause: str = "") -> list[MQATransition]:
+def _record(changes: list[Change], *, now: datetime, cause: str = "") -> Sequence[MQATransition]:
     """Lock the changed rows, re-check their status and write each transition once."""
     if not changes:
         return []
@@ -321,7 +354,12 @@ def _transition(change: Change, *, now: datetime, cause: str, pk=None) -> MQATra
 _TRANSITION_ATTNAMES = [f.attname for f in MQATransition._meta.concrete_fields]
 
 
-def _send_signals(recorded: list[MQATransition]) -> None:
+def _send_signals(recorded: Sequence[MQATransition]) -> None:
+    listened = account_qualified.has_listeners(MQATransition) or account_disqualified.has_listeners(
+        MQATransition
+    )
+    if not listened:  # do not build 60,000 transition objects to tell nobody
+        return
     for transition in recorded:
         signal = (
             account_qualified
@@ -370,7 +408,7 @@ CREATE TEMPORARY TABLE {_TEMP} (
 """
 
 
-def _write_set_based(changes: list[Change], *, now: datetime, cause: str) -> list[MQATransition]:
+def _write_set_based(changes: list[Change], *, now: datetime, cause: str) -> Transitions:
     """PostgreSQL: COPY the changes into a temporary table and write them in three statements."""
     transitions = MQATransition._meta.db_table
     history = Account.history.model
@@ -433,11 +471,11 @@ def _write_set_based(changes: list[Change], *, now: datetime, cause: str) -> lis
         ids = dict((account_id, pk) for pk, account_id in cursor.fetchall())
         # ON COMMIT DROP does not fire when the caller's transaction goes on (nested atomic).
         cursor.execute(f"DROP TABLE {_TEMP}")
-    return [
-        _transition(c, now=now, cause=cause, pk=ids[c.account_id])
-        for c in sorted(changes, key=lambda c: c.account_id)
-        if c.account_id in ids
-    ]
+    kept = [c for c in sorted(changes, key=lambda c: c.account_id) if c.account_id in ids]
+    return Transitions(
+        len(kept),
+        lambda: [_transition(c, now=now, cause=cause, pk=ids[c.account_id]) for c in kept],
+    )
 
 
 def explain_account(account: Account, *, now: datetime | None = None) -> Decision:

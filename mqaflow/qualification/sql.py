@@ -103,6 +103,7 @@ class DecisionQuery:
         self.sqlite = connection.vendor == "sqlite"
         self.families: dict[tuple, Family] = {}
         self.scope_family: dict[Scope, Family] = {}
+        self._scope_columns: dict[Scope, tuple] = {}
         for rule in rulebook.rules:
             for clause in rule.clauses.all():
                 scope = clause_scope(clause)
@@ -376,28 +377,32 @@ class DecisionQuery:
 
     # -- from a row back to the Python measurements -----------------------------------------
 
+    def _columns(self, scope: Scope) -> tuple:
+        found = self._scope_columns.get(scope)
+        if found is None:
+            family, w = self.scope_family[scope], scope.window_days
+            found = self._scope_columns[scope] = (
+                *(family.col(kind, w) for kind in "esmpr"),
+                [(t, family.col("l", w, i)) for i, t in enumerate(family.leads[w])],
+            )
+        return found
+
     def figures(self, row: Row, scope: Scope) -> Figures:
         """The `Figures` Python would have measured for this account in this scope."""
-        family = self.scope_family[scope]
-        w = scope.window_days
+        e, s, m, p, r, leads = self._columns(scope)
         v = row.values
-        events = v[family.col("e", w)] or 0
+        events = v[e]
         if not events:
-            return Figures(window_days=w)
-        top = v[family.col("s", w)]
-        minutes = v[family.col("m", w)]
+            return Figures(window_days=scope.window_days)
+        top = v[s]
         return Figures(
-            window_days=w,
-            minutes=_decimal(minutes),
+            window_days=scope.window_days,
+            minutes=_decimal(v[m]),
             events=int(events),
-            people=int(v[family.col("p", w)] or 0),
-            personas=int(v[family.col("r", w)] or 0),
+            people=int(v[p] or 0),
+            personas=int(v[r] or 0),
             top_seniority=RANKS[top] if top is not None and top < ANONYMOUS_RANK else "",
-            leads={
-                threshold: int(v[family.col("l", w, i)] or 0)
-                for i, threshold in enumerate(family.leads[w])
-                if v[family.col("l", w, i)]
-            },
+            leads={threshold: int(v[col]) for threshold, col in leads if v[col]},
         )
 
     def act_now(self, row: Row, rule) -> tuple[int, int, datetime] | None:
