@@ -242,22 +242,33 @@ def run(*, accounts: int, events: int) -> list[tuple[str, str, str]]:
     gen = _generate(accounts, events, now)
     rows.append(("generate data (SQL)", f"{gen:.1f} s", "—"))
 
-    _fallback_owner()  # qualifications during the API ingest need someone to assign plays to
-    rate = _api_ingest(now)
-    rows.append(("API bulk ingest (10 × 5,000 events)", f"{rate:,.0f} ev/s", "≥ 5,000 ev/s"))
-
     # The engine alone: play creation (a receiver) is measured by the plays benchmark.
     receivers = account_qualified.receivers
     account_qualified.receivers = []
     account_qualified.sender_receivers_cache.clear()
     try:
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()
         first = evaluate_accounts(now=now, cause="bench")
         first_s = time.perf_counter() - started
+        # The process's peak so far: Django, the data generation's client side and the
+        # biggest recompute (every qualifying account transitions at once).
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         # What autovacuum does after a bulk load; without it the rewritten accounts
         # leave dead rows that every later query steps over.
         with connection.cursor() as cur:
             cur.execute("VACUUM ANALYZE mqaflow_account")
+    finally:
+        account_qualified.receivers = receivers
+        account_qualified.sender_receivers_cache.clear()
+
+    _fallback_owner()  # qualifications during the API ingest need someone to assign plays to
+    rate = _api_ingest(now)
+    rows.append(("API bulk ingest (10 × 5,000 events)", f"{rate:,.0f} ev/s", "≥ 5,000 ev/s"))
+
+    account_qualified.receivers = []
+    account_qualified.sender_receivers_cache.clear()
+    try:
         steady_at = now + timedelta(minutes=15)
         evaluate_accounts(now=steady_at, cause="bench")  # settles what aged out in 15 min
 
@@ -268,7 +279,6 @@ def run(*, accounts: int, events: int) -> list[tuple[str, str, str]]:
             engine_s.append(_timed(lambda: evaluate_accounts(now=steady_at, cause="bench")))
             bound_s.append(_timed(lambda: lower_bound(steady_at)))
         full_s, bound = statistics.median(engine_s), statistics.median(bound_s)
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         rows += [
             (
                 f"full recompute, first run ({len(first.transitions):,} transitions)",
@@ -282,7 +292,11 @@ def run(*, accounts: int, events: int) -> list[tuple[str, str, str]]:
                 "—",
             ),
             ("engine / lower bound (steady state)", f"{full_s / bound:.2f}×", "≤ 1.5× (1.2×)"),
-            ("peak memory of the bench process (RSS)", f"{peak_mb:.0f} MB", "≤ 300 MB"),
+            (
+                f"peak memory (RSS) through the first full recompute ({rss_before:.0f} MB before)",
+                f"{peak_mb:.0f} MB",
+                "≤ 300 MB",
+            ),
         ]
 
         ids = list(Account.objects.order_by("?").values_list("pk", flat=True)[:100])
