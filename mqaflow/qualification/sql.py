@@ -47,8 +47,10 @@ RANKS = list(SENIORITY_RANK)
 # more (seconds) than it saves on a one-pass aggregate; the per-contact grouping of a full
 # recompute (~300,000 groups) fits a hash table in 64 MB instead of spilling a sort to disk.
 SESSION_SETTINGS = ["SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'"]
-# Up to this many accounts the rows are fetched at once rather than through a cursor.
+# Up to this many accounts the rows are fetched at once rather than through a cursor (which
+# costs round trips), and without parallel workers (starting one costs more than the work).
 SMALL_RUN = 1000
+SMALL_RUN_SETTINGS = ["SET LOCAL max_parallel_workers_per_gather = 0"]
 
 
 def _str(value: str) -> str:
@@ -356,7 +358,9 @@ class DecisionQuery:
         with transaction.atomic():
             if not self.sqlite:
                 with connection.cursor() as settings:
-                    settings.execute("; ".join(SESSION_SETTINGS))
+                    settings.execute(
+                        "; ".join(SESSION_SETTINGS + (SMALL_RUN_SETTINGS if few else []))
+                    )
             with connection.cursor() if few else connection.chunked_cursor() as cursor:
                 cursor.execute(sql, params)
                 while chunk := cursor.fetchmany(batch):
