@@ -8,5 +8,10 @@ urlpatterns = [
         mqa_views.MQAHistoryView.as_view(),
         name="account-mqa-history",
     ),
+    path(
+        "accounts/<str:domain>/explain/",
+        mqa_views.MQAExplainView.as_view(),
+        name="account-mqa-explain",
+    ),
     path("reports/mqas/", mqa_views.MQAReportView.as_view(), name="report-mqas"),
 ]

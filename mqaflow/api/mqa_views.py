@@ -77,3 +77,47 @@ class MQAReportView(APIView):
             raise ValidationError(errors)
         rows = new_mqas_by_period(period=period, start=bounds.get("from"), end=bounds.get("to"))
         return Response({"period": period, "results": MQAReportRowSerializer(rows, many=True).data})
+
+
+class ExplainSerializer(serializers.Serializer):
+    domain = serializers.CharField()
+    stored_status = serializers.CharField()
+    status = serializers.CharField()
+    explanation = serializers.CharField()
+    rule = serializers.CharField(allow_null=True)
+    clause = serializers.CharField(allow_null=True)
+    act_now_rule = serializers.CharField(allow_null=True)
+    size_band = serializers.CharField()
+    figures = serializers.DictField()
+    at = serializers.DateTimeField()
+
+
+class MQAExplainView(APIView):
+    """What the rules decide for this account right now, and why ("why not an MQA yet?").
+
+    Read-only: nothing is written; the account's stored status changes only through a
+    recompute.
+    """
+
+    @extend_schema(responses=ExplainSerializer)
+    def get(self, request, domain: str):
+        from django.utils import timezone
+
+        from mqaflow.qualification.engine import explain_account
+
+        account = get_object_or_404(Account, domain=domain.lower())
+        now = timezone.now()
+        decision = explain_account(account, now=now)
+        data = {
+            "domain": account.domain,
+            "stored_status": account.mqa_status,
+            "status": decision.status,
+            "explanation": decision.explanation,
+            "rule": decision.rule.name if decision.rule else None,
+            "clause": str(decision.clause) if decision.clause else None,
+            "act_now_rule": decision.act_now_rule.name if decision.act_now_rule else None,
+            "size_band": decision.size_band,
+            "figures": decision.figures,
+            "at": now,
+        }
+        return Response(ExplainSerializer(data).data)
