@@ -8,6 +8,7 @@ References (accounts, activities, contacts) are resolved with one query each per
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,9 @@ from mqaflow.validation import domain_problem, text_problem
 FIELDS = ("id", "account", "contact", "activity", "occurred_at", "minutes", "source")
 MAX_ID_LENGTH = 200
 MAX_MINUTES = Decimal("99999999.99")
+# Minutes given as text (CSV files, some JSON clients): plain decimal notation only.
+MINUTES_PATTERN = r"^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$"
+MINUTES_TEXT = re.compile(MINUTES_PATTERN)
 # The earliest occurred_at accepted. Engagement before the Unix epoch is a client bug, and a
 # stored BC date (year 0001 in a +14:00 zone) breaks every page that formats it.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -131,6 +135,8 @@ def _parse_item(item: object, now: datetime) -> tuple[_Parsed | None, dict[str, 
             errors["minutes"] = ["Must be a number."]
         else:
             try:
+                if isinstance(raw_minutes, str) and not MINUTES_TEXT.fullmatch(raw_minutes):
+                    raise InvalidOperation
                 minutes = Decimal(str(raw_minutes))
             except InvalidOperation:
                 errors["minutes"] = ["Must be a number."]

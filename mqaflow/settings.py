@@ -173,6 +173,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "ENUM_NAME_OVERRIDES": {"MQAStatusEnum": "mqaflow.models.choices.MQAStatus"},
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Request bodies get their own components, so required text is minLength 1 there.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # JSON is the documented body; form posts keep working but are not advertised.
+    "PARSER_WHITELIST": ["mqaflow.api.parsers.LimitedJSONParser"],
     # Error responses, the events body and other facts the views cannot express: see there.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

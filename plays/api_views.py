@@ -82,7 +82,7 @@ class PlayViewSet(QueryMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
-        data = StartSerializer(data=request.data)
+        data = StartSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         return self._act(services.play_start, message=data.validated_data.get("message"))
 
@@ -104,7 +104,7 @@ class PlayViewSet(QueryMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def dismiss(self, request, pk=None):
-        data = DismissSerializer(data=request.data)
+        data = DismissSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         reason = DismissReason.objects.filter(
             slug=data.validated_data["reason"], is_active=True
@@ -124,7 +124,7 @@ class PlayViewSet(QueryMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def reassign(self, request, pk=None):
-        data = ReassignSerializer(data=request.data)
+        data = ReassignSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         owner = Owner.objects.filter(email=data.validated_data["owner"].lower()).first()
         if owner is None:

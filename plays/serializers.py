@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from mqaflow.api.serializers import StrictJSONTypes
+
 from .models import Escalation, Play
 
 
@@ -40,15 +42,15 @@ class PlaySerializer(serializers.ModelSerializer):
         ]
 
 
-class StartSerializer(serializers.Serializer):
+class StartSerializer(StrictJSONTypes, serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, max_length=20000)
 
 
-class DismissSerializer(serializers.Serializer):
+class DismissSerializer(StrictJSONTypes, serializers.Serializer):
     # The schema lists the active reasons (read when it is generated).
     reason = serializers.SlugField(max_length=50, help_text="An active dismiss reason's slug.")
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
-class ReassignSerializer(serializers.Serializer):
+class ReassignSerializer(StrictJSONTypes, serializers.Serializer):
     owner = serializers.EmailField(max_length=254, help_text="The new assignee's email.")

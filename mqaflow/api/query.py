@@ -26,6 +26,7 @@ from mqaflow.validation import text_problem
 # Values longer than this are no email, domain or status anyone has.
 MAX_PARAM_LENGTH = 254
 _DIGITS = re.compile(r"[0-9]{1,20}")
+EMPTY = "Must not be empty (leave the parameter out instead)."
 # In the schema: a string without NUL characters (PostgreSQL cannot store or compare them).
 NO_NUL = "^[^\\u0000]*$"
 
@@ -128,7 +129,12 @@ def clean_query(params, declared: Sequence[QueryParam]) -> dict:
     cleaned = {}
     for param in declared:
         raw = params.get(param.name)
-        if raw in (None, "") or param.name in errors:
+        if raw is None or param.name in errors:
+            continue
+        if raw == "":
+            # "?status=" is no filter for free text, but no integer, date or choice either.
+            if param.kind != "string" or param.enum is not None:
+                errors[param.name] = [EMPTY]
             continue
         try:
             cleaned[param.name] = param.parse(raw)
@@ -161,7 +167,7 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
 
     def get_limit(self, request):
         raw = request.query_params.get(self.limit_query_param)
-        if raw in (None, ""):
+        if raw is None:
             return self.default_limit
         try:
             return parse_int(raw, minimum=1, maximum=self.max_limit)
@@ -177,7 +183,7 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
 
     def get_offset(self, request):
         raw = request.query_params.get(self.offset_query_param)
-        if raw in (None, ""):
+        if raw is None:
             return 0
         try:
             return parse_int(raw, minimum=0, maximum=self.max_offset)

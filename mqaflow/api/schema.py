@@ -43,7 +43,7 @@ DESCRIPTIONS = {
     "409": "The play's status does not allow this transition.",
     "413": "Request body larger than DATA_UPLOAD_MAX_MEMORY_SIZE.",
     "414": "URL longer than 4000 characters.",
-    "415": "The body is not JSON (or form data).",
+    "415": "The body is not JSON.",
     "429": "Throttled; retry after the Retry-After header's seconds.",
 }
 PLAY_ACTIONS = ("start", "complete", "dismiss", "reassign")
@@ -104,7 +104,7 @@ def postprocess(result: dict, generator, request, public) -> dict:
                 "description": f"One event, or a batch of 1 to {limit} (all or nothing).",
             }
     reasons = _active_dismiss_reasons()
-    dismiss = schemas.get("Dismiss", {}).get("properties", {}).get("reason")
+    dismiss = schemas.get("DismissRequest", {}).get("properties", {}).get("reason")
     if dismiss is not None and reasons is not None:
         dismiss["enum"] = reasons
     return result

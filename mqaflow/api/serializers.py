@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
 from mqaflow import directory
+from mqaflow.ingest import MAX_ID_LENGTH, MAX_MINUTES, MINUTES_PATTERN
 from mqaflow.models import Account, Contact, Owner
 from mqaflow.models.choices import MQAStatus
 from mqaflow.validation import DOMAIN_MAX_LENGTH, DOMAIN_PATTERN, domain_problem, text_problem
@@ -33,9 +34,11 @@ class _TextRef(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-@extend_schema_field({"type": "string", "format": "email", "maxLength": 254})
+# No `format: email`: any text is looked up (and a miss is a 400 naming the field), and
+# "" means none, as in CSV files.
+@extend_schema_field({"type": "string", "maxLength": 254})
 class _EmailRef(_TextRef):
-    """A related owner given by email, case-insensitively."""
+    """A related owner given by email, case-insensitively ("" or null: none)."""
 
     def __init__(self, **kwargs):
         super().__init__(max_length=254, **kwargs)
@@ -59,11 +62,54 @@ class _DomainRef(_TextRef):
         return super().to_internal_value(data)
 
 
+def _json_type_problem(field: serializers.Field, value) -> str | None:
+    """Why a JSON value has the wrong type for `field` (DRF itself would coerce 1 to "1",
+    "12" to 12 and "yes" to true, which the schema does not promise)."""
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    integral = isinstance(field, serializers.IntegerField) or (
+        isinstance(field, serializers.ChoiceField)
+        and field.choices
+        and all(isinstance(k, int) for k in field.choices)
+    )
+    if integral:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else "Must be an integer."
+    if isinstance(
+        field, serializers.CharField | serializers.ChoiceField | serializers.RelatedField
+    ):
+        return None if isinstance(value, str) else "Must be a string."
+    return None
+
+
+class StrictJSONTypes:
+    """In a JSON request, a value of the wrong JSON type is a 400 naming the field.
+
+    Applies only with a request in the context and a JSON object as data: the CSV import
+    (strings only, no request) and form posts keep DRF's coercion.
+    """
+
+    def to_internal_value(self, data):
+        request = self.context.get("request")
+        if request is not None and type(data) is dict:
+            errors = {
+                name: [problem]
+                for name, field in self.fields.items()
+                if not field.read_only
+                and name in data
+                and data[name] is not None
+                and (problem := _json_type_problem(field, data[name]))
+            }
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
 def _django_errors(exc: DjangoValidationError) -> serializers.ValidationError:
     return serializers.ValidationError(get_error_detail(exc))
 
 
-class OwnerSerializer(serializers.ModelSerializer):
+class OwnerSerializer(StrictJSONTypes, serializers.ModelSerializer):
     manager = _EmailRef(
         slug_field="email", queryset=Owner.objects.all(), allow_null=True, required=False
     )
@@ -110,7 +156,7 @@ class _DomainField(serializers.CharField):
     pass
 
 
-class AccountSerializer(serializers.ModelSerializer):
+class AccountSerializer(StrictJSONTypes, serializers.ModelSerializer):
     domain = _DomainField(max_length=DOMAIN_MAX_LENGTH)
     owner = _EmailRef(
         slug_field="email", queryset=Owner.objects.all(), allow_null=True, required=False
@@ -183,7 +229,7 @@ class AccountUpdateSerializer(AccountSerializer):
         return super().validate(attrs)
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(StrictJSONTypes, serializers.ModelSerializer):
     account = _DomainRef(slug_field="domain", queryset=Account.objects.all())
 
     class Meta:
@@ -207,12 +253,41 @@ class ContactSerializer(serializers.ModelSerializer):
             raise _django_errors(exc) from exc
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": r"\S"},
+            {"type": "integer"},
+        ]
+    }
+)
+class _EventIdField(serializers.CharField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "number", "minimum": 0, "maximum": float(MAX_MINUTES)},
+            {"type": "string", "pattern": MINUTES_PATTERN},
+        ],
+        "nullable": True,
+    }
+)
+class _MinutesField(serializers.DecimalField):
+    pass
+
+
 class EventSerializer(serializers.Serializer):
     """The shape of one event (documentation; batches are validated by mqaflow.ingest)."""
 
-    id = serializers.CharField(max_length=200, help_text="Your idempotency key.")
+    id = _EventIdField(
+        help_text="Your idempotency key (an integer is taken as its decimal text).",
+    )
     account = _DomainField(max_length=DOMAIN_MAX_LENGTH, help_text="The account's domain.")
-    contact = serializers.EmailField(allow_null=True, required=False, max_length=254)
+    contact = serializers.EmailField(
+        allow_null=True, required=False, max_length=254, help_text="A contact's email, or null."
+    )
     activity = serializers.SlugField(
         max_length=50, help_text="An activity type key, e.g. web_visit."
     )
@@ -220,16 +295,17 @@ class EventSerializer(serializers.Serializer):
         help_text="ISO 8601 with a UTC offset; from 1970-01-01T00:00:00Z up to now plus the "
         "allowed clock skew (MQAFLOW_EVENT_FUTURE_SKEW_SECONDS, 5 minutes by default)."
     )
-    minutes = serializers.DecimalField(
+    minutes = _MinutesField(
         max_digits=10,
         decimal_places=2,
-        min_value=0,
         required=False,
         allow_null=True,
-        coerce_to_string=False,
-        help_text="Credited minutes; omit to credit the activity's minutes × seniority.",
+        help_text="Credited minutes (0 to 99999999.99, rounded to cents); omit or null to "
+        "credit the activity's minutes × the contact's seniority multiplier.",
     )
-    source = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    source = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=100
+    )
 
 
 class EventListSerializer(serializers.Serializer):
