@@ -278,6 +278,19 @@ class _MinutesField(serializers.DecimalField):
     pass
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "format": "email", "maxLength": 254},
+            {"type": "string", "maxLength": 0},
+        ],
+        "nullable": True,
+    }
+)
+class _OptionalEmailField(serializers.EmailField):
+    pass
+
+
 class EventSerializer(serializers.Serializer):
     """The shape of one event (documentation; batches are validated by mqaflow.ingest)."""
 
@@ -285,8 +298,12 @@ class EventSerializer(serializers.Serializer):
         help_text="Your idempotency key (an integer is taken as its decimal text).",
     )
     account = _DomainField(max_length=DOMAIN_MAX_LENGTH, help_text="The account's domain.")
-    contact = serializers.EmailField(
-        allow_null=True, required=False, max_length=254, help_text="A contact's email, or null."
+    contact = _OptionalEmailField(
+        allow_null=True,
+        allow_blank=True,
+        required=False,
+        max_length=254,
+        help_text="A contact's email at the account; null, \"\" or absent for anonymous.",
     )
     activity = serializers.SlugField(
         max_length=50, help_text="An activity type key, e.g. web_visit."
