@@ -73,8 +73,9 @@ def run_schemathesis(url: str, key: str, tmp_path: Path, name: str) -> tuple[int
         command += ["--seed", SEED]
     if MAX_TIME:
         command += ["--max-time", MAX_TIME]
+    budget = int(MAX_TIME) * 2 if MAX_TIME else 600
     result = subprocess.run(
-        command, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=budget, check=False
     )
     return result.returncode, result.stdout + result.stderr
 
@@ -84,4 +85,5 @@ def test_the_schema_holds_against_the_running_server(live_server_url, tmp_path, 
     keys = seed()
     code, output = run_schemathesis(live_server_url, keys[who], tmp_path, who)
     assert code == 0, output[-12000:]
-    assert "Tested: 21" in output or "Tested:" in output
+    print(output[-2500:])  # the summary and the seed, seen with `pytest -s` (make fuzz)
+    assert "Tested: 21" in output

@@ -303,7 +303,7 @@ class EventSerializer(serializers.Serializer):
         allow_blank=True,
         required=False,
         max_length=254,
-        help_text="A contact's email at the account; null, \"\" or absent for anonymous.",
+        help_text='A contact\'s email at the account; null, "" or absent for anonymous.',
     )
     activity = serializers.SlugField(
         max_length=50, help_text="An activity type key, e.g. web_visit."
