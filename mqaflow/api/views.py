@@ -64,7 +64,13 @@ EVENT_EXAMPLE = {
 
 @extend_schema(
     examples=[OpenApiExample("New owner", value=OWNER_EXAMPLE, request_only=True)],
-    methods=["POST"],
+    methods=["POST", "PUT"],
+)
+@extend_schema(
+    examples=[
+        OpenApiExample("New manager", value={"manager": "ben@seller.example"}, request_only=True)
+    ],
+    methods=["PATCH"],
 )
 class OwnerViewSet(
     QueryMixin,
