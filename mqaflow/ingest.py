@@ -128,6 +128,9 @@ def _parse_item(item: object, now: datetime) -> tuple[_Parsed | None, dict[str, 
             elif too_early:
                 errors["occurred_at"] = ["Must be on or after 1970-01-01T00:00:00Z."]
                 occurred_at = None
+            else:
+                # Stored in UTC: PostgreSQL refuses offsets beyond ±15:59 (Python takes ±23:59).
+                occurred_at = occurred_at.astimezone(UTC)
     minutes = None
     raw_minutes = item.get("minutes")
     if raw_minutes is not None:

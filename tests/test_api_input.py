@@ -275,6 +275,16 @@ def test_events_before_1970_are_refused(api_client, acme, stamp):
     assert "1970" in errors["0"]["occurred_at"][0]
 
 
+def test_offsets_postgresql_cannot_take_are_stored_in_utc(api_client, acme):
+    stamp = "2026-01-01T20:00:00+16:02"  # Python takes offsets up to ±23:59; PostgreSQL ±15:59
+    response = api_client.post("/api/v1/events/", [event(occurred_at=stamp)], format="json")
+    assert response.status_code == 201, response.json()
+    stored = EngagementEvent.objects.get().occurred_at
+    assert stored == datetime(2026, 1, 1, 3, 58, tzinfo=UTC)
+    listed = api_client.get("/api/v1/events/", {"since": "2026-01-01T19:00:00+16:02"})
+    assert listed.status_code == 200 and listed.json()["count"] == 1
+
+
 @time_machine.travel(NOW, tick=False)
 def test_the_boundaries_are_accepted_and_one_second_beyond_is_not(api_client, acme, settings):
     skew = timedelta(seconds=settings.MQAFLOW_EVENT_FUTURE_SKEW_SECONDS)

@@ -111,10 +111,10 @@ def _parse_datetime(raw: str) -> datetime:
     if timezone.is_naive(value):
         value = value.replace(tzinfo=UTC)
     try:
-        value.astimezone(UTC)
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59, which Python accepts.
+        return value.astimezone(UTC)
     except OverflowError:
         raise ValueError("Out of range.") from None
-    return value
 
 
 def clean_query(params, declared: Sequence[QueryParam]) -> dict:
