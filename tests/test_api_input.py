@@ -78,6 +78,42 @@ def test_account_filters_are_validated(api_client, query, param):
     assert list(errors_of(api_client.get(f"/api/v1/accounts/?{query}"))) == [param]
 
 
+@pytest.mark.parametrize(
+    "path, query, param",
+    [
+        ("/api/v1/accounts/", "funnel=", "funnel"),
+        ("/api/v1/accounts/", "limit=", "limit"),
+        ("/api/v1/events/", "since=", "since"),
+        ("/api/v1/plays/", "status=", "status"),
+        ("/api/v1/reports/mqas/", "period=", "period"),
+    ],
+)
+def test_a_typed_parameter_given_empty_is_a_400(api_client, path, query, param):
+    assert list(errors_of(api_client.get(f"{path}?{query}"))) == [param]
+
+
+def test_an_empty_text_filter_filters_nothing(api_client, acme):
+    assert api_client.get("/api/v1/accounts/?owner=").json()["count"] == 1
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("funnel", "1"), ("employees", "12"), ("name", 5), ("excluded", "yes"), ("owner", 3)],
+)
+def test_json_values_of_the_wrong_type_are_a_400(api_client, field, value):
+    body = {"domain": "typed.example", "name": "Typed", "funnel": 1, field: value}
+    response = api_client.post("/api/v1/accounts/", body, format="json")
+    assert list(errors_of(response)) == [field]
+    assert not Account.objects.filter(domain="typed.example").exists()
+
+
+def test_form_posts_keep_their_coercions(api_client):
+    body = {"domain": "form.example", "name": "Form", "funnel": "2", "excluded": "false"}
+    response = api_client.post("/api/v1/accounts/", body)  # multipart, as forms send
+    assert response.status_code == 201, response.json()
+    assert Account.objects.get(domain="form.example").funnel == 2
+
+
 def test_account_filters_still_filter(api_client, acme):
     AccountFactory(domain="other.com", funnel=2)
     rows = api_client.get("/api/v1/accounts/?funnel=1&mqa_status=not_qualified").json()
