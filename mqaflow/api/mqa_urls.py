@@ -1,10 +1,11 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import mqa_views
+from .views import DOMAIN_LOOKUP
 
 urlpatterns = [
-    path(
-        "accounts/<str:domain>/mqa-history/",
+    re_path(
+        rf"^accounts/(?P<domain>{DOMAIN_LOOKUP})/mqa-history/$",
         mqa_views.MQAHistoryView.as_view(),
         name="account-mqa-history",
     ),
