@@ -1,7 +1,7 @@
 from datetime import datetime, timedelta
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -127,8 +127,22 @@ class SLAPolicyAdmin(InlineChangesInHistory, SimpleHistoryAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        pending = pending_plays_of(form.instance)
-        if change and pending:
+        deadline_fields = {
+            "response_hours",
+            "reminder_percent",
+            "business_hours",
+            "time_zone",
+            "work_days",
+            "work_start",
+            "work_end",
+            "holiday_country",
+            "holiday_subdivision",
+        }
+        moved = bool(deadline_fields & set(form.changed_data)) or any(
+            f.has_changed() for f in formsets
+        )
+        pending = pending_plays_of(form.instance) if change and moved else 0
+        if pending:
             url = reverse("admin:plays_slapolicy_replan", args=[form.instance.pk])
             self.message_user(
                 request,
@@ -155,7 +169,7 @@ class SLAPolicyAdmin(InlineChangesInHistory, SimpleHistoryAdmin):
         """Confirm, then re-plan the policy's pending plays (never started ones)."""
         policy = get_object_or_404(SLAPolicy, pk=pk)
         if not self.has_change_permission(request, policy):
-            raise PermissionError
+            raise PermissionDenied
         if request.method == "POST":
             total = plays_replan(policy=policy)
             self.message_user(request, f"Re-planned {total} pending play(s).", messages.SUCCESS)

@@ -134,10 +134,14 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
     context = {"chains": {}, "absences": absences_at(now)}
     for play in plays:
         done = existing[play.pk]
+        # Only this clock's ladder counts: after a reopen or a restart, a manager told
+        # about the earlier breach is told again about the new one.
+        first_step = min((e["step"] for e in play.plan), default=0)
         alerted = {
             r.recipient_id
             for r in done.values()
             if r.kind == EscalationKind.ESCALATION
+            and r.step >= first_step
             and r.status not in (EscalationStatus.SKIPPED, EscalationStatus.CANCELLED)
         }
         upcoming = []
@@ -284,6 +288,8 @@ def claim_one(escalation_id: int, *, now: datetime | None = None) -> bool:
 
 
 def _still_relevant(escalation: Escalation, play: Play) -> bool:
+    if escalation.recipient is not None and not escalation.recipient.is_active:
+        return False  # deactivated since the step was planned
     if escalation.kind == EscalationKind.ASSIGNED:
         return play.is_open and play.assignee_id == escalation.recipient_id
     return play.status == PlayStatus.PENDING
@@ -331,7 +337,9 @@ def _deliver(ids: list[int], now: datetime) -> dict:
                 continue
             row.status = EscalationStatus.SKIPPED
             row.note = (row.note + " " if row.note else "") + (
-                f"Not sent: the play was {play.get_status_display().lower()} first."
+                f"Not sent: {row.recipient.name} was deactivated."
+                if row.recipient is not None and not row.recipient.is_active
+                else f"Not sent: the play was {play.get_status_display().lower()} first."
                 if row.kind != EscalationKind.ASSIGNED or not play.is_open
                 else "Not sent: the play moved to someone else first."
             )

@@ -308,6 +308,8 @@ class Play(models.Model):
     policy_version = models.PositiveIntegerField()
     # Frozen ladder: [{"step", "kind", "at", "levels_up", "to_top", "label"}], in step order.
     plan = models.JSONField(default=list)
+    # When the current SLA clock started: creation, or a restart (reopen, restart on move).
+    clock_started_at = models.DateTimeField(null=True, blank=True)
     next_action_at = models.DateTimeField(null=True, blank=True)
 
     history = HistoricalRecords(excluded_fields=["next_action_at"])

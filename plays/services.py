@@ -111,6 +111,7 @@ def restart_clock(play: Play, start: datetime) -> None:
     due_at, remind_at, plan = build_plan(play.policy, start, first_step=max(used or 0, planned) + 1)
     play.plan, play.due_at, play.remind_at = plan, due_at, remind_at
     play.next_action_at = first_at(plan)
+    play.clock_started_at = start
 
 
 def template_for(funnel: int) -> PlayTemplate | None:
@@ -148,6 +149,7 @@ def play_create(
                 template=template_for(transition.funnel),
                 assignee=routing.owner,
                 created_at=now,
+                clock_started_at=now,
                 due_at=due_at,
                 remind_at=remind_at,
                 policy=policy,
@@ -313,11 +315,16 @@ def _check_assignee(locked: Play, by, verb: str) -> None:
     if can_work(by, locked):
         return
     mine = getattr(by, "owner", None) if by.is_authenticated else None
-    held_before = (
-        mine is not None and locked.events.filter(from_assignee=mine, kind="reassigned").exists()
+    moved_away = (
+        locked.events.filter(from_assignee=mine, kind="reassigned")
+        .select_related("actor__owner", "to_assignee")
+        .order_by("-at", "-pk")
+        .first()
+        if mine is not None
+        else None
     )
-    if held_before:
-        raise PlayConflict(describe_change(last_change(locked), locked))
+    if moved_away is not None:
+        raise PlayConflict(describe_change(moved_away, locked))
     raise PlayPermissionError(f"Only the assignee can {verb} this play.")
 
 
@@ -394,9 +401,26 @@ def play_reopen(*, play: Play, by, now: datetime | None = None) -> Play:
         dismissed_reason=None,
         dismissed_note="",
         dismissed_by=None,
+        started_at=None,
+        completed_at=None,
     )
+    if not _can_take(locked.assignee, now):
+        from .assignment import play_move
+        from .routing import successor_of
+
+        routing = successor_of(locked.assignee, at=now, policy=locked.policy)
+        if routing.owner is not None:
+            return play_move(
+                locked, routing.owner, by=by, now=now, why=" ".join(["Reopened.", *routing.notes])
+            )
     notify_assignee(locked, now=now, note="The play was reopened by a manager.")
     return locked
+
+
+def _can_take(owner: Owner, at: datetime) -> bool:
+    from .routing import absence_of
+
+    return owner.is_active and absence_of(owner, at) is None
 
 
 def play_withdraw(*, play: Play, reason: str, now: datetime) -> Play | None:
@@ -498,7 +522,8 @@ def plays_withdraw_due(*, now: datetime | None = None) -> int:
 @transaction.atomic
 def plays_replan(*, policy: SLAPolicy, now: datetime | None = None) -> int:
     """Re-plan the pending plays of a policy on purpose (admin action): new deadlines from
-    the current policy, measured from each play's creation; steps already sent stay sent.
+    the current policy, measured from when each play's clock started (its creation, or its
+    reopening); steps already sent stay sent.
     Started plays have no deadline left to move."""
     now = now or timezone.now()
     count = 0
@@ -507,7 +532,8 @@ def plays_replan(*, policy: SLAPolicy, now: datetime | None = None) -> int:
             play.escalations.exclude(kind=EscalationKind.ASSIGNED).values_list("step", flat=True)
         )
         first_step = min((p["step"] for p in play.plan), default=REMINDER_STEP)
-        due_at, remind_at, plan = build_plan(policy, play.created_at, first_step=first_step)
+        start = play.clock_started_at or play.created_at
+        due_at, remind_at, plan = build_plan(policy, start, first_step=first_step)
         play.due_at, play.remind_at, play.plan = due_at, remind_at, plan
         play.policy_version = policy.version
         play.next_action_at = first_at([p for p in plan if p["step"] not in done])

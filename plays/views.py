@@ -54,7 +54,7 @@ def my_plays(request):
         )
     elif tab == "closed":
         plays = (
-            reports.with_level(mine.exclude(status__in=OPEN_STATUSES))
+            reports.with_level(mine.exclude(status__in=[*OPEN_STATUSES, PlayStatus.WITHDRAWN]))
             .select_related("account", "transition")
             .order_by("-created_at")[:200]
         )
@@ -123,6 +123,7 @@ def play_detail(request, pk: int):
             "history": history,
             "suggested_subject": subject,
             "start_form": StartForm(initial={"message": kept or play.message or body}),
+            "kept_text": kept if kept and play.status != PlayStatus.PENDING else "",
             "dismiss_form": DismissForm(adr_only=not can_manage),
             "reassign_form": ReassignForm(choices=assignment.reassign_choices(request.user)),
             "can_work": can_work,
@@ -161,7 +162,6 @@ def _act(request, pk: int, action, *, draft: str | None = None):
         owner = _owner(request)
         manages = owner is not None and owner.reports.exists()
         return redirect("plays:team" if manages else "plays:my_plays")
-    request.session.pop("kept_drafts", None)
     return redirect("plays:detail", pk=play.pk)
 
 
@@ -193,6 +193,7 @@ def play_start(request, pk: int):
     form = StartForm(request.POST)
     if not form.is_valid():
         messages.error(request, "; ".join(form.errors["message"]))
+        request.session[f"draft:{pk}"] = request.POST.get("message", "")[:40000]
         return redirect("plays:detail", pk=pk)
 
     def start(play):
