@@ -14,7 +14,13 @@ from mqaflow.models import Owner
 
 from . import assignment, services
 from .models import DismissReason, Escalation, Play, PlayStatus
-from .serializers import DismissSerializer, PlaySerializer, ReassignSerializer, StartSerializer
+from .serializers import (
+    CompleteSerializer,
+    DismissSerializer,
+    PlaySerializer,
+    ReassignSerializer,
+    StartSerializer,
+)
 
 
 def _with_details(qs):
@@ -71,10 +77,12 @@ class PlayViewSet(viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         return self._act(services.play_start, message=data.validated_data.get("message"))
 
-    @extend_schema(request=None, responses=PlaySerializer)
+    @extend_schema(request=CompleteSerializer, responses=PlaySerializer)
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
-        return self._act(services.play_complete)
+        data = CompleteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._act(services.play_complete, outcome=data.validated_data.get("outcome", ""))
 
     @extend_schema(request=DismissSerializer, responses=PlaySerializer)
     @action(detail=True, methods=["post"])

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import Escalation, Play
+from .models import Escalation, Play, PlayOutcome
 
 
 class EscalationSerializer(serializers.ModelSerializer):
@@ -35,6 +35,7 @@ class PlaySerializer(serializers.ModelSerializer):
             "withdrawn_reason",
             "account_disqualified_at",
             "message",
+            "outcome",
             "explanation",
             "escalations",
         ]
@@ -42,6 +43,12 @@ class PlaySerializer(serializers.ModelSerializer):
 
 class StartSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+
+
+class CompleteSerializer(serializers.Serializer):
+    """Optional: completing without an outcome keeps working for earlier clients."""
+
+    outcome = serializers.ChoiceField(choices=PlayOutcome.choices, required=False, allow_blank=True)
 
 
 class DismissSerializer(serializers.Serializer):
