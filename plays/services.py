@@ -338,13 +338,12 @@ def play_start(*, play: Play, by, message: str | None = None, now: datetime | No
 
 
 @transaction.atomic
-def play_complete(
-    *, play: Play, by, outcome: str = "", now: datetime | None = None
-) -> Play:
+def play_complete(*, play: Play, by, outcome: str = "", now: datetime | None = None) -> Play:
     """Complete a started play. The UI always asks for the outcome (what the reports and
     the scorecard count); API clients of earlier releases may still complete without one."""
     if outcome and outcome not in PlayOutcome.values:
-        raise ValueError(f"Unknown outcome {outcome!r}; use one of {', '.join(PlayOutcome.values)}.")
+        allowed = ", ".join(PlayOutcome.values)
+        raise ValueError(f"Unknown outcome {outcome!r}; use one of {allowed}.")
     locked = _locked(play)
     _check_assignee(locked, by, "complete")
     now = now or timezone.now()
@@ -360,7 +359,8 @@ def mention_candidates(play: Play) -> list[Owner]:
     assignee = play.assignee
     ids = set(assignee.chain_ids()) | assignee.subtree_ids()
     if assignee.manager_id:
-        ids |= set(Owner.objects.filter(manager_id=assignee.manager_id).values_list("pk", flat=True))
+        peers = Owner.objects.filter(manager_id=assignee.manager_id).values_list("pk", flat=True)
+        ids |= set(peers)
     return list(Owner.objects.filter(pk__in=ids, is_active=True).order_by("name"))
 
 
