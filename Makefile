@@ -25,13 +25,14 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 install: $(STAMP)
 
 # A local demo that needs no server: SQLite, a filesystem broker, mails written to var/mail.
+# Links in the emails and the URL printed by seed_demo use the port it runs on; beat runs
+# the recompute and the sweep once at start-up, so /health/ is green at once.
 run: export DEBUG ?= 1
+run: export SITE_URL ?= http://$(HOST):$(PORT)
 run: install
 	mkdir -p var/mail
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
-	@echo ""
-	@echo "  mqaflow is starting on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
 	@echo "  Emails are written to var/mail/. Stop with Ctrl-C."
 	@echo ""
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho start -f Procfile.dev

@@ -436,7 +436,8 @@ def team_bulk(request):
         return redirect("plays:team")
     data = form.cleaned_data
     done, failed = [], []
-    for play in visible.filter(pk__in=data["plays"]).select_related("account", "assignee"):
+    chosen = visible.filter(pk__in=data["plays"]).select_related("account", "assignee")
+    for play in chosen.order_by("account__name", "pk"):
         try:
             if data["action"] == "reassign":
                 assignment.play_reassign(play=play, by=request.user, to_owner=data["owner"])
