@@ -382,17 +382,16 @@ def org_overview(*, now: datetime | None = None) -> dict:
     """Open, at-risk and breached plays across the organisation (the staff landing)."""
     now = now or timezone.now()
     pending = Q(status=PlayStatus.PENDING)
-    return Play.objects.aggregate(
+    totals = Play.objects.aggregate(
         open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
         at_risk=Count("id", filter=pending & Q(remind_at__lte=now, due_at__gt=now)),
         breached=Count("id", filter=pending & Q(due_at__lte=now)),
-        escalated=Count(
-            "id",
-            filter=Q(status__in=OPEN_STATUSES)
-            & Q(escalations__kind="escalation", escalations__status="sent"),
-            distinct=True,
-        ),
     )
+    escalated = Escalation.objects.filter(
+        kind="escalation", status="sent", play__status__in=OPEN_STATUSES
+    )
+    totals["escalated"] = escalated.values("play").distinct().count()
+    return totals
 
 
 def outcomes(start: datetime, end: datetime) -> list[dict]:

@@ -135,9 +135,14 @@ def log_in(page, live_server, owner, password=PASSWORD):
     page.get_by_role("button", name="Log in").click()
 
 
-def shot(page, name):
+def shot(page, name, *, full_page=True):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+
+
+def readme_shot(page, name):
+    """The first screen, as the README shows it (docs/screenshots/ holds copies of these)."""
+    shot(page, f"readme-{name}", full_page=False)
 
 
 def test_adr_starts_a_play_and_it_leaves_the_open_list(browser, live_server, world):
@@ -423,17 +428,24 @@ def test_a_fresh_demo_shows_every_state_at_once(browser, live_server, axe_script
     assert any(t.startswith("due in") for t in slas), slas
     assert page.locator(".badge.level", has_text="Escalated").count() >= 1
     shot(page, "demo-my-plays")
+    readme_shot(page, "my-plays")
+    page.set_viewport_size(PHONE)
+    readme_shot(page, "my-plays-phone")
+    page.set_viewport_size(DESKTOP)
     page.locator("li.play", has=page.locator(".badge.level")).first.locator("h3 a").click()
     page.wait_for_selector("text=Why it qualified")
     shot(page, "demo-play-detail")
+    readme_shot(page, "play-detail")
     page.context.clear_cookies()
     log_in(page, live_server, Login("manager.east@mqaflow.example"), DEFAULT_PASSWORD)
     page.wait_for_url(f"{live_server.url}/team/")
     assert page.locator("tr[data-play] .sla-overdue").count() >= 1
     shot(page, "demo-team")
+    readme_shot(page, "team")
     page.context.clear_cookies()
     log_in(page, live_server, Login(ADMIN_EMAIL), DEFAULT_PASSWORD)
     page.wait_for_url(f"{live_server.url}/overview/")
     check_axe(page, axe_script, "demo overview")
     shot(page, "demo-overview")
+    readme_shot(page, "overview")
     page.close()

@@ -284,6 +284,13 @@ def test_staff_without_plays_land_on_the_overview_and_see_the_whole_org(world):
     assert client.get("/")["Location"] == "/overview/"
     html = client.get("/overview/").content.decode()
     assert "3</b>open plays" in html and "1</b>at risk" in html and "1</b>breached" in html
+    assert "0</b>open and escalated" in html
+    from plays.escalation import escalations_sweep
+
+    # 19 h on, Globex (24 h ladder) and Initech (48 h) have been escalated, Acme not yet
+    escalations_sweep(now=timezone.now() + timedelta(hours=19))
+    html = client.get("/overview/").content.decode()
+    assert "3</b>open plays" in html and "2</b>open and escalated" in html
     assert "Last escalation sweep" in html and "not run yet" in html  # recompute never ran
     assert "/admin/plays/slapolicy/" in html and "/reports/" in html
     team = client.get("/team/")
