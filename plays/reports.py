@@ -7,7 +7,7 @@ one column of the plays in the period (bounded by the date range), to stay porta
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import (
@@ -67,6 +67,7 @@ class AdrSummary:
     compliance: float | None
     plays: list[Play]
     load_week: int = 0
+    outcomes: dict = field(default_factory=dict)
 
     @property
     def capacity(self) -> int:
@@ -110,6 +111,17 @@ def team_summary(manager: Owner | None, *, now: datetime | None = None) -> list[
     for play in open_plays_by_urgency(Play.objects.filter(assignee_id__in=ids)):
         plays.setdefault(play.assignee_id, []).append(play)
     load = weekly_load(ids, now=now)
+    won: dict[int, dict] = {}
+    for row in (
+        Play.objects.filter(
+            assignee_id__in=ids,
+            status=PlayStatus.COMPLETED,
+            completed_at__gte=now - timedelta(days=30),
+        )
+        .values("assignee_id", "outcome")
+        .annotate(n=Count("id"))
+    ):
+        won.setdefault(row["assignee_id"], {})[row["outcome"] or "none"] = row["n"]
     result = []
     for pk, owner in owners.items():
         row = counts.get(pk, {})
@@ -123,6 +135,7 @@ def team_summary(manager: Owner | None, *, now: datetime | None = None) -> list[
                 compliance=compliance.get(pk, {}).get("share"),
                 plays=plays.get(pk, []),
                 load_week=load.get(pk, 0),
+                outcomes=won.get(pk, {}),
             )
         )
     return result

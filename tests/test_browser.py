@@ -285,6 +285,15 @@ def test_adr_queue_filter_search_and_keyboard_start(
     assert page.locator("li.play", has_text="Acme Robotics").count() == 1
 
     page.goto(f"{live_server.url}/plays/")
+    # focus order starts with the skip link, and focus is visible
+    page.keyboard.press("Tab")
+    text, outline = page.evaluate(
+        "() => [document.activeElement.textContent.trim(),"
+        " getComputedStyle(document.activeElement).outlineStyle]"
+    )
+    assert text == "Skip to content" and outline != "none"
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent.trim()") == "mqaflow"
     page.keyboard.press("?")
     assert page.locator("#shortcut-help").is_visible()
     check_axe(page, axe_script, f"queue with keyboard help at {width}")

@@ -256,10 +256,16 @@ def test_bulk_reassign_and_dismiss_report_each_play(world, django_capture_on_com
     assert login(world["adr"]).post("/team/bulk/", {}).status_code == 404
 
 
-def test_board_shows_load_this_week_against_capacity(world):
+def test_board_shows_load_this_week_against_capacity_and_outcomes(world):
     world["adr"].weekly_play_capacity = 2
     world["adr"].save()
+    for play, outcome in ((world["fresh"], "meeting_booked"), (world["risky"], "not_a_fit")):
+        services.play_start(play=play, by=world["adr"].user)
+        services.play_complete(play=play, by=world["adr"].user, outcome=outcome)
     html = login(world["mgr"]).get("/team/").content.decode()
+    ana = html[html.index("Ana Souza <span") :]
+    ana = ana[: ana.index("</tr>")]
+    assert '<td class="num" data-label="Meetings · opps (30 d)">1 · 0</td>' in ana
     # Acme and Globex were received this week at the latest; Initech (30 h ago) maybe not on
     # a Monday, so count what the week holds.
     from plays.reports import week_start
