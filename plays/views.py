@@ -285,6 +285,9 @@ def play_start(request, pk: int):
 def play_complete(request, pk: int):
     form = CompleteForm(request.POST)
     if not form.is_valid():
+        play = _visible_play(request, pk)  # who may not see or complete it learns nothing more
+        if not services.can_work(request.user, play):
+            return HttpResponseForbidden("Only the assignee can complete this play.")
         messages.error(request, "; ".join(form.errors["outcome"]))
         return redirect("plays:detail", pk=pk)
 
