@@ -422,6 +422,7 @@ def play_comment(*, play: Play, by, body: str, now: datetime | None = None) -> P
         raise PlayTransitionError(f"A comment has at most {COMMENT_MAX_LENGTH} characters.")
     if not visible_plays(by).filter(pk=play.pk).exists():
         raise PlayPermissionError("You cannot see this play.")
+    play = _locked(play)  # mentions are numbered per play: one comment at a time
     now = now or timezone.now()
     comment = PlayComment.objects.create(play=play, author=by, body=body, created_at=now)
     mine = getattr(by, "owner", None)

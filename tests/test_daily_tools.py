@@ -433,3 +433,14 @@ def test_seed_demo_prints_the_site_url_and_each_login_once(settings):
     assert "Open http://127.0.0.1:8123/ and log in as:" in text
     for email in ("admin@mqaflow.example", "manager.east@mqaflow.example", "adr1@mqaflow.example"):
         assert text.count(email) == 1, email
+
+
+def test_admin_shows_a_plays_comments_and_filters_by_outcome(world):
+    from tests.factories import UserFactory
+
+    admin = UserFactory(username="boss@seller.example", is_staff=True, is_superuser=True)
+    services.play_comment(play=world["fresh"], by=world["mgr"].user, body="Call them Monday")
+    client = login(admin)
+    page = client.get(f"/admin/plays/play/{world['fresh'].pk}/change/")
+    assert page.status_code == 200 and "Call them Monday" in page.content.decode()
+    assert client.get("/admin/plays/play/?outcome=meeting_booked").status_code == 200
