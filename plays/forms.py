@@ -40,7 +40,13 @@ class QueueForm(forms.Form):
     """The filters of a play list; anything invalid falls back to the default."""
 
     status = forms.ChoiceField(
-        required=False, choices=[("open", "Open"), *PlayStatus.choices, ("all", "All")]
+        required=False,
+        choices=[
+            ("open", "Open"),
+            *PlayStatus.choices,
+            ("closed", "Completed and dismissed"),
+            ("all", "All"),
+        ],
     )
     funnel = forms.TypedChoiceField(
         required=False,

@@ -322,11 +322,14 @@ def queue(
     search: str = "",
     sort: str = "urgency",
 ) -> QuerySet:
-    """The plays a list shows: filtered by status ("open" = pending and started), funnel,
+    """The plays a list shows: filtered by status ("open" = pending and started, "closed" =
+    completed and dismissed), funnel,
     deadline bucket and a search on the account's name or domain; sorted by urgency
     (unstarted first, the nearest deadline first), newest qualification or account name."""
     if status == "open":
         qs = qs.filter(status__in=OPEN_STATUSES)
+    elif status == "closed":
+        qs = qs.filter(status__in=[PlayStatus.COMPLETED, PlayStatus.DISMISSED])
     elif status:
         qs = qs.filter(status=status)
     if funnel:

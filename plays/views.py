@@ -99,7 +99,7 @@ def my_plays(request):
     now = timezone.now()
     params = request.GET.copy()
     if params.get("tab") == "closed":  # links from earlier releases
-        params.setdefault("status", "completed")
+        params.setdefault("status", "closed")
     elif params.get("tab") == "withdrawn":
         params.setdefault("status", "withdrawn")
     form = QueueForm(params)

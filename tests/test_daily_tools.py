@@ -180,6 +180,11 @@ def test_queue_filters_counts_search_and_sorts(world):
     assert by_account.index("Acme") < by_account.index("Globex") < by_account.index("Initech")
     # withdrawn and the old tab links still work; nonsense falls back to the defaults
     assert client.get("/plays/?status=withdrawn").status_code == 200
+    services.play_dismiss(
+        play=world["risky"], by=world["mgr"].user, reason=DismissReason.objects.get(slug="bad-data")
+    )
+    closed = client.get("/plays/?tab=closed").content.decode()
+    assert "Globex" in closed and "Acme" not in closed
     assert "Initech" in client.get("/plays/?status=bogus&funnel=x&sort=y").content.decode()
 
 
