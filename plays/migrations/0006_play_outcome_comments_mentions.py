@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mqaflow', '0009_owner_weekly_capacity'),
+        ('mqaflow', '0011_owner_weekly_capacity'),
         ('plays', '0005_long_change_reasons'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
