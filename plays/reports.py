@@ -65,7 +65,6 @@ class AdrSummary:
     breached: int
     oldest_waiting: datetime | None
     compliance: float | None
-    plays: list[Play]
     load_week: int = 0
     outcomes: dict = field(default_factory=dict)
 
@@ -107,9 +106,6 @@ def team_summary(manager: Owner | None, *, now: datetime | None = None) -> list[
     compliance = sla_compliance_by(
         "holder_id", Play.objects.all(), now - timedelta(days=30), now, holders=ids
     )
-    plays: dict[int, list[Play]] = {}
-    for play in open_plays_by_urgency(Play.objects.filter(assignee_id__in=ids)):
-        plays.setdefault(play.assignee_id, []).append(play)
     load = weekly_load(ids, now=now)
     won: dict[int, dict] = {}
     for row in (
@@ -133,7 +129,6 @@ def team_summary(manager: Owner | None, *, now: datetime | None = None) -> list[
                 breached=row.get("breached", 0),
                 oldest_waiting=row.get("oldest"),
                 compliance=compliance.get(pk, {}).get("share"),
-                plays=plays.get(pk, []),
                 load_week=load.get(pk, 0),
                 outcomes=won.get(pk, {}),
             )
