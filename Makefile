@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run web worker beat test test-fast fuzz lint format bench loadtest probe browser-deps clean
+.PHONY: install run web worker beat test test-fast fuzz lint format bench loadtest probe browser-deps axe clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,13 +25,14 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 install: $(STAMP)
 
 # A local demo that needs no server: SQLite, a filesystem broker, mails written to var/mail.
+# Links in the emails and the URL printed by seed_demo use the port it runs on; beat runs
+# the recompute and the sweep once at start-up, so /health/ is green at once.
 run: export DEBUG ?= 1
+run: export SITE_URL ?= http://$(HOST):$(PORT)
 run: install
 	mkdir -p var/mail
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
-	@echo ""
-	@echo "  mqaflow is starting on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
 	@echo "  Emails are written to var/mail/. Stop with Ctrl-C."
 	@echo ""
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho start -f Procfile.dev
@@ -43,9 +44,21 @@ browser-deps:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# axe-core for the browser tests' accessibility checks, from the npm registry into var/node
+# (ignored by git). Without npm the checks fail loudly; they are never skipped.
+AXE_CORE_VERSION ?= 4.10.2
+AXE_SCRIPT := var/node/node_modules/axe-core/axe.min.js
+export AXE_CORE_VERSION
+
+$(AXE_SCRIPT):
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed to install axe-core for the accessibility checks"; exit 1; }
+	npm install --prefix var/node --no-audit --no-fund --silent axe-core@$(AXE_CORE_VERSION)
+
+axe: $(AXE_SCRIPT)
+
 test: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 test: export REDIS_URL ?= $(TEST_REDIS_URL)
-test: install browser-deps
+test: install browser-deps axe
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || { echo "run 'make format'"; exit 1; }
 	$(PY) manage.py makemigrations --check --dry-run --settings=mqaflow.settings_test >/dev/null \

@@ -22,7 +22,7 @@ from .qualification.scheduling import request_recompute
 
 @admin.register(Owner)
 class OwnerAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "email", "title", "manager", "is_active"]
+    list_display = ["name", "email", "title", "manager", "is_active", "weekly_play_capacity"]
     list_filter = ["is_active", "title"]
     search_fields = ["name", "email", "title"]
     autocomplete_fields = ["manager", "delegate", "user"]

@@ -8,11 +8,12 @@ some clearly do not, a few qualify through Act Now, and a few have aged out.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from mqaflow.ingest import credited_minutes
@@ -140,6 +141,12 @@ STORY = {
 }
 
 
+# What each ADR's open plays look like on a fresh `make run`, in order of their plays: the
+# first is fresh, the second at risk (reminder sent), the third overdue (its manager told),
+# the fourth escalated further up; then one started, one completed, one dismissed.
+PLAY_STORIES = ["fresh", "at_risk", "overdue", "escalated", "started", "completed", "dismissed"]
+
+
 @dataclass
 class SeedResult:
     owners: int
@@ -148,6 +155,8 @@ class SeedResult:
     events_created: int
     mqas: int
     logins: list[tuple[str, str, str]]
+    stories: dict[str, int] = field(default_factory=dict)
+    notices_sent: int = 0
 
 
 def _user(email: str, password: str, *, staff: bool = False, superuser: bool = False):
@@ -283,12 +292,95 @@ def _events(rng, accounts, contacts, now: datetime) -> list[EngagementEvent]:
     return rows
 
 
-@transaction.atomic
+def _shift(play, delta: timedelta) -> None:
+    """Move a new play (and its account's qualification) `delta` into the past, as if it
+    had been created then: its deadlines, frozen plan, history and first notice."""
+    from plays.models import Escalation, Play, PlayEvent
+    from plays.services import first_at
+
+    for entry in play.plan:
+        entry["at"] = (datetime.fromisoformat(entry["at"]) - delta).isoformat()
+    Play.objects.filter(pk=play.pk).update(
+        created_at=play.created_at - delta,
+        due_at=play.due_at - delta,
+        remind_at=play.remind_at - delta if play.remind_at else None,
+        plan=play.plan,
+        next_action_at=first_at(play.plan),
+    )
+    PlayEvent.objects.filter(play=play).update(at=F("at") - delta)
+    Escalation.objects.filter(play=play).update(
+        created_at=F("created_at") - delta,
+        due_at=F("due_at") - delta,
+        next_attempt_at=F("next_attempt_at") - delta,
+    )
+    transition = play.transition
+    type(transition).objects.filter(pk=transition.pk).update(at=F("at") - delta)
+
+
+def _tell_stories(now: datetime) -> dict[str, int]:
+    """Age the demo's new plays so that the first screen tells the story (PLAY_STORIES)."""
+    from plays.models import DismissReason, Play, PlayOutcome
+    from plays.services import play_complete, play_dismiss, play_start
+
+    counts: dict[str, int] = {}
+    by_assignee: dict[int, list] = {}
+    for play in (
+        Play.objects.filter(status="pending")
+        .select_related("policy", "transition", "assignee__user", "account")
+        .order_by("pk")
+    ):
+        by_assignee.setdefault(play.assignee_id, []).append(play)
+    reason = DismissReason.objects.filter(is_active=True, adr_may_use=True).first()
+    for plays in by_assignee.values():
+        for play, story in zip(plays, PLAY_STORIES, strict=False):
+            hours = play.policy.response_hours
+            ladder = sorted(s.after_hours for s in play.policy.steps.all())
+            age = {
+                "fresh": timedelta(minutes=20),
+                "at_risk": timedelta(hours=hours * 0.85),
+                "overdue": timedelta(hours=hours + 2),
+                "escalated": timedelta(hours=(ladder[1] if len(ladder) > 1 else hours) + 3),
+                "started": timedelta(hours=hours * 0.5),
+                "completed": timedelta(hours=hours * 3),
+                "dismissed": timedelta(hours=hours * 0.6),
+            }[story]
+            _shift(play, age)
+            play.refresh_from_db()
+            by = play.assignee.user
+            if story == "started":
+                play_start(play=play, by=by, message="", now=play.created_at + age / 2)
+            elif story == "completed":
+                play_start(play=play, by=by, message="", now=play.created_at + timedelta(hours=2))
+                play_complete(
+                    play=play,
+                    by=by,
+                    outcome=PlayOutcome.MEETING_BOOKED,
+                    now=play.created_at + timedelta(hours=30),
+                )
+            elif story == "dismissed" and reason is not None:
+                play_dismiss(play=play, by=by, reason=reason, now=now - timedelta(hours=1))
+            counts[story] = counts.get(story, 0) + 1
+    return counts
+
+
 def seed_demo(*, password: str = DEFAULT_PASSWORD, now: datetime | None = None) -> SeedResult:
-    """Create whatever demo rows are missing; existing rows are left as they are."""
-    from plays.models import SLAPolicy
+    """Create whatever demo rows are missing; existing rows are left as they are.
+
+    On a fresh database the new plays are aged to show every state at once, and the
+    escalation sweep runs, so the reminders and escalations are already in the outbox."""
+    from plays.escalation import escalations_sweep
 
     now = now or timezone.now()
+    result = _seed(password=password, now=now)
+    if result.stories:
+        result.notices_sent = escalations_sweep(now=now).sent
+    return result
+
+
+@transaction.atomic
+def _seed(*, password: str, now: datetime) -> SeedResult:
+    from plays.models import SLAPolicy
+
     rng = random.Random(20261124)
     owners = _org(password)
     fallback = owners["manager.east@mqaflow.example"]
@@ -306,6 +398,7 @@ def seed_demo(*, password: str = DEFAULT_PASSWORD, now: datetime | None = None) 
     from mqaflow.qualification.engine import evaluate_accounts
 
     evaluate_accounts([a.pk for a, _ in accounts], now=now)
+    stories = _tell_stories(now) if fresh else {}
     return SeedResult(
         owners=Owner.objects.count(),
         accounts=Account.objects.count(),
@@ -317,4 +410,5 @@ def seed_demo(*, password: str = DEFAULT_PASSWORD, now: datetime | None = None) 
             ("manager", "manager.east@mqaflow.example", password),
             ("ADR", "adr1@mqaflow.example", password),
         ],
+        stories=stories,
     )

@@ -113,9 +113,23 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=8 * 1024 * 1024)
 
 # --- Email ----------------------------------------------------------------------
-vars().update(env.email_url("EMAIL_URL", default=f"filemail://{VAR_DIR / 'mail'}"))
-if "EMAIL_FILE_PATH" in vars():
-    EMAIL_FILE_PATH = str(Path(EMAIL_FILE_PATH))  # noqa: F821 - set by email_url above
+_email_url = env.str("EMAIL_URL", default=f"filemail://{VAR_DIR / 'mail'}")
+vars().update(env.email_url_config(_email_url))
+
+
+def email_file_path(url: str, base: Path = BASE_DIR) -> str:
+    """The folder of a filemail:// URL: filemail:///abs/path is absolute, filemail://var/mail
+    is relative to the project (django-environ drops the leading slash of the first and
+    splits the second at its host, so both used to land somewhere under the cwd)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    path = Path(parts.netloc + parts.path)
+    return str(path if path.is_absolute() else base / path)
+
+
+if _email_url.startswith("filemail:"):
+    EMAIL_FILE_PATH = email_file_path(_email_url)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="mqaflow <mqaflow@localhost>")
 # Django's default is no timeout: a hanging SMTP server would pin a worker forever.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)

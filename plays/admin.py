@@ -18,6 +18,7 @@ from .models import (
     EscalationStep,
     OwnerAbsence,
     Play,
+    PlayComment,
     PlayEvent,
     PlayTemplate,
     SLAPolicy,
@@ -214,10 +215,21 @@ class PlayEventInline(admin.TabularInline):
     readonly_fields = fields
 
 
+class PlayCommentInline(admin.TabularInline):
+    model = PlayComment
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "author", "body"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # comments are written on the play's page, where mentions are told
+
+
 @admin.register(Play)
 class PlayAdmin(SimpleHistoryAdmin):
     list_display = ["id", "account", "assignee", "status", "created_at", "due_at", "started_at"]
-    list_filter = ["status", "policy__funnel", "dismissed_reason"]
+    list_filter = ["status", "outcome", "policy__funnel", "dismissed_reason"]
     search_fields = ["account__name", "account__domain", "assignee__name", "assignee__email"]
     date_hierarchy = "created_at"
     list_select_related = ["account", "assignee"]
@@ -237,7 +249,7 @@ class PlayAdmin(SimpleHistoryAdmin):
         "status",
         "assignee",
     ]
-    inlines = [EscalationInline, PlayEventInline]
+    inlines = [EscalationInline, PlayEventInline, PlayCommentInline]
 
 
 @admin.register(Escalation)

@@ -17,7 +17,13 @@ from mqaflow.validation import DOMAIN_MAX_LENGTH
 
 from . import assignment, services
 from .models import DismissReason, Escalation, Play, PlayStatus
-from .serializers import DismissSerializer, PlaySerializer, ReassignSerializer, StartSerializer
+from .serializers import (
+    CompleteSerializer,
+    DismissSerializer,
+    PlaySerializer,
+    ReassignSerializer,
+    StartSerializer,
+)
 
 
 def _with_details(qs):
@@ -86,10 +92,18 @@ class PlayViewSet(QueryMixin, viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         return self._act(services.play_start, message=data.validated_data.get("message"))
 
-    @extend_schema(request=None, responses=PlaySerializer)
+    @extend_schema(
+        request=CompleteSerializer,
+        responses=PlaySerializer,
+        examples=[
+            OpenApiExample("Complete", value={"outcome": "meeting_booked"}, request_only=True)
+        ],
+    )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
-        return self._act(services.play_complete)
+        data = CompleteSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        return self._act(services.play_complete, outcome=data.validated_data.get("outcome", ""))
 
     @extend_schema(
         request=DismissSerializer,

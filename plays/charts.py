@@ -44,3 +44,25 @@ def mqas_chart(rows: list[MQACount], *, period: str) -> str:
     for label, counts in sorted(series.items()):
         chart.add(label, [counts.get(p, 0) for p in periods])
     return chart.render(is_unicode=True)
+
+
+def mqas_summary(rows: list[MQACount], *, period: str) -> str:
+    """The chart's text alternative: the total, the busiest period and the split by funnel."""
+    if not rows:
+        return "No new MQAs in this range."
+    per_period: dict = {}
+    per_funnel: dict[int, int] = {}
+    for r in rows:
+        per_period[r.period] = per_period.get(r.period, 0) + r.count
+        per_funnel[r.funnel] = per_funnel.get(r.funnel, 0) + r.count
+    total = sum(per_period.values())
+    peak, peak_count = max(per_period.items(), key=lambda item: (item[1], item[0]))
+    split = ", ".join(
+        f"{Funnel(f).label.split(' (')[0]}: {n}" for f, n in sorted(per_funnel.items())
+    )
+    fmt = "%d %b %Y"
+    return (
+        f"{total} new MQA{'s' if total != 1 else ''} in {len(per_period)} {period}"
+        f"{'s' if len(per_period) != 1 else ''}; the most, {peak_count}, in the {period} of "
+        f"{peak.strftime(fmt)}. By funnel: {split}. The table below lists every figure."
+    )

@@ -128,7 +128,9 @@ def _plan_due(now: datetime, *, dry_run: bool = False) -> list[Escalation]:
 
 def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
     existing: dict[int, dict[int, Escalation]] = {p.pk: {} for p in plays}
-    for row in Escalation.objects.filter(play__in=plays).exclude(kind=EscalationKind.ASSIGNED):
+    for row in Escalation.objects.filter(play__in=plays).exclude(
+        kind__in=[EscalationKind.ASSIGNED, EscalationKind.MENTION]
+    ):
         existing[row.play_id][row.step] = row
     rows: list[Escalation] = []
     context = {"chains": {}, "absences": absences_at(now)}
@@ -290,6 +292,8 @@ def claim_one(escalation_id: int, *, now: datetime | None = None) -> bool:
 def _still_relevant(escalation: Escalation, play: Play) -> bool:
     if escalation.recipient is not None and not escalation.recipient.is_active:
         return False  # deactivated since the step was planned
+    if escalation.kind == EscalationKind.MENTION:  # a comment is news whatever the status
+        return True
     if escalation.kind == EscalationKind.ASSIGNED:
         return play.is_open and play.assignee_id == escalation.recipient_id
     return play.status == PlayStatus.PENDING

@@ -5,7 +5,8 @@ from django.utils import timezone
 
 from mqaflow.models import Owner
 
-from .models import DismissReason
+from .models import DismissReason, PlayOutcome, PlayStatus
+from .reports import DUE_FILTERS, QUEUE_SORTS
 
 
 class StartForm(forms.Form):
@@ -15,6 +16,101 @@ class StartForm(forms.Form):
         max_length=20000,
         required=False,
     )
+
+
+class CompleteForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label="Outcome",
+        choices=[("", "Choose the outcome…"), *PlayOutcome.choices],
+        error_messages={"required": "Choose the outcome to complete the play."},
+    )
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        label="Comment",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Mention a teammate or manager with @ and their name, e.g. @Maya.",
+        error_messages={"required": "Write something to comment."},
+    )
+
+
+class QueueForm(forms.Form):
+    """The filters of a play list; anything invalid falls back to the default."""
+
+    status = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("open", "Open"),
+            *PlayStatus.choices,
+            ("closed", "Completed and dismissed"),
+            ("all", "All"),
+        ],
+    )
+    funnel = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "All funnels"), ("1", "Funnel 1"), ("2", "Funnel 2"), ("3", "Funnel 3")],
+    )
+    due = forms.ChoiceField(required=False, choices=[("", "Any time"), *DUE_FILTERS.items()])
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    sort = forms.ChoiceField(required=False, choices=list(QUEUE_SORTS.items()))
+
+    def values(self) -> dict:
+        data = self.cleaned_data if self.is_valid() else {}
+        status = data.get("status") or "open"
+        return {
+            "status": "" if status == "all" else status,
+            "funnel": data.get("funnel"),
+            "due": data.get("due") or "",
+            "search": (data.get("q") or "").strip(),
+            "sort": data.get("sort") or "urgency",
+        }
+
+
+class BoardForm(QueueForm):
+    """The team board's filters: the queue's, plus the ADR."""
+
+    assignee = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, owners: list[Owner] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [("", "Every ADR")] + [(o.pk, o.name) for o in owners]
+
+    def values(self) -> dict:
+        values = super().values()
+        values["assignee"] = self.cleaned_data.get("assignee") if self.is_valid() else None
+        return values
+
+
+class BulkForm(forms.Form):
+    """Reassign or dismiss the ticked plays of the team board in one go."""
+
+    plays = forms.TypedMultipleChoiceField(
+        coerce=int, choices=[], error_messages={"required": "Tick at least one play."}
+    )
+    action = forms.ChoiceField(choices=[("reassign", "Reassign"), ("dismiss", "Dismiss")])
+    owner = forms.ModelChoiceField(
+        queryset=Owner.objects.filter(is_active=True), required=False, label="Reassign to"
+    )
+    reason = forms.ModelChoiceField(
+        queryset=DismissReason.objects.filter(is_active=True), required=False, label="Reason"
+    )
+    note = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, *args, play_ids=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plays"].choices = [(pk, pk) for pk in play_ids]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "reassign" and not data.get("owner"):
+            self.add_error("owner", "Choose whom to reassign the plays to.")
+        if data.get("action") == "dismiss" and not data.get("reason"):
+            self.add_error("reason", "Choose a reason to dismiss the plays.")
+        return data
 
 
 class DismissForm(forms.Form):

@@ -270,6 +270,15 @@ class PlayStatus(models.TextChoices):
 OPEN_STATUSES = [PlayStatus.PENDING, PlayStatus.STARTED]
 
 
+class PlayOutcome(models.TextChoices):
+    """What came of a completed play: the figure the reports and the scorecard count."""
+
+    MEETING_BOOKED = "meeting_booked", "Meeting booked"
+    OPPORTUNITY_CREATED = "opportunity_created", "Opportunity created"
+    NO_RESPONSE = "no_response", "No response after cadence"
+    NOT_A_FIT = "not_a_fit", "Not a fit"
+
+
 class Play(models.Model):
     account = models.ForeignKey("mqaflow.Account", on_delete=models.CASCADE, related_name="plays")
     transition = models.OneToOneField(
@@ -304,6 +313,12 @@ class Play(models.Model):
     # A started play whose account stopped qualifying: the ADR decides what to do.
     account_disqualified_at = models.DateTimeField(null=True, blank=True)
     message = models.TextField(blank=True, help_text="The ADR's personalised first touch.")
+    outcome = models.CharField(
+        max_length=30,
+        choices=PlayOutcome.choices,
+        blank=True,
+        help_text="What came of it, given when the play is completed.",
+    )
     policy = models.ForeignKey(SLAPolicy, on_delete=models.PROTECT, related_name="plays")
     policy_version = models.PositiveIntegerField()
     # Frozen ladder: [{"step", "kind", "at", "levels_up", "to_top", "label"}], in step order.
@@ -356,6 +371,7 @@ class EscalationKind(models.TextChoices):
     ASSIGNED = "assigned", "New play"
     REMINDER = "reminder", "Reminder"
     ESCALATION = "escalation", "Escalation"
+    MENTION = "mention", "Mention"
 
 
 class EscalationStatus(models.TextChoices):
@@ -372,7 +388,8 @@ class Escalation(models.Model):
     """One notice of a play (new-play email, reminder or escalation), sent at most once.
 
     Reminders and escalations are numbered by their plan step; "assigned" notices by the
-    play's assignment round (0 at creation, then one per move to a new assignee)."""
+    play's assignment round (0 at creation, then one per move to a new assignee);
+    mentions in comments by their order on the play (1, 2, …)."""
 
     play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="escalations")
     step = models.PositiveSmallIntegerField()
@@ -443,3 +460,21 @@ class PlayEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class PlayComment(models.Model):
+    """A note on a play by a teammate or manager; @mentioned people get a notice."""
+
+    play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField()
+    mentions = models.ManyToManyField("mqaflow.Owner", blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Comment on play #{self.play_id} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -150,6 +150,8 @@ def notice_key(row: Escalation) -> str:
     """'play:step' as in every earlier release; later assignment rounds are 'play:a<n>'."""
     if row.kind == EscalationKind.ASSIGNED and row.step:
         return f"{row.play_id}:a{row.step}"
+    if row.kind == EscalationKind.MENTION:
+        return f"{row.play_id}:m{row.step}"
     return f"{row.play_id}:{row.step}"
 
 

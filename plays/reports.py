@@ -7,7 +7,7 @@ one column of the plays in the period (bounded by the date range), to stay porta
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import (
@@ -65,13 +65,31 @@ class AdrSummary:
     breached: int
     oldest_waiting: datetime | None
     compliance: float | None
-    plays: list[Play]
+    load_week: int = 0
+    outcomes: dict = field(default_factory=dict)
+
+    @property
+    def capacity(self) -> int:
+        return self.owner.weekly_play_capacity
+
+    @property
+    def over_capacity(self) -> bool:
+        return self.load_week > self.capacity
 
 
-def team_summary(manager: Owner, *, now: datetime | None = None) -> list[AdrSummary]:
-    """Per owner of the manager's subtree: open plays, at-risk, breached, 30-day compliance."""
+def team_ids(manager: Owner | None) -> set[int]:
+    """The owners a manager watches (their subtree without themselves); None: everyone."""
+    if manager is None:
+        return set(Owner.objects.values_list("pk", flat=True))
+    return manager.subtree_ids() - {manager.pk}
+
+
+def team_summary(manager: Owner | None, *, now: datetime | None = None) -> list[AdrSummary]:
+    """Per owner of the manager's subtree (None: the whole organisation, for admins): open
+    plays, at-risk, breached, 30-day compliance, and plays received this week against the
+    owner's weekly capacity."""
     now = now or timezone.now()
-    ids = manager.subtree_ids() - {manager.pk}
+    ids = team_ids(manager)
     owners = {o.pk: o for o in Owner.objects.filter(pk__in=ids).order_by("name")}
     pending = Q(status=PlayStatus.PENDING)
     counts = {
@@ -88,9 +106,18 @@ def team_summary(manager: Owner, *, now: datetime | None = None) -> list[AdrSumm
     compliance = sla_compliance_by(
         "holder_id", Play.objects.all(), now - timedelta(days=30), now, holders=ids
     )
-    plays: dict[int, list[Play]] = {}
-    for play in open_plays_by_urgency(Play.objects.filter(assignee_id__in=ids)):
-        plays.setdefault(play.assignee_id, []).append(play)
+    load = weekly_load(ids, now=now)
+    won: dict[int, dict] = {}
+    for row in (
+        Play.objects.filter(
+            assignee_id__in=ids,
+            status=PlayStatus.COMPLETED,
+            completed_at__gte=now - timedelta(days=30),
+        )
+        .values("assignee_id", "outcome")
+        .annotate(n=Count("id"))
+    ):
+        won.setdefault(row["assignee_id"], {})[row["outcome"] or "none"] = row["n"]
     result = []
     for pk, owner in owners.items():
         row = counts.get(pk, {})
@@ -102,7 +129,8 @@ def team_summary(manager: Owner, *, now: datetime | None = None) -> list[AdrSumm
                 breached=row.get("breached", 0),
                 oldest_waiting=row.get("oldest"),
                 compliance=compliance.get(pk, {}).get("share"),
-                plays=plays.get(pk, []),
+                load_week=load.get(pk, 0),
+                outcomes=won.get(pk, {}),
             )
         )
     return result
@@ -218,13 +246,13 @@ def dismissals_by_rule(start: datetime, end: datetime) -> list[dict]:
     )
 
 
-def recent_adr_dismissals(manager: Owner, *, now: datetime | None = None) -> list[Play]:
-    """Plays of the manager's team that the ADR dismissed themselves within the reopen
-    window: the ones a manager may want to second-guess."""
+def recent_adr_dismissals(manager: Owner | None, *, now: datetime | None = None) -> list[Play]:
+    """Plays of the manager's team (None: everyone's) that the ADR dismissed themselves
+    within the reopen window: the ones a manager may want to second-guess."""
     from .services import REOPEN_WINDOW
 
     now = now or timezone.now()
-    ids = manager.subtree_ids() - {manager.pk}
+    ids = team_ids(manager)
     newer_open = Play.objects.filter(account=OuterRef("account"), status__in=OPEN_STATUSES)
     return list(
         Play.objects.filter(
@@ -236,4 +264,154 @@ def recent_adr_dismissals(manager: Owner, *, now: datetime | None = None) -> lis
         .annotate(account_has_open_play=Exists(newer_open))
         .select_related("account", "assignee", "dismissed_reason")
         .order_by("-dismissed_at")
+    )
+
+
+# --- the ADR queue and the team board -------------------------------------------------------
+
+DUE_FILTERS = {
+    "today": "Due today",
+    "at_risk": "At risk",
+    "overdue": "Overdue",
+}
+QUEUE_SORTS = {
+    "urgency": "Urgency",
+    "qualified": "Newest qualification",
+    "account": "Account",
+}
+
+
+def _due_q(due: str, now: datetime) -> Q:
+    """Pending plays due today (local day, not yet overdue), at risk or overdue."""
+    pending = Q(status=PlayStatus.PENDING)
+    if due == "overdue":
+        return pending & Q(due_at__lte=now)
+    if due == "at_risk":
+        return pending & Q(remind_at__lte=now, due_at__gt=now)
+    if due == "today":
+        end = timezone.localtime(now).replace(hour=23, minute=59, second=59, microsecond=999999)
+        return pending & Q(due_at__gt=now, due_at__lte=end)
+    raise ValueError(due)
+
+
+def queue_counts(qs: QuerySet, *, now: datetime) -> dict:
+    """How many plays each queue filter would show, in one aggregate query."""
+    aggregates = {f"status_{value}": Count("id", filter=Q(status=value)) for value in PlayStatus}
+    aggregates["status_open"] = Count("id", filter=Q(status__in=OPEN_STATUSES))
+    for due in DUE_FILTERS:
+        aggregates[f"due_{due}"] = Count("id", filter=_due_q(due, now))
+    for funnel in (1, 2, 3):
+        aggregates[f"funnel_{funnel}"] = Count(
+            "id", filter=Q(account__funnel=funnel, status__in=OPEN_STATUSES)
+        )
+    return qs.aggregate(**aggregates)
+
+
+def queue(
+    qs: QuerySet,
+    *,
+    now: datetime,
+    status: str = "open",
+    funnel: int | None = None,
+    due: str = "",
+    search: str = "",
+    sort: str = "urgency",
+) -> QuerySet:
+    """The plays a list shows: filtered by status ("open" = pending and started, "closed" =
+    completed and dismissed), funnel,
+    deadline bucket and a search on the account's name or domain; sorted by urgency
+    (unstarted first, the nearest deadline first), newest qualification or account name."""
+    if status == "open":
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    elif status == "closed":
+        qs = qs.filter(status__in=[PlayStatus.COMPLETED, PlayStatus.DISMISSED])
+    elif status:
+        qs = qs.filter(status=status)
+    if funnel:
+        qs = qs.filter(account__funnel=funnel)
+    if due:
+        qs = qs.filter(_due_q(due, now))
+    if search:
+        qs = qs.filter(Q(account__name__icontains=search) | Q(account__domain__icontains=search))
+    qs = with_level(qs).select_related("account", "assignee", "transition")
+    if sort == "qualified":
+        return qs.order_by("-created_at", "pk")
+    if sort == "account":
+        return qs.order_by("account__name", "pk")
+    return qs.order_by(
+        Case(When(status__in=OPEN_STATUSES, then=Value(0)), default=Value(1)),
+        F("started_at").desc(nulls_first=True),
+        "due_at",
+        "pk",
+    )
+
+
+def next_step(play: Play, now: datetime) -> str:
+    """What happens next to a pending play if nobody acts: "manager told in 3 h 12 min"."""
+    from .notifications import humanize_duration
+
+    if play.status != PlayStatus.PENDING:
+        return ""
+    entries = sorted(play.plan or [], key=lambda e: e["at"])
+    for entry in entries:
+        at = datetime.fromisoformat(entry["at"])
+        if at <= now:
+            continue
+        when = humanize_duration(at - now)
+        if entry["kind"] == "reminder":
+            return f"reminder in {when}"
+        if entry.get("to_top"):
+            return f"top of the chain told in {when}"
+        if entry.get("levels_up") == 1:
+            return f"manager told in {when}"
+        return f"{entry.get('levels_up')} levels up told in {when}"
+    if play.due_at <= now:
+        return "every escalation sent" if entries else "past its deadline"
+    return ""
+
+
+def week_start(now: datetime) -> datetime:
+    local = timezone.localtime(now)
+    monday = local - timedelta(days=local.weekday())
+    return monday.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def weekly_load(ids: set[int], *, now: datetime) -> dict[int, int]:
+    """Plays each owner received this week (created for them or moved to them, Monday on)."""
+    since = week_start(now)
+    received = (
+        PlayEvent.objects.filter(
+            to_assignee_id__in=ids, at__gte=since, kind__in=["created", "reassigned"]
+        )
+        .values("to_assignee_id")
+        .annotate(n=Count("play", distinct=True))
+    )
+    return {row["to_assignee_id"]: row["n"] for row in received}
+
+
+def org_overview(*, now: datetime | None = None) -> dict:
+    """Open, at-risk and breached plays across the organisation (the staff landing)."""
+    now = now or timezone.now()
+    pending = Q(status=PlayStatus.PENDING)
+    totals = Play.objects.aggregate(
+        open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
+        at_risk=Count("id", filter=pending & Q(remind_at__lte=now, due_at__gt=now)),
+        breached=Count("id", filter=pending & Q(due_at__lte=now)),
+    )
+    escalated = Escalation.objects.filter(
+        kind="escalation", status="sent", play__status__in=OPEN_STATUSES
+    )
+    totals["escalated"] = escalated.values("play").distinct().count()
+    return totals
+
+
+def outcomes(start: datetime, end: datetime) -> list[dict]:
+    """Completed plays per outcome (what the ADRs' work led to), by completion date."""
+    return list(
+        Play.objects.filter(
+            status=PlayStatus.COMPLETED, completed_at__gte=start, completed_at__lt=end
+        )
+        .values("outcome")
+        .annotate(count=Count("id"))
+        .order_by("outcome")
     )

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from mqaflow.api.serializers import StrictJSONTypes
 
-from .models import Escalation, Play
+from .models import Escalation, Play, PlayOutcome
 
 
 class EscalationSerializer(serializers.ModelSerializer):
@@ -40,6 +40,7 @@ class PlaySerializer(serializers.ModelSerializer):
             "withdrawn_reason",
             "account_disqualified_at",
             "message",
+            "outcome",
             "explanation",
             "escalations",
         ]
@@ -47,6 +48,17 @@ class PlaySerializer(serializers.ModelSerializer):
 
 class StartSerializer(StrictJSONTypes, serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+
+
+class CompleteSerializer(StrictJSONTypes, serializers.Serializer):
+    """Optional: completing without an outcome keeps working for earlier clients."""
+
+    outcome = serializers.ChoiceField(
+        choices=PlayOutcome.choices,
+        required=False,
+        allow_blank=True,
+        help_text="What came of the play; empty or left out: not given.",
+    )
 
 
 class DismissSerializer(StrictJSONTypes, serializers.Serializer):

@@ -11,6 +11,7 @@ Moves between people (reassign, owner change, deactivation, absence) are in
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -29,7 +30,9 @@ from .models import (
     EscalationKind,
     EscalationStatus,
     Play,
+    PlayComment,
     PlayEvent,
+    PlayOutcome,
     PlayStatus,
     PlayTemplate,
     SLAPolicy,
@@ -219,7 +222,9 @@ def _deliver_after_commit(escalation: Escalation) -> None:
 def cancel_notices(play: Play, why: str, *, recipient_id: int | None = None) -> int:
     """Cancel every notice of the play not yet handed to the mail server (optionally only
     those addressed to one person): nobody is told about it again."""
-    qs = Escalation.objects.filter(play=play, status=EscalationStatus.PENDING)
+    qs = Escalation.objects.filter(play=play, status=EscalationStatus.PENDING).exclude(
+        kind=EscalationKind.MENTION  # a comment stays news whatever happens to the play
+    )
     if recipient_id is not None:
         qs = qs.filter(recipient_id=recipient_id)
     return qs.update(status=EscalationStatus.CANCELLED, next_attempt_at=None, last_error=why)
@@ -340,11 +345,99 @@ def play_start(*, play: Play, by, message: str | None = None, now: datetime | No
 
 
 @transaction.atomic
-def play_complete(*, play: Play, by, now: datetime | None = None) -> Play:
+def play_complete(*, play: Play, by, outcome: str = "", now: datetime | None = None) -> Play:
+    """Complete a started play. The UI always asks for the outcome (what the reports and
+    the scorecard count); API clients of earlier releases may still complete without one."""
+    if outcome and outcome not in PlayOutcome.values:
+        allowed = ", ".join(PlayOutcome.values)
+        raise ValueError(f"Unknown outcome {outcome!r}; use one of {allowed}.")
     locked = _locked(play)
     _check_assignee(locked, by, "complete")
     now = now or timezone.now()
-    return _change_status(locked, PlayStatus.COMPLETED, by=by, now=now, completed_at=now)
+    note = f"Outcome: {PlayOutcome(outcome).label}." if outcome else ""
+    return _change_status(
+        locked, PlayStatus.COMPLETED, by=by, now=now, note=note, completed_at=now, outcome=outcome
+    )
+
+
+def mention_candidates(play: Play) -> list[Owner]:
+    """Whom a comment on the play may @mention: the assignee's chain (them and their
+    managers up to the top), their teammates (same manager) and their own reports."""
+    assignee = play.assignee
+    ids = set(assignee.chain_ids()) | assignee.subtree_ids()
+    if assignee.manager_id:
+        peers = Owner.objects.filter(manager_id=assignee.manager_id).values_list("pk", flat=True)
+        ids |= set(peers)
+    return list(Owner.objects.filter(pk__in=ids, is_active=True).order_by("name"))
+
+
+def parse_mentions(body: str, candidates: list[Owner]) -> list[Owner]:
+    """The people a comment @mentions: "@Maya Chen", "@maya.chen" (the email's local part)
+    or "@Maya" (a first name only if it is unambiguous among the candidates)."""
+    text = body.casefold()
+    firsts: dict[str, list[Owner]] = {}
+    for owner in candidates:
+        firsts.setdefault(owner.name.split(" ")[0].casefold(), []).append(owner)
+    found: list[Owner] = []
+    for owner in candidates:
+        keys = [owner.name.casefold(), owner.email.split("@")[0].casefold()]
+        first = owner.name.split(" ")[0].casefold()
+        if len(firsts[first]) == 1:
+            keys.append(first)
+        for key in keys:
+            if key and re.search(r"(?<![\w.])@" + re.escape(key) + r"(?![\w-])", text):
+                found.append(owner)
+                break
+    return found
+
+
+def notify_mention(comment: PlayComment, owner: Owner, *, now: datetime) -> Escalation:
+    """A "you were mentioned" notice, sent at once after commit; mentions are numbered per
+    play (unique per play, kind and step) like the assignment rounds."""
+    last = comment.play.escalations.filter(kind=EscalationKind.MENTION).aggregate(m=Max("step"))[
+        "m"
+    ]
+    author = getattr(comment.author, "owner", None)
+    who = author.name if author else (comment.author.get_username() if comment.author else "")
+    notice = Escalation.objects.create(
+        play=comment.play,
+        step=(last or 0) + 1,
+        kind=EscalationKind.MENTION,
+        level=0,
+        recipient=owner,
+        recipient_email=owner.email,
+        due_at=now,
+        next_attempt_at=now,
+        created_at=now,
+        note=f"{who}: {comment.body}"[:4000],
+    )
+    _deliver_after_commit(notice)
+    return notice
+
+
+COMMENT_MAX_LENGTH = 5000
+
+
+@transaction.atomic
+def play_comment(*, play: Play, by, body: str, now: datetime | None = None) -> PlayComment:
+    """Anyone who can see the play may comment; each @mentioned teammate or manager gets
+    one notice (the author is never notified of their own mention)."""
+    body = (body or "").strip()
+    if not body:
+        raise PlayTransitionError("Write something to comment.")
+    if len(body) > COMMENT_MAX_LENGTH:
+        raise PlayTransitionError(f"A comment has at most {COMMENT_MAX_LENGTH} characters.")
+    if not visible_plays(by).filter(pk=play.pk).exists():
+        raise PlayPermissionError("You cannot see this play.")
+    play = _locked(play)  # mentions are numbered per play: one comment at a time
+    now = now or timezone.now()
+    comment = PlayComment.objects.create(play=play, author=by, body=body, created_at=now)
+    mine = getattr(by, "owner", None)
+    mentioned = [o for o in parse_mentions(body, mention_candidates(play)) if o != mine]
+    comment.mentions.set(mentioned)
+    for owner in mentioned:
+        notify_mention(comment, owner, now=now)
+    return comment
 
 
 @transaction.atomic
@@ -529,7 +622,9 @@ def plays_replan(*, policy: SLAPolicy, now: datetime | None = None) -> int:
     count = 0
     for play in Play.objects.select_for_update().filter(policy=policy, status=PlayStatus.PENDING):
         done = set(
-            play.escalations.exclude(kind=EscalationKind.ASSIGNED).values_list("step", flat=True)
+            play.escalations.exclude(
+                kind__in=[EscalationKind.ASSIGNED, EscalationKind.MENTION]
+            ).values_list("step", flat=True)
         )
         first_step = min((p["step"] for p in play.plan), default=REMINDER_STEP)
         start = play.clock_started_at or play.created_at

@@ -13,7 +13,11 @@ urlpatterns = [
     path("plays/<int:pk>/dismiss/", views.play_dismiss, name="dismiss"),
     path("plays/<int:pk>/reassign/", views.play_reassign, name="reassign"),
     path("plays/<int:pk>/reopen/", views.play_reopen, name="reopen"),
+    path("plays/<int:pk>/comment/", views.play_comment, name="comment"),
+    path("overview/", views.overview, name="overview"),
     path("team/", views.team, name="team"),
+    path("team/bulk/", views.team_bulk, name="team_bulk"),
     path("reports/", views.reports_page, name="reports"),
     path("reports/mqas.csv", views.reports_csv, name="reports_csv"),
+    path("reports/<slug:table>.csv", views.reports_table_csv, name="reports_table_csv"),
 ]

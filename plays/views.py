@@ -16,12 +16,22 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from mqaflow.models import EngagementEvent, Funnel
+from mqaflow.models import EngagementEvent, Funnel, Owner
 from mqaflow.qualification.reports import new_mqas_by_period
 
 from . import assignment, charts, reports, services
-from .forms import DismissForm, ReassignForm, ReportForm, StartForm
-from .models import OPEN_STATUSES, Play, PlayStatus
+from .forms import (
+    BoardForm,
+    BulkForm,
+    CommentForm,
+    CompleteForm,
+    DismissForm,
+    QueueForm,
+    ReassignForm,
+    ReportForm,
+    StartForm,
+)
+from .models import Play, PlayOutcome, PlayStatus
 from .templating import first_touch_email
 
 TIMELINE_LIMIT = 200
@@ -33,48 +43,95 @@ def _owner(request):
 
 @login_required
 def home(request):
+    """ADRs land on their queue, managers on their team, staff with no plays of their own
+    on the organisation's overview (never an empty "My plays")."""
     owner = _owner(request)
-    if owner is not None and owner.reports.exists() and not owner.plays.exists():
+    has_plays = owner is not None and owner.plays.exists()
+    if owner is not None and owner.reports.exists() and not has_plays:
         return redirect("plays:team")
+    if request.user.is_staff and not has_plays:
+        return redirect("plays:overview")
     return redirect("plays:my_plays")
 
 
 @login_required
+def overview(request):
+    """Staff: open, at-risk and breached plays across the org and the periodic jobs."""
+    if not request.user.is_staff:
+        raise Http404("The overview is for admins.")
+    from mqaflow.models import Heartbeat
+
+    now = timezone.now()
+    return render(
+        request,
+        "plays/overview.html",
+        {
+            "totals": reports.org_overview(now=now),
+            "beats": {h.name: h for h in Heartbeat.objects.all()},
+            "jobs": [
+                ("recompute_all", "Last full recompute"),
+                ("recompute_pending", "Last catch-up recompute"),
+                ("escalations_sweep", "Last escalation sweep"),
+            ],
+            "now": now,
+        },
+    )
+
+
+def _queue_context(qs, form, *, now):
+    values = form.values()
+    plays = reports.queue(
+        qs,
+        now=now,
+        status=values["status"],
+        funnel=values["funnel"],
+        due=values["due"],
+        search=values["search"],
+        sort=values["sort"],
+    )
+    return values, plays
+
+
+@login_required
 def my_plays(request):
+    """The ADR's queue: filters with counts, a search, three sorts and the next step."""
     owner = _owner(request)
-    tab = request.GET.get("tab", "open")
-    tab = tab if tab in ("open", "closed", "withdrawn") else "open"
-    status = request.GET.get("status", "")
+    now = timezone.now()
+    params = request.GET.copy()
+    if params.get("tab") == "closed":  # links from earlier releases
+        params.setdefault("status", "closed")
+    elif params.get("tab") == "withdrawn":
+        params.setdefault("status", "withdrawn")
+    form = QueueForm(params)
     mine = Play.objects.filter(assignee=owner) if owner else Play.objects.none()
-    if tab == "withdrawn":
-        plays = (
-            reports.with_level(mine.filter(status=PlayStatus.WITHDRAWN))
-            .select_related("account", "transition")
-            .order_by("-withdrawn_at")[:200]
-        )
-    elif tab == "closed":
-        plays = (
-            reports.with_level(mine.exclude(status__in=[*OPEN_STATUSES, PlayStatus.WITHDRAWN]))
-            .select_related("account", "transition")
-            .order_by("-created_at")[:200]
-        )
-    else:
-        plays = reports.open_plays_by_urgency(mine)
-        if status in OPEN_STATUSES:
-            plays = plays.filter(status=status)
+    values, plays = _queue_context(mine, form, now=now)
     return render(
         request,
         "plays/my_plays.html",
         {
-            "plays": plays,
-            "tab": tab,
-            "status": status,
-            "now": timezone.now(),
-            "open_count": mine.filter(status__in=OPEN_STATUSES).count(),
-            "withdrawn_count": mine.filter(status=PlayStatus.WITHDRAWN).count(),
+            "form": form,
+            "values": values,
+            "plays": plays[:QUEUE_LIMIT],
+            "counts": reports.queue_counts(mine, now=now),
+            "statuses": [("open", "Open"), *PlayStatus.choices],
+            "due_filters": reports.DUE_FILTERS,
+            "sorts": reports.QUEUE_SORTS,
+            "query": _query_without(params, "status", "due", "funnel"),
+            "now": now,
             "kept_drafts": request.session.pop("kept_drafts", []),
         },
     )
+
+
+QUEUE_LIMIT = 200
+
+
+def _query_without(params, *names) -> str:
+    """The current query string without some parameters (for filter links)."""
+    q = params.copy()
+    for name in (*names, "tab"):
+        q.pop(name, None)
+    return q.urlencode()
 
 
 def _visible_play(request, pk: int) -> Play:
@@ -106,10 +163,17 @@ def play_detail(request, pk: int):
     kept = request.session.pop(f"draft:{play.pk}", None)
     can_work = services.can_work(request.user, play)
     can_manage = services.can_manage(request.user, play)
+    comments = list(play.comments.select_related("author__owner").prefetch_related("mentions"))
     history = sorted(
-        [("event", e.at, e) for e in play.events.select_related("actor")]
-        + [("escalation", e.created_at, e) for e in play.escalations.select_related("recipient")],
+        [("engagement", e.occurred_at, e) for e in timeline]
+        + [("event", e.at, e) for e in play.events.select_related("actor__owner")]
+        + [
+            ("escalation", e.sent_at or e.created_at, e)
+            for e in play.escalations.select_related("recipient")
+        ]
+        + [("comment", c.created_at, c) for c in comments],
         key=lambda item: item[1],
+        reverse=True,
     )
     return render(
         request,
@@ -125,6 +189,10 @@ def play_detail(request, pk: int):
             "start_form": StartForm(initial={"message": kept or play.message or body}),
             "kept_text": kept if kept and play.status != PlayStatus.PENDING else "",
             "dismiss_form": DismissForm(adr_only=not can_manage),
+            "complete_form": CompleteForm(),
+            "comment_form": CommentForm(),
+            "comments": comments,
+            "mentionable": services.mention_candidates(play),
             "reassign_form": ReassignForm(choices=assignment.reassign_choices(request.user)),
             "can_work": can_work,
             "can_manage": can_manage,
@@ -190,27 +258,69 @@ def _keep_draft(request, play: Play, draft: str) -> None:
 @require_POST
 @login_required
 def play_start(request, pk: int):
+    """Start with the typed email, or (the queue's "s" key) with the drafted one."""
     form = StartForm(request.POST)
     if not form.is_valid():
         messages.error(request, "; ".join(form.errors["message"]))
         request.session[f"draft:{pk}"] = request.POST.get("message", "")[:40000]
         return redirect("plays:detail", pk=pk)
+    use_draft = request.POST.get("draft") == "1"
 
     def start(play):
-        services.play_start(play=play, by=request.user, message=form.cleaned_data["message"])
+        message = form.cleaned_data["message"]
+        if use_draft:
+            contacts = list(play.account.contacts.order_by("persona", "seniority", "name"))
+            _subject, body = first_touch_email(play, contacts)
+            message = play.message or body
+        services.play_start(play=play, by=request.user, message=message)
         messages.success(request, f"Started the play for {play.account.name}. Good luck!")
 
-    return _act(request, pk, start, draft=form.cleaned_data["message"])
+    response = _act(request, pk, start, draft=form.cleaned_data["message"])
+    if use_draft and request.POST.get("next") == "queue":
+        return redirect("plays:my_plays")
+    return response
 
 
 @require_POST
 @login_required
 def play_complete(request, pk: int):
+    form = CompleteForm(request.POST)
+    if not form.is_valid():
+        play = _visible_play(request, pk)  # who may not see or complete it learns nothing more
+        if not services.can_work(request.user, play):
+            return HttpResponseForbidden("Only the assignee can complete this play.")
+        messages.error(request, "; ".join(form.errors["outcome"]))
+        return redirect("plays:detail", pk=pk)
+
     def complete(play):
-        services.play_complete(play=play, by=request.user)
-        messages.success(request, f"Completed the play for {play.account.name}.")
+        outcome = form.cleaned_data["outcome"]
+        services.play_complete(play=play, by=request.user, outcome=outcome)
+        label = dict(CompleteForm.base_fields["outcome"].choices)[outcome]
+        messages.success(request, f"Completed the play for {play.account.name}: {label}.")
 
     return _act(request, pk, complete)
+
+
+@require_POST
+@login_required
+def play_comment(request, pk: int):
+    play = _visible_play(request, pk)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(form.errors["body"]))
+        return redirect("plays:detail", pk=pk)
+    try:
+        comment = services.play_comment(play=play, by=request.user, body=form.cleaned_data["body"])
+    except services.PlayPermissionError as exc:
+        return HttpResponseForbidden(str(exc))
+    except services.PlayTransitionError as exc:
+        messages.error(request, str(exc))
+        return redirect("plays:detail", pk=pk)
+    told = [o.name for o in comment.mentions.all()]
+    messages.success(
+        request, "Comment added" + (f"; {', '.join(told)} will be told." if told else ".")
+    )
+    return redirect(f"{play.get_absolute_url()}#comments")
 
 
 @require_POST
@@ -265,21 +375,46 @@ def play_reassign(request, pk: int):
     return _act(request, pk, reassign)
 
 
+def _team_manager(request) -> tuple[bool, Owner | None]:
+    """(may see the board, whose team): managers their subtree, staff the whole org."""
+    owner = _owner(request)
+    if owner is not None and owner.reports.exists():
+        return True, owner
+    if request.user.is_staff:
+        return True, None
+    return False, None
+
+
 @login_required
 def team(request):
-    owner = _owner(request)
-    if owner is None or not owner.reports.exists():
+    allowed, manager = _team_manager(request)
+    if not allowed:
         raise Http404("The team page is for managers.")
-    summary = reports.team_summary(owner)
-    dismissals = reports.recent_adr_dismissals(owner)
+    now = timezone.now()
+    summary = reports.team_summary(manager, now=now)
+    ids = reports.team_ids(manager)
+    owners = [row.owner for row in summary]
+    form = BoardForm(request.GET, owners=owners)
+    values = form.values()
+    qs = Play.objects.filter(assignee_id__in=ids)
+    if values["assignee"]:
+        qs = qs.filter(assignee_id=values["assignee"])
+    _, plays = _queue_context(qs, form, now=now)
+    dismissals = reports.recent_adr_dismissals(manager, now=now)
     return render(
         request,
         "plays/team.html",
         {
             "summary": summary,
+            "whole_org": manager is None,
+            "form": form,
+            "values": values,
+            "plays": plays[:QUEUE_LIMIT],
             "dismissals": dismissals,
             "reopen_days": services.REOPEN_WINDOW.days,
-            "now": timezone.now(),
+            "reassign_form": ReassignForm(choices=assignment.reassign_choices(request.user)),
+            "dismiss_form": DismissForm(),
+            "now": now,
             "totals": {
                 "open": sum(s.open for s in summary),
                 "at_risk": sum(s.at_risk for s in summary),
@@ -289,10 +424,125 @@ def team(request):
     )
 
 
+@require_POST
+@login_required
+def team_bulk(request):
+    """Reassign or dismiss the ticked plays, each through its own service call: one play
+    that changed meanwhile does not stop the others, and the message names it."""
+    allowed, manager = _team_manager(request)
+    if not allowed:
+        raise Http404("The team page is for managers.")
+    visible = services.visible_plays(request.user).filter(assignee_id__in=reports.team_ids(manager))
+    form = BulkForm(request.POST, play_ids=list(visible.values_list("pk", flat=True)))
+    if not form.is_valid():
+        errors = [e for field in form.errors.values() for e in field]
+        messages.error(request, " ".join(errors))
+        return redirect("plays:team")
+    data = form.cleaned_data
+    done, failed = [], []
+    chosen = visible.filter(pk__in=data["plays"]).select_related("account", "assignee")
+    for play in chosen.order_by("account__name", "pk"):
+        try:
+            if data["action"] == "reassign":
+                assignment.play_reassign(play=play, by=request.user, to_owner=data["owner"])
+            else:
+                services.play_dismiss(
+                    play=play, by=request.user, reason=data["reason"], note=data["note"]
+                )
+        except (services.PlayPermissionError, services.PlayTransitionError) as exc:
+            failed.append(f"{play.account.name}: {exc}")
+        else:
+            done.append(play.account.name)
+    if done:
+        verb = (
+            f"Reassigned to {data['owner'].name}"
+            if data["action"] == "reassign"
+            else (f"Dismissed ({data['reason'].label})")
+        )
+        messages.success(request, f"{verb}: {', '.join(done)}.")
+    if failed:
+        messages.error(request, "Not changed: " + "; ".join(failed))
+    return redirect("plays:team")
+
+
 def _bounds(form: ReportForm) -> tuple[datetime, datetime]:
     start, end = form.range()
     tz = timezone.get_current_timezone()
     return datetime.combine(start, time.min, tzinfo=tz), datetime.combine(end, time.max, tzinfo=tz)
+
+
+SLA_COLUMNS = ["Plays", "On time", "Median start", "90th pct"]
+
+
+def _sla_rows(figures: dict, label) -> list[list]:
+    rows = []
+    for key, f in sorted(figures.items(), key=lambda item: str(item[0])):
+        rows.append([label(key), f["plays"], f["share"], f.get("median_h"), f.get("p90_h")])
+    return rows
+
+
+def _report_tables(start: datetime, end: datetime) -> dict[str, dict]:
+    """Every table of the reports page by slug: title, columns, rows (also its CSV)."""
+    plays = Play.objects.all()
+
+    def funnel_label(value):
+        return Funnel(value).label if value else "—"
+
+    tables = {
+        "sla-funnel": ("SLA compliance by funnel", "Funnel", "policy__funnel", funnel_label),
+        "sla-industry": (
+            "SLA compliance by industry",
+            "Industry",
+            "account__industry",
+            lambda v: v or "Unknown",
+        ),
+        "sla-size": (
+            "SLA compliance by size band",
+            "Size band",
+            "transition__size_band",
+            lambda v: v or "Any size",
+        ),
+    }
+    result = {
+        slug: {
+            "title": title,
+            "columns": [first, *SLA_COLUMNS],
+            "kinds": ["text", "count", "percent", "hours", "hours"],
+            "rows": _sla_rows(reports.sla_compliance_by(key, plays, start, end), label),
+        }
+        for slug, (title, first, key, label) in tables.items()
+    }
+    result["sla-team"] = {
+        "title": "SLA compliance by team",
+        "columns": ["Team (manager)", *SLA_COLUMNS],
+        "kinds": ["text", "count", "percent", "hours", "hours"],
+        "rows": _sla_rows(reports.sla_compliance_by_team(start, end), str),
+    }
+    result["outcomes"] = {
+        "title": "Completed plays by outcome",
+        "columns": ["Outcome", "Plays"],
+        "kinds": ["text", "count"],
+        "rows": [
+            [PlayOutcome(r["outcome"]).label if r["outcome"] else "Not given", r["count"]]
+            for r in reports.outcomes(start, end)
+        ],
+    }
+    result["escalations"] = {
+        "title": "Escalations sent per level",
+        "columns": ["Levels above the ADR", "Emails"],
+        "kinds": ["text", "count"],
+        "rows": [[r["level"], r["count"]] for r in reports.escalations_per_level(start, end)],
+    }
+    result["dismissals"] = {
+        "title": "Dismissals by rule",
+        "columns": ["Rule", "Reason", "Plays"],
+        "kinds": ["text", "text", "count"],
+        "rows": [
+            [r["rule"] or r["act_now"] or "—", r["reason"], r["count"]]
+            for r in reports.dismissals_by_rule(start, end)
+        ],
+    }
+    return result
 
 
 @login_required
@@ -307,7 +557,6 @@ def reports_page(request):
     start, end = _bounds(form)
     period = form.cleaned_data["period"]
     rows = new_mqas_by_period(period=period, start=start.date(), end=end.date())
-    plays = Play.objects.all()
     return render(
         request,
         "plays/reports.html",
@@ -315,15 +564,37 @@ def reports_page(request):
             "form": form,
             "rows": rows,
             "chart": charts.mqas_chart(rows, period=period),
-            "by_funnel": sorted(
-                reports.sla_compliance_by("policy__funnel", plays, start, end).items()
-            ),
-            "by_team": sorted(reports.sla_compliance_by_team(start, end).items()),
-            "levels": reports.escalations_per_level(start, end),
-            "dismissals": reports.dismissals_by_rule(start, end),
-            "query": request.GET.urlencode(),
+            "chart_summary": charts.mqas_summary(rows, period=period),
+            "tables": _report_tables(start, end),
+            "query": request.GET.urlencode()
+            or f"period={period}&start={start.date()}&end={end.date()}",
         },
     )
+
+
+@login_required
+def reports_table_csv(request, table: str):
+    """Any table of the reports page as CSV, for the same range."""
+    form = ReportForm(request.GET or {"period": "week"})
+    if not form.is_valid():
+        return HttpResponse(
+            "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+            status=400,
+            content_type="text/plain",
+        )
+    start, end = _bounds(form)
+    tables = _report_tables(start, end)
+    if table not in tables:
+        raise Http404(f"No report table {table!r}.")
+    data = tables[table]
+    response = HttpResponse(content_type="text/csv")
+    name = f"{table}-{start.date()}-{end.date()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    writer = csv.writer(response)
+    writer.writerow(data["columns"])
+    for row in data["rows"]:
+        writer.writerow(["" if value is None else value for value in row])
+    return response
 
 
 @login_required

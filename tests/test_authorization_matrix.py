@@ -42,7 +42,7 @@ READ = [401, 200, 200, 200, 200, 200, 200, 200]
 MATRIX = [
     ("GET", "/plays/", None, [302, 200, 200, 200, 200, 200, 200, 302]),
     ("GET", "/plays/{play}/", None, [302, 200, 404, 200, 404, 200, 200, 302]),
-    ("GET", "/team/", None, [302, 404, 404, 200, 200, 404, 404, 302]),
+    ("GET", "/team/", None, [302, 404, 404, 200, 200, 200, 200, 302]),
     ("GET", "/reports/", None, [302, 200, 200, 200, 200, 200, 200, 302]),
     ("GET", "/reports/mqas.csv", None, [302, 200, 200, 200, 200, 200, 200, 302]),
     ("GET", "/admin/", None, [302, 302, 302, 302, 302, 200, 200, 302]),
@@ -60,6 +60,11 @@ MATRIX = [
         {"owner": "{peer_id}"},
         [302, 403, 404, 302, 404, 302, 302, 302],
     ),
+    # issue 16: the staff overview, comments, bulk actions and the reports' CSVs
+    ("GET", "/overview/", None, [302, 404, 404, 404, 404, 200, 200, 302]),
+    ("POST", "/plays/{play}/comment/", {"body": "hi"}, [302, 302, 404, 302, 404, 302, 302, 302]),
+    ("POST", "/team/bulk/", {}, [302, 404, 404, 302, 302, 302, 302, 302]),
+    ("GET", "/reports/sla-team.csv", None, [302, 200, 200, 200, 200, 200, 200, 302]),
     ("GET", "/api/v1/accounts/", None, READ),
     ("POST", "/api/v1/accounts/", {"domain": "new{n}.example", "name": "New"}, WRITE),
     ("GET", "/api/v1/accounts/acme.com/", None, READ),

@@ -1,9 +1,13 @@
 """Real browser tests: Playwright driving Debian's chromium against a live server.
 
-Screenshots of every page land in artifacts/screenshots/ (kept by CI).
+Screenshots of every page land in artifacts/screenshots/ (kept by CI). Every page is
+checked with axe-core (the npm package's script, injected into the page): no serious or
+critical accessibility violation is allowed.
 """
 
 import os
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,8 +18,15 @@ from plays.models import Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
 
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "browser-pass-1"
+# axe-core comes from the npm registry into a folder git ignores (see `make axe`).
+AXE_VERSION = os.environ.get("AXE_CORE_VERSION", "4.10.2")
+AXE_DIR = ROOT / "var" / "node"
+AXE_SCRIPT = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 900}
 
 pytestmark = [
     pytest.mark.browser,
@@ -70,16 +81,68 @@ def world():
     return {"adr": adr, "mgr": mgr, "plays": plays}
 
 
-def log_in(page, live_server, owner):
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """The axe-core script, installed with npm on first use; no npm is a failure, never a
+    silent skip (the accessibility checks are part of the suite)."""
+    if not AXE_SCRIPT.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm is needed to install axe-core for the accessibility checks")
+        AXE_DIR.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(AXE_DIR),
+                "--no-audit",
+                "--no-fund",
+                f"axe-core@{AXE_VERSION}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0 or not AXE_SCRIPT.exists():
+            pytest.fail(f"npm could not install axe-core: {done.stderr[-2000:]}")
+    return AXE_SCRIPT
+
+
+def check_axe(page, script: Path, where: str) -> None:
+    """Run axe-core on the page as it is; fail on serious or critical violations."""
+    page.add_script_tag(path=str(script))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    report = "\n".join(
+        f"{v['impact']}: {v['id']} — {v['help']} ({len(v['nodes'])} node(s), e.g. "
+        f"{v['nodes'][0]['target']})"
+        for v in bad
+    )
+    assert not bad, f"axe-core on {where}:\n{report}"
+
+
+def no_sideways_scroll(page) -> None:
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    viewport = page.evaluate("() => document.documentElement.clientWidth")
+    assert width <= viewport, f"the page is {width} px wide in a {viewport} px viewport"
+
+
+def log_in(page, live_server, owner, password=PASSWORD):
     page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(owner.email)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Email").fill(getattr(owner, "email", None) or owner.username)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
 
 
-def shot(page, name):
+def shot(page, name, *, full_page=True):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+
+
+def readme_shot(page, name):
+    """The first screen, as the README shows it (docs/screenshots/ holds copies of these)."""
+    shot(page, f"readme-{name}", full_page=False)
 
 
 def test_adr_starts_a_play_and_it_leaves_the_open_list(browser, live_server, world):
@@ -114,7 +177,7 @@ def test_manager_sees_the_breached_play_of_a_report(browser, live_server, world)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     log_in(page, live_server, world["mgr"])
     page.wait_for_url(f"{live_server.url}/team/")
-    breached = page.locator("li.play", has_text="Globex Energy")
+    breached = page.locator("tr[data-play]", has_text="Globex Energy")
     assert "overdue" in breached.locator(".sla").inner_text()
     assert "sla-overdue" in breached.locator(".sla").get_attribute("class")
     shot(page, "team")
@@ -163,3 +226,235 @@ def test_start_after_a_reassignment_says_who_took_it_and_keeps_the_typed_text(
     assert play.status == "pending" and play.assignee == peer
     adr_context.close()
     mgr_context.close()
+
+
+# --- issue 16: the daily tools at 1280 px and 375 px, with axe-core on every page ------------
+
+
+@pytest.fixture
+def team_world(world):
+    """The world plus a teammate, an overdue play of theirs and an admin."""
+    from tests.factories import UserFactory
+
+    peer = OwnerFactory(name="Ben Carter", manager=world["mgr"])
+    peer.user.set_password(PASSWORD)
+    peer.user.save()
+    now = datetime.now(UTC)
+    account = AccountFactory(name="Initech Labs", funnel=2, owner=peer, domain="initech.example")
+    EventFactory(
+        account=account,
+        contact=ContactFactory(account=account, name="Ida Inn", seniority="c_level"),
+        activity=activity("demo_request"),
+        occurred_at=now - timedelta(hours=3),
+    )
+    evaluate_accounts([account.pk], now=now - timedelta(hours=2))
+    admin = UserFactory(username="root@seller.example", is_staff=True, is_superuser=True)
+    admin.set_password(PASSWORD)
+    admin.save()
+    return {**world, "peer": peer, "admin": admin, "initech": Play.objects.get(account=account)}
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "375"])
+def test_adr_queue_filter_search_and_keyboard_start(
+    browser, live_server, world, axe_script, viewport
+):
+    page = browser.new_page(viewport=viewport)
+    width = viewport["width"]
+    page.goto(f"{live_server.url}/accounts/login/")
+    check_axe(page, axe_script, f"login at {width}")
+    log_in(page, live_server, world["adr"])
+    page.wait_for_url(f"{live_server.url}/plays/")
+    check_axe(page, axe_script, f"ADR queue at {width}")
+    no_sideways_scroll(page)
+    shot(page, f"queue-{width}")
+    # Overdue says so in words, not only in red
+    globex = page.locator("li.play", has_text="Globex")
+    assert "overdue by 6 h" in globex.locator(".sla").inner_text()
+    assert "Next:" in page.locator("li.play", has_text="Acme").inner_text()
+
+    page.get_by_role("link", name="Overdue").click()
+    page.wait_for_url("**/plays/?**due=overdue**")
+    assert page.locator("li.play").count() == 1
+    assert page.locator("li.play", has_text="Globex").count() == 1
+
+    page.get_by_role("link", name="Open").first.click()
+    page.get_by_label("Search by account name or domain").fill("acme")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**q=acme**")
+    assert page.locator("li.play").count() == 1
+    assert page.locator("li.play", has_text="Acme Robotics").count() == 1
+
+    page.goto(f"{live_server.url}/plays/")
+    # focus order starts with the skip link, and focus is visible
+    page.keyboard.press("Tab")
+    text, outline = page.evaluate(
+        "() => [document.activeElement.textContent.trim(),"
+        " getComputedStyle(document.activeElement).outlineStyle]"
+    )
+    assert text == "Skip to content" and outline != "none"
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent.trim()") == "mqaflow"
+    page.keyboard.press("?")
+    assert page.locator("#shortcut-help").is_visible()
+    check_axe(page, axe_script, f"queue with keyboard help at {width}")
+    page.keyboard.press("?")
+    page.keyboard.press("j")  # the most urgent: Globex, overdue
+    assert "selected" in (page.locator("li.play").first.get_attribute("class") or "")
+    page.keyboard.press("s")
+    page.wait_for_selector("text=Started the play for Globex Energy")
+    play = world["plays"]["Globex Energy"]
+    play.refresh_from_db()
+    assert play.status == "started" and play.message.startswith("Hi Jane")
+    page.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "375"])
+def test_play_page_start_bar_outcome_and_mention(
+    browser, live_server, team_world, axe_script, viewport, django_capture_on_commit_callbacks
+):
+    width = viewport["width"]
+    page = browser.new_page(viewport=viewport)
+    log_in(page, live_server, team_world["adr"])
+    page.wait_for_url(f"{live_server.url}/plays/")
+    play = team_world["plays"]["Acme Robotics"]
+    page.goto(f"{live_server.url}/plays/{play.pk}/")
+    check_axe(page, axe_script, f"play page at {width}")
+    no_sideways_scroll(page)
+    shot(page, f"play-{width}")
+    # Start is reachable without scrolling
+    start = page.locator("#start-bar")
+    box = start.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= viewport["height"]
+    # labels, never raw codes; contacts with email and a copy button
+    body = page.locator("main").inner_text()
+    assert "VP" in body and "Demo request" in body and "demo_request" not in body
+    assert page.get_by_role("button", name="Copy the email address of Jane Doe").count() == 1
+
+    page.get_by_label("Your first-touch email").fill("Hi Jane, does Tuesday work?")
+    start.click()
+    page.wait_for_selector("text=Started the play for Acme Robotics")
+    page.get_by_role("button", name="Complete play").click()  # no outcome: the form asks
+    assert page.get_by_label("How did it end?").evaluate("el => !el.validity.valid")
+    page.get_by_label("How did it end?").select_option(label="Meeting booked")
+    page.get_by_role("button", name="Complete play").click()
+    page.wait_for_selector("text=Completed the play for Acme Robotics: Meeting booked")
+    play.refresh_from_db()
+    assert play.status == "completed" and play.outcome == "meeting_booked"
+
+    page.get_by_label("Comment", exact=True).fill("@Maya booked for Tuesday, can you join?")
+    page.get_by_role("button", name="Add comment").click()
+    page.wait_for_selector("text=Comment added; Maya Chen will be told.")
+    assert page.locator(".tl-comment", has_text="booked for Tuesday").count() == 1
+    check_axe(page, axe_script, f"completed play with a comment at {width}")
+    shot(page, f"play-completed-{width}")
+    from plays.models import Escalation
+
+    notice = Escalation.objects.get(play=play, kind="mention")
+    assert notice.recipient == team_world["mgr"]
+    page.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "375"])
+def test_manager_board_bulk_reassign(browser, live_server, team_world, axe_script, viewport):
+    width = viewport["width"]
+    page = browser.new_page(viewport=viewport)
+    log_in(page, live_server, team_world["mgr"])
+    page.wait_for_url(f"{live_server.url}/team/")
+    check_axe(page, axe_script, f"team board at {width}")
+    no_sideways_scroll(page)  # tables fit at 1280 and become cards at 375
+    shot(page, f"team-{width}")
+    rows = page.locator("tr[data-play]")
+    names = [rows.nth(i).locator("th").inner_text() for i in range(rows.count())]
+    assert names == ["Globex Energy", "Acme Robotics", "Initech Labs"], names  # by urgency
+    compliance = page.locator("td[data-label='SLA compliance']").first
+    assert compliance.is_visible()
+    box = compliance.bounding_box()
+    assert box["x"] + box["width"] <= width
+
+    page.get_by_label("ADR").select_option(label="Ana Souza")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**assignee=**")
+    assert page.locator("tr[data-play]").count() == 2
+
+    page.get_by_label("Tick Acme Robotics").check()
+    page.get_by_label("Tick Globex Energy").check()
+    page.get_by_label("Reassign to").select_option(label="Ben Carter")
+    page.get_by_role("button", name="Apply to ticked plays").click()
+    page.wait_for_selector("text=Reassigned to Ben Carter: Acme Robotics, Globex Energy.")
+    check_axe(page, axe_script, f"team board after a bulk reassign at {width}")
+    assert set(
+        Play.objects.filter(account__name__in=["Acme Robotics", "Globex Energy"]).values_list(
+            "assignee__name", flat=True
+        )
+    ) == {"Ben Carter"}
+    page.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "375"])
+def test_admin_lands_on_the_overview_and_reports_fit(
+    browser, live_server, team_world, axe_script, viewport
+):
+    width = viewport["width"]
+    page = browser.new_page(viewport=viewport)
+    log_in(page, live_server, team_world["admin"])
+    page.wait_for_url(f"{live_server.url}/overview/")
+    assert page.get_by_role("heading", name="Overview").is_visible()
+    assert "3\nopen plays" in page.locator(".stats").inner_text()
+    check_axe(page, axe_script, f"admin overview at {width}")
+    no_sideways_scroll(page)
+    shot(page, f"overview-{width}")
+    page.get_by_role("link", name="Team").click()
+    page.wait_for_url(f"{live_server.url}/team/")
+    assert page.get_by_role("heading", name="Whole organisation").is_visible()
+    check_axe(page, axe_script, f"whole-org board at {width}")
+    page.goto(f"{live_server.url}/reports/?period=week")
+    check_axe(page, axe_script, f"reports at {width}")
+    no_sideways_scroll(page)
+    assert page.locator("#mqa-chart-summary").inner_text().strip()
+    assert page.get_by_role("link", name="Download CSV of sla compliance by industry").count()
+    shot(page, f"reports-{width}")
+    page.goto(f"{live_server.url}/accounts/password_reset/")
+    check_axe(page, axe_script, f"password reset at {width}")
+    page.close()
+
+
+def test_a_fresh_demo_shows_every_state_at_once(browser, live_server, axe_script):
+    """What a newcomer sees after `make run`: the README's screenshots come from here."""
+    from mqaflow.demo import ADMIN_EMAIL, DEFAULT_PASSWORD, seed_demo
+
+    seed_demo()
+
+    class Login:
+        def __init__(self, email):
+            self.email = email
+
+    page = browser.new_page(viewport=DESKTOP)
+    log_in(page, live_server, Login("adr1@mqaflow.example"), DEFAULT_PASSWORD)
+    page.wait_for_url(f"{live_server.url}/plays/")
+    slas = page.locator("li.play .sla").all_inner_texts()
+    assert any(t.startswith("at risk") for t in slas), slas
+    assert any(t.startswith("overdue") for t in slas), slas
+    assert any(t.startswith("due in") for t in slas), slas
+    assert page.locator(".badge.level", has_text="Escalated").count() >= 1
+    shot(page, "demo-my-plays")
+    readme_shot(page, "my-plays")
+    page.set_viewport_size(PHONE)
+    readme_shot(page, "my-plays-phone")
+    page.set_viewport_size(DESKTOP)
+    page.locator("li.play", has=page.locator(".badge.level")).first.locator("h3 a").click()
+    page.wait_for_selector("text=Why it qualified")
+    shot(page, "demo-play-detail")
+    readme_shot(page, "play-detail")
+    page.context.clear_cookies()
+    log_in(page, live_server, Login("manager.east@mqaflow.example"), DEFAULT_PASSWORD)
+    page.wait_for_url(f"{live_server.url}/team/")
+    assert page.locator("tr[data-play] .sla-overdue").count() >= 1
+    shot(page, "demo-team")
+    readme_shot(page, "team")
+    page.context.clear_cookies()
+    log_in(page, live_server, Login(ADMIN_EMAIL), DEFAULT_PASSWORD)
+    page.wait_for_url(f"{live_server.url}/overview/")
+    check_axe(page, axe_script, "demo overview")
+    shot(page, "demo-overview")
+    readme_shot(page, "overview")
+    page.close()

@@ -101,10 +101,15 @@ def test_start_then_complete_through_the_views(world):
     play.refresh_from_db()
     assert play.status == "started" and play.message == "Hi Jane, edited."
     assert 'data-play="' not in client.get("/plays/?status=pending").content.decode()
-    client.post(f"/plays/{play.pk}/complete/")
+    refused = client.post(f"/plays/{play.pk}/complete/", follow=True)  # the UI asks why
+    assert "Choose the outcome to complete the play." in refused.content.decode()
     play.refresh_from_db()
-    assert play.status == "completed"
+    assert play.status == "started"
+    client.post(f"/plays/{play.pk}/complete/", {"outcome": "meeting_booked"})
+    play.refresh_from_db()
+    assert play.status == "completed" and play.outcome == "meeting_booked"
     assert "Acme" in client.get("/plays/?tab=closed").content.decode()
+    assert "Outcome: Meeting booked" in client.get("/plays/?status=completed").content.decode()
     again = client.post(f"/plays/{play.pk}/start/", follow=True)
     assert b"This play was completed by" in again.content
 

@@ -61,6 +61,11 @@ class Owner(models.Model):
         "with no delegate of their own; empty: their manager does.",
     )
     is_active = models.BooleanField(default=True)
+    weekly_play_capacity = models.PositiveSmallIntegerField(
+        default=10,
+        help_text="How many new plays this owner can work in a week (the team board compares "
+        "each ADR's load this week with it).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()

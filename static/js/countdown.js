@@ -15,7 +15,8 @@
     document.querySelectorAll(".sla[data-due]").forEach(function (el) {
       var due = Date.parse(el.dataset.due), remind = el.dataset.remind ? Date.parse(el.dataset.remind) : null;
       var left = due - now;
-      el.textContent = left < 0 ? "overdue by " + human(left) : "due in " + human(left);
+      var risky = left >= 0 && remind !== null && remind <= now;
+      el.textContent = left < 0 ? "overdue by " + human(left) : (risky ? "at risk: due in " : "due in ") + human(left);
       el.classList.toggle("sla-overdue", left < 0);
       el.classList.toggle("sla-risk", left >= 0 && remind !== null && remind <= now);
       el.classList.toggle("sla-ok", left >= 0 && (remind === null || remind > now));

@@ -22,6 +22,20 @@ class Command(BaseCommand):
             f"{result.mqas} MQAs."
         )
         self.stdout.write("Account stories: " + "; ".join(f"{k}: {v}" for k, v in STORY.items()))
+        if result.stories:
+            self.stdout.write(
+                "Plays aged to show every state: "
+                + ", ".join(f"{n} {story.replace('_', ' ')}" for story, n in result.stories.items())
+                + f"; {result.notices_sent} notice(s) sent to {_outbox()}."
+            )
         self.stdout.write(f"\nOpen {settings.SITE_URL}/ and log in as:")
         for role, email, pw in result.logins:
             self.stdout.write(f"  {role:<8} {email} / {pw}")
+
+
+def _outbox() -> str:
+    """Where the notices went: the mail folder, or the configured mail server."""
+    path = getattr(settings, "EMAIL_FILE_PATH", None)
+    if path and settings.EMAIL_BACKEND.endswith("filebased.EmailBackend"):
+        return str(path)
+    return "the mail server"

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('plays', '0005_long_change_reasons'),
+        ('plays', '0006_play_outcome_comments_mentions'),
     ]
 
     operations = [
