@@ -47,6 +47,7 @@ from mqaflow.heartbeat import heartbeat
 from .models import Escalation, EscalationKind, EscalationStatus, Play, PlayStatus
 from .notifications import send_notices
 from .routing import absences_at, escalation_recipient
+from .signals import notices_sent
 
 logger = logging.getLogger(__name__)
 
@@ -371,6 +372,7 @@ def _mark_sent(rows: list[Escalation], now: datetime) -> None:
     Escalation.objects.filter(pk__in=[r.pk for r in rows]).update(
         status=EscalationStatus.SENT, sent_at=now, last_error=""
     )
+    notices_sent.send(sender=Escalation, notices=rows, at=now)
 
 
 def _mark(rows: list[Escalation], *, status: str, next_attempt_at, error: str) -> None:

@@ -35,6 +35,7 @@ from .models import (
     SLAPolicy,
 )
 from .routing import assignee_for
+from .signals import play_changed
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +167,7 @@ def play_create(
         note=" ".join([f"Assigned to {routing.owner.name}.", *routing.notes]),
     )
     notify_assignee(play, now=now, note=" ".join(routing.notes))
+    play_changed.send(sender=Play, play=play, kind="created", at=now, by=None, note="")
     return play
 
 
@@ -278,6 +280,7 @@ def _change_status(
     )
     if to not in OPEN_STATUSES:
         cancel_notices(locked, f"Not sent: the play was {PlayStatus(to).label.lower()}.")
+    play_changed.send(sender=Play, play=locked, kind=event_kind or to, at=now, by=by, note=note)
     return locked
 
 
