@@ -79,12 +79,17 @@ def _publish(delivery_id: int) -> bool:
 def delivery_claim(delivery_id: int, *, now: datetime | None = None) -> bool:
     """Take a due delivery for sending; False if someone else has it or it is not due."""
     now = now or timezone.now()
+    # No join here: Django would turn it into `WHERE id IN (SELECT … status = 'pending')`,
+    # whose inner status check PostgreSQL does not re-evaluate after waiting for a
+    # concurrent claim, so two workers could both claim. Conditions on the row itself are
+    # re-checked on the latest row version.
+    active = WebhookEndpoint.objects.filter(is_active=True).values("pk")
     return bool(
         WebhookDelivery.objects.filter(
             pk=delivery_id,
             status=DeliveryStatus.PENDING,
             next_attempt_at__lte=now,
-            endpoint__is_active=True,
+            endpoint_id__in=active,
         ).update(status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
     )
 
