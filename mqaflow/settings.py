@@ -280,6 +280,8 @@ if not DEBUG:
 # How far in the future an event's timestamp may be (clock skew between systems).
 MQAFLOW_EVENT_FUTURE_SKEW_SECONDS = env.int("MQAFLOW_EVENT_FUTURE_SKEW_SECONDS", default=300)
 MQAFLOW_EVENT_BATCH_MAX = 5000
+# Owners, accounts or contacts per bulk upsert request (all or nothing).
+MQAFLOW_UPSERT_BATCH_MAX = 5000
 # When a play is reassigned: "keep" the SLA clock running, or "restart" it from the
 # reassignment (unsent reminder and escalation steps are re-planned).
 MQAFLOW_REASSIGN_SLA_CLOCK = env.str("MQAFLOW_REASSIGN_SLA_CLOCK", default="keep")

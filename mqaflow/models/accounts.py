@@ -61,6 +61,9 @@ class Owner(models.Model):
         "with no delegate of their own; empty: their manager does.",
     )
     is_active = models.BooleanField(default=True)
+    external_id = models.CharField(
+        max_length=100, null=True, blank=True, help_text="The CRM's id for this person."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
@@ -70,6 +73,11 @@ class Owner(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(manager=models.F("pk")), name="owner_not_own_manager"
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="owner_external_id_unique",
             ),
         ]
 
@@ -240,6 +248,9 @@ class Contact(models.Model):
     seniority = models.CharField(
         max_length=20, choices=Seniority.choices, default=Seniority.INDIVIDUAL
     )
+    external_id = models.CharField(
+        max_length=100, null=True, blank=True, help_text="The CRM's id for this contact."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
@@ -248,6 +259,11 @@ class Contact(models.Model):
         ordering = ["account", "email"]
         constraints = [
             models.UniqueConstraint(fields=["account", "email"], name="contact_email_per_account"),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="contact_external_id_unique",
+            ),
         ]
 
     def __str__(self) -> str:
