@@ -44,6 +44,7 @@ from django.utils.dateparse import parse_datetime
 
 from mqaflow.heartbeat import heartbeat
 
+from .channels import defer_notice
 from .models import Escalation, EscalationKind, EscalationStatus, Play, PlayStatus
 from .notifications import send_notices
 from .routing import absences_at, escalation_recipient
@@ -150,6 +151,7 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
                 upcoming.append(at)
                 continue
             row = _planned_row(play, entry, at, now, alerted, context)
+            defer_notice(row, entry, context)  # the recipient's digest and quiet hours
             done[row.step] = row
             rows.append(row)
         play.next_action_at = min(upcoming, default=None)

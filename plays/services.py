@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from mqaflow.models import Account, MQAStatus, MQATransition, Owner
 
+from .channels import assigned_notice_time
 from .deadlines import add_sla_hours
 from .models import (
     OPEN_STATUSES,
@@ -94,6 +95,7 @@ def build_plan(
                 "levels_up": step.levels_up or 0,
                 "to_top": step.to_top,
                 "label": step.target_label,
+                "urgent": step.urgent,
             }
         )
     return due_at, remind_at, plan
@@ -199,7 +201,7 @@ def notify_assignee(play: Play, *, now: datetime, note: str = "") -> Escalation:
         recipient=play.assignee,
         recipient_email=play.assignee.email,
         due_at=now,
-        next_attempt_at=now,
+        next_attempt_at=assigned_notice_time(play.assignee, now),
         created_at=now,
         note=note,
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import notification_views, views
 
 app_name = "plays"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("plays/<int:pk>/reassign/", views.play_reassign, name="reassign"),
     path("plays/<int:pk>/reopen/", views.play_reopen, name="reopen"),
     path("team/", views.team, name="team"),
+    path("notifications/", notification_views.notifications, name="notifications"),
     path("reports/", views.reports_page, name="reports"),
     path("reports/mqas.csv", views.reports_csv, name="reports_csv"),
 ]

@@ -54,6 +54,7 @@ def install_defaults():
     importlib.import_module("integrations.migrations.0002_webhooks_sweep_schedule").install(
         apps, None
     )
+    importlib.import_module("plays.migrations.0007_chat_notices_sweep_schedule").install(apps, None)
 
 
 @pytest.fixture(autouse=True)
