@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -296,6 +297,7 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
     list_filter = ["email", "delivery"]
     search_fields = ["owner__name", "owner__email"]
     autocomplete_fields = ["owner"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.display(boolean=True, description="Slack")
     def has_slack(self, obj: NotificationPreference) -> bool:
@@ -312,6 +314,7 @@ class ChatNoticeAdmin(admin.ModelAdmin):
     list_filter = ["channel", "status"]
     search_fields = ["recipient__email", "escalation__play__account__name"]
     readonly_fields = [f.name for f in ChatNotice._meta.fields]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request):
         return False

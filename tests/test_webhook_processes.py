@@ -1,10 +1,13 @@
-"""Webhook delivery with real processes: a Celery worker SIGKILLed mid-delivery, lost broker
-messages picked up by two beats at once, a real local HTTP receiver."""
+"""Webhook and chat-notice delivery with real processes: a Celery worker SIGKILLed
+mid-delivery, lost broker messages picked up by two beats at once, real local HTTP
+receivers."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
+from datetime import timedelta
 
 import pytest
 import redis
@@ -100,3 +103,40 @@ def test_lost_messages_are_delivered_once_by_two_workers_and_two_beats(broker, t
     assert len(set(ids)) == 30
     assert WebhookDelivery.objects.filter(status="delivered").count() == 30
     assert logs.count("webhooks_sweep_task") > 2
+
+
+def test_two_workers_and_two_beats_post_each_chat_notice_once(broker, tmp_path):
+    from plays.models import ChatNotice, NotificationPreference
+
+    people = org()
+    with WebhookServer([200]) as slack:
+        NotificationPreference.objects.create(owner=people["mgr"], slack_webhook_url=slack.url)
+        plays = qualified_plays(people["adr"], 12, timezone.now() - timedelta(hours=25))
+        every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
+        wanted = ["plays.tasks.escalations_sweep_task", "plays.tasks.chat_notices_sweep_task"]
+        PeriodicTask.objects.filter(task__in=wanted).update(interval=every_second)
+        PeriodicTask.objects.exclude(task__in=wanted).update(enabled=False)
+        env = process_env()
+        procs = [
+            worker(env, "w1"),
+            worker(env, "w2"),
+            beat(env, "b1", tmp_path),
+            beat(env, "b2", tmp_path),
+        ]
+        try:
+            wait_for(
+                lambda: ChatNotice.objects.filter(status="sent").count() >= len(plays),
+                timeout=120,
+            )
+            time.sleep(4)  # more sweeps from both beats: nothing may be posted again
+        finally:
+            logs = stop(*procs)
+    posted = [
+        block["elements"][0]["url"]
+        for request in slack.requests
+        for block in json.loads(request["body"])["blocks"]
+        if block["type"] == "actions"
+    ]
+    assert sorted(posted) == sorted(f"{p.link}" for p in plays), logs[-3000:]
+    assert ChatNotice.objects.count() == len(plays)
+    assert len(slack.requests) <= len(plays)  # digests: one message may list several plays
