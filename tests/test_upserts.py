@@ -156,7 +156,9 @@ def test_bulk_contacts_and_the_batch_limit(crm, settings):
     settings.MQAFLOW_UPSERT_BATCH_MAX = 2
     response = crm.post("/api/v1/contacts/bulk/", batch, format="json")
     assert response.status_code == 400
-    assert "At most 2" in str(response.json())
+    assert response.json() == {"non_field_errors": ["At most 2 items per request; got 3."]}
+    response = crm.post("/api/v1/contacts/bulk/", [], format="json")
+    assert response.status_code == 400 and "at least one" in str(response.json())
 
 
 def test_put_creates_then_updates_then_leaves_alone(crm):

@@ -8,6 +8,7 @@ upsert and a bulk route; PATCH, GET and POST are theirs unchanged.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -35,11 +36,14 @@ UPSERT_RESULT = inline_serializer(
 def _bulk(request, upsert) -> Response:
     """Run a bulk upsert; a bad batch is a 400 naming every bad item and field."""
     items = request.data
-    if not isinstance(items, list):
-        return Response(
-            {"non_field_errors": ["Send a JSON list of items."]},
-            status=status.HTTP_400_BAD_REQUEST,
-        )
+    limit = settings.MQAFLOW_UPSERT_BATCH_MAX
+    problem = ""
+    if not isinstance(items, list) or not items:
+        problem = "Send a JSON list of at least one item."
+    elif len(items) > limit:
+        problem = f"At most {limit} items per request; got {len(items)}."
+    if problem:
+        return Response({"non_field_errors": [problem]}, status=status.HTTP_400_BAD_REQUEST)
     try:
         result = upsert(items=items, by=request.user)
     except directory.UpsertInvalid as exc:
