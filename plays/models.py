@@ -540,6 +540,9 @@ class ChatNotice(models.Model):
         max_length=20, choices=EscalationStatus.choices, default=EscalationStatus.PENDING
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    crash_resends = models.PositiveSmallIntegerField(
+        default=0, help_text="Resends after a worker died mid-send (at most one)."
+    )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

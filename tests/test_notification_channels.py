@@ -256,3 +256,30 @@ def test_owners_set_their_own_preferences_and_admins_see_them(org):
     admin.force_login(UserFactory(is_staff=True, is_superuser=True))
     page = admin.get("/admin/plays/notificationpreference/")
     assert page.status_code == 200 and "Ana ADR" in page.content.decode()
+
+
+def test_a_send_cut_off_by_a_dead_worker_is_resent_once_then_reported(
+    org, django_capture_on_commit_callbacks, settings
+):
+    settings.ADMINS = [("Admins", "ops@s.example")]
+    with WebhookServer() as slack:
+        prefs(org["adr"], slack_webhook_url=slack.url)
+        qualify(org["adr"], at=datetime.now(UTC))  # no commit callbacks: nothing sent yet
+        with django_capture_on_commit_callbacks(execute=True):
+            escalations_sweep()  # the new-play email is sent; its Slack row is recorded
+        notice = ChatNotice.objects.get()
+        # A worker claimed it and died before recording the answer.
+        ChatNotice.objects.filter(pk=notice.pk).update(
+            status="sending", claimed_at=datetime.now(UTC) - timedelta(hours=1)
+        )
+        chat_notices_sweep()
+        notice.refresh_from_db()
+        assert notice.status == "sent" and notice.crash_resends == 1
+        ChatNotice.objects.filter(pk=notice.pk).update(
+            status="sending", claimed_at=datetime.now(UTC) - timedelta(hours=1)
+        )
+        chat_notices_sweep()
+    notice.refresh_from_db()
+    assert notice.status == "unknown"
+    assert len(slack.requests) == 2  # the send, the one resend; never a third
+    assert any("chat notice delivery unknown" in m.subject for m in mail.outbox)
