@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run web worker beat test test-fast lint format bench loadtest probe browser-deps clean
+.PHONY: install run web worker beat test test-fast fuzz lint format bench loadtest probe browser-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -56,6 +56,18 @@ test-fast: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 test-fast: export REDIS_URL ?= $(TEST_REDIS_URL)
 test-fast: install
 	$(BIN)/pytest -m "not integration and not browser" $(PYTEST_ARGS)
+
+# Schemathesis against a live server with more examples, a random seed and a time budget per
+# token (the seed is printed; FUZZ_SEED=<n> replays it). `make test` runs a bounded pass.
+FUZZ_EXAMPLES ?= 100
+FUZZ_SEED ?= random
+FUZZ_MAX_TIME ?= 300
+fuzz: export DATABASE_URL ?= $(TEST_DATABASE_URL)
+fuzz: export REDIS_URL ?= $(TEST_REDIS_URL)
+fuzz: install
+	SCHEMATHESIS_EXAMPLES=$(FUZZ_EXAMPLES) SCHEMATHESIS_SEED=$(FUZZ_SEED) \
+		SCHEMATHESIS_MAX_TIME=$(FUZZ_MAX_TIME) \
+		$(BIN)/pytest -p no:cacheprovider -s tests/test_schemathesis.py $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -11,9 +11,9 @@ from django.utils import timezone
 
 TRANSITIONS_SQL = """
 INSERT INTO mqaflow_mqatransition (account_id, from_status, to_status, at, funnel, size_band,
-    figures, explanation)
+    figures, explanation, cause)
 SELECT (SELECT min(id) FROM mqaflow_account) + (g %% %(accounts)s), 'not_qualified', 'mqa',
-       %(now)s - make_interval(days => 30), 1, 'large', '{}', 'bench'
+       %(now)s - make_interval(days => 30), 1, 'large', '{}', 'bench', 'bench'
 FROM generate_series(1, %(plays)s) g
 ORDER BY g
 """

@@ -62,15 +62,20 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[tuple[str, str, str]] = []
     rows += mqa.run(accounts=args.accounts, events=args.events)
+    show(rows)  # the engine's figures survive a failure in the plays part
     rows += plays.run(plays=args.plays)
-    width = max(len(r[0]) for r in rows)
-    print()
-    print(f"{'metric':<{width}}  {'value':>14}  target")
-    for metric, value, target in rows:
-        print(f"{metric:<{width}}  {value:>14}  {target}")
+    show(rows)
     if not args.no_docs:
         write_docs(rows, args)
     return 0
+
+
+def show(rows: list[tuple[str, str, str]]) -> None:
+    width = max(len(r[0]) for r in rows)
+    print()
+    print(f"{'metric':<{width}}  {'value':>14}  target", flush=True)
+    for metric, value, target in rows:
+        print(f"{metric:<{width}}  {value:>14}  {target}", flush=True)
 
 
 def write_docs(rows, args) -> None:

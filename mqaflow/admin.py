@@ -4,6 +4,7 @@ import secrets
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_rules import MQATransitionInline
@@ -19,6 +20,7 @@ from .models import (
 )
 from .models.accounts import MQA_STATE_FIELDS
 from .models.tokens import SCOPES
+from .models.transitions import RecomputeRun
 from .qualification.scheduling import request_recompute
 
 
@@ -72,7 +74,12 @@ class AccountAdmin(SimpleHistoryAdmin):
     search_fields = ["name", "domain", "external_id"]
     autocomplete_fields = ["owner"]
     list_select_related = ["owner"]
-    readonly_fields = [*MQA_STATE_FIELDS, "last_event_ingested_at", "last_evaluated_at"]
+    readonly_fields = [
+        *MQA_STATE_FIELDS,
+        "why_not_yet",
+        "last_event_ingested_at",
+        "last_evaluated_at",
+    ]
     inlines = [ContactInline, MQATransitionInline]
 
     def save_model(self, request, obj, form, change):
@@ -88,6 +95,40 @@ class AccountAdmin(SimpleHistoryAdmin):
         super().save_model(request, obj, form, change)
         if cause:
             request_recompute([obj.pk], cause=cause)
+
+    @admin.display(description="Decision now")
+    def why_not_yet(self, obj: Account) -> str:
+        """The engine's answer right now ("why is this account not an MQA yet?"); the
+        stored explanation above is the one of the last status change."""
+        if obj.pk is None:
+            return "—"
+        from .qualification.engine import explain_account
+
+        decision = explain_account(obj, now=timezone.now())
+        return f"{decision.get_status_display()}: {decision.explanation}"
+
+
+@admin.register(RecomputeRun)
+class RecomputeRunAdmin(admin.ModelAdmin):
+    """What each qualification run covered and changed; written by the engine only."""
+
+    list_display = [
+        "started_at",
+        "duration_ms",
+        "scope",
+        "accounts",
+        "transitions",
+        "cause",
+    ]
+    list_filter = ["scope", "cause"]
+    date_hierarchy = "started_at"
+    readonly_fields = [f.name for f in RecomputeRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Contact)

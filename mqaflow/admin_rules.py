@@ -83,19 +83,8 @@ class MQARuleAdmin(InlineChangesInHistory, RecomputeOnSave, SimpleHistoryAdmin):
     search_fields = ["name"]
     inlines = [MQAClauseInline]
     inline_history = {
-        "clauses": (
-            "order",
-            "name",
-            "window_days",
-            "personas",
-            "min_seniority",
-            "min_minutes",
-            "min_people",
-            "min_personas",
-            "min_events",
-            "require_seniority",
-            "min_qualified_leads",
-            "lead_minutes",
+        "clauses": tuple(
+            name for _, options in MQAClauseInline.fieldsets for name in options["fields"]
         )
     }
 

@@ -66,6 +66,24 @@ def check_jobs(now=None) -> dict[str, str | None]:
     return problems
 
 
+def last_recompute() -> dict | None:
+    """The latest qualification run, for information (it does not change the status)."""
+    from mqaflow.models.transitions import RecomputeRun
+
+    run = RecomputeRun.objects.first()
+    if run is None:
+        return None
+    return {
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat(),
+        "duration_ms": run.duration_ms,
+        "scope": run.scope,
+        "accounts": run.accounts,
+        "transitions": run.transitions,
+        "cause": run.cause,
+    }
+
+
 @never_cache
 def health(request):
     database = check_database()
@@ -74,8 +92,11 @@ def health(request):
         for name, problem in check_jobs().items():
             checks[name] = problem or "ok"
     healthy = all(value == "ok" for value in checks.values())
+    body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
+    if database is None:
+        body["last_recompute"] = last_recompute()
     response = JsonResponse(
-        {"status": "ok" if healthy else "unhealthy", "checks": checks},
+        body,
         status=200 if healthy else 503,
     )
     if not healthy:

@@ -8,9 +8,10 @@ References (accounts, activities, contacts) are resolved with one query each per
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -19,10 +20,17 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from mqaflow.models import Account, ActivityType, Contact, EngagementEvent, SeniorityMultiplier
+from mqaflow.validation import domain_problem, text_problem
 
 FIELDS = ("id", "account", "contact", "activity", "occurred_at", "minutes", "source")
 MAX_ID_LENGTH = 200
 MAX_MINUTES = Decimal("99999999.99")
+# Minutes given as text (CSV files, some JSON clients): plain decimal notation only.
+MINUTES_PATTERN = r"^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$"
+MINUTES_TEXT = re.compile(MINUTES_PATTERN)
+# The earliest occurred_at accepted. Engagement before the Unix epoch is a client bug, and a
+# stored BC date (year 0001 in a +14:00 zone) breaks every page that formats it.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class BatchInvalid(Exception):
@@ -40,7 +48,7 @@ class IngestResult:
     account_ids: set[int] = field(default_factory=set)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Parsed:
     external_id: str
     domain: str
@@ -59,10 +67,15 @@ def _text(value, name: str, errors: dict, *, required: bool = True, max_length: 
     if not isinstance(value, str):
         errors.setdefault(name, []).append("Must be a string.")
         return None
-    if "\x00" in value:
-        errors.setdefault(name, []).append("Must not contain NUL characters.")
+    problem = text_problem(value)
+    if problem:
+        errors.setdefault(name, []).append(problem)
         return None
     value = value.strip()
+    if not value:
+        if required:
+            errors.setdefault(name, []).append("Must not be blank.")
+        return None
     if len(value) > max_length:
         errors.setdefault(name, []).append(f"At most {max_length} characters.")
         return None
@@ -81,6 +94,8 @@ def _parse_item(item: object, now: datetime) -> tuple[_Parsed | None, dict[str, 
         raw_id = str(raw_id)
     external_id = _text(raw_id, "id", errors, max_length=MAX_ID_LENGTH)
     domain = _text(item.get("account"), "account", errors, max_length=253)
+    if domain is not None and (problem := domain_problem(domain)):
+        errors["account"] = [problem]
     email = _text(item.get("contact"), "contact", errors, required=False, max_length=254)
     activity = _text(item.get("activity"), "activity", errors, max_length=50)
     source = _text(item.get("source"), "source", errors, required=False, max_length=100) or ""
@@ -88,7 +103,7 @@ def _parse_item(item: object, now: datetime) -> tuple[_Parsed | None, dict[str, 
     raw_time = item.get("occurred_at")
     if raw_time in (None, ""):
         errors["occurred_at"] = ["This field is required."]
-    elif not isinstance(raw_time, str) or "\x00" in raw_time:
+    elif not isinstance(raw_time, str) or text_problem(raw_time):
         errors["occurred_at"] = ["Must be an ISO 8601 string with a UTC offset."]
     else:
         try:
@@ -104,11 +119,18 @@ def _parse_item(item: object, now: datetime) -> tuple[_Parsed | None, dict[str, 
             skew = timedelta(seconds=settings.MQAFLOW_EVENT_FUTURE_SKEW_SECONDS)
             try:
                 in_future = occurred_at > now + skew
-            except OverflowError:
-                in_future = True
+                too_early = occurred_at < EARLIEST
+            except OverflowError:  # a year-1 time east of UTC is before year 1 in UTC
+                in_future, too_early = False, True
             if in_future:
                 errors["occurred_at"] = ["Is in the future."]
                 occurred_at = None
+            elif too_early:
+                errors["occurred_at"] = ["Must be on or after 1970-01-01T00:00:00Z."]
+                occurred_at = None
+            else:
+                # Stored in UTC: PostgreSQL refuses offsets beyond ±15:59 (Python takes ±23:59).
+                occurred_at = occurred_at.astimezone(UTC)
     minutes = None
     raw_minutes = item.get("minutes")
     if raw_minutes is not None:
@@ -116,6 +138,8 @@ def _parse_item(item: object, now: datetime) -> tuple[_Parsed | None, dict[str, 
             errors["minutes"] = ["Must be a number."]
         else:
             try:
+                if isinstance(raw_minutes, str) and not MINUTES_TEXT.fullmatch(raw_minutes):
+                    raise InvalidOperation
                 minutes = Decimal(str(raw_minutes))
             except InvalidOperation:
                 errors["minutes"] = ["Must be a number."]
@@ -140,6 +164,25 @@ def _parse_item(item: object, now: datetime) -> tuple[_Parsed | None, dict[str, 
     ), {}
 
 
+def _check_duplicate_ids(parsed: dict[int, _Parsed], errors: dict) -> None:
+    """The same id twice in one batch with different content: which should win? Name every
+    index that has it. (Identical repeats stay what they always were: one stored, the rest
+    counted as duplicates, as a retried batch would be.)"""
+    seen: dict[str, list[int]] = {}
+    for index, p in parsed.items():
+        seen.setdefault(p.external_id, []).append(index)
+    for indexes in seen.values():
+        if len({parsed[i] for i in indexes}) < 2:
+            continue
+        for index in indexes:
+            others = ", ".join(str(i) for i in indexes if i != index)
+            errors.setdefault(index, {})["id"] = [
+                f"The same id with different content is also at index {others}."
+            ]
+        for index in indexes:
+            parsed.pop(index)
+
+
 def credited_minutes(activity_minutes: Decimal, multiplier: Decimal | None) -> Decimal:
     """The weight an event is credited when the source gives none: activity × seniority."""
     return (activity_minutes * (multiplier if multiplier is not None else Decimal(1))).quantize(
@@ -159,6 +202,7 @@ def events_ingest(items: Iterable[object], *, now: datetime | None = None) -> In
             errors[index] = item_errors
         else:
             parsed[index] = ok
+    _check_duplicate_ids(parsed, errors)
 
     domains = {p.domain for p in parsed.values()}
     accounts = {a.domain: a.pk for a in Account.objects.filter(domain__in=domains).only("domain")}

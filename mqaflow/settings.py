@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "mqaflow.api.errors.ApiErrorMiddleware",  # outermost: JSON errors for every /api/ answer
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -136,7 +137,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "mqaflow.api.query.BoundedLimitOffsetPagination",
+    "EXCEPTION_HANDLER": "mqaflow.api.errors.api_exception_handler",
     "PAGE_SIZE": 100,
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -193,6 +195,15 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "ENUM_NAME_OVERRIDES": {"MQAStatusEnum": "mqaflow.models.choices.MQAStatus"},
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Request bodies get their own components, so required text is minLength 1 there.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # JSON is the documented body; form posts keep working but are not advertised.
+    "PARSER_WHITELIST": ["mqaflow.api.parsers.LimitedJSONParser"],
+    # Error responses, the events body and other facts the views cannot express: see there.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mqaflow.api.schema.postprocess",
+    ],
 }
 
 # --- Celery -------------------------------------------------------------------------

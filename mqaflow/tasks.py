@@ -1,11 +1,10 @@
 """Celery entry points for qualification; the work is in mqaflow.qualification."""
 
 from celery import shared_task
-from django.db.models import F, Q
 
 from mqaflow.heartbeat import heartbeat
-from mqaflow.models import Account
 from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.scheduling import CATCH_UP, pending_account_ids
 
 
 @shared_task(acks_late=True)
@@ -17,13 +16,9 @@ def recompute_accounts(account_ids: list[int], cause: str = "ingest") -> int:
 
 @shared_task(acks_late=True)
 def recompute_pending() -> int:
-    """Catch-up: accounts with evidence newer than their last evaluation (lost enqueues)."""
-    pending = Account.objects.filter(
-        Q(last_evaluated_at__isnull=True, last_event_ingested_at__isnull=False)
-        | Q(last_event_ingested_at__gt=F("last_evaluated_at"))
-    ).values_list("pk", flat=True)
+    """Catch-up: accounts with evidence ingested since the last covering run (lost enqueues)."""
     with heartbeat("recompute_pending"):
-        return len(evaluate_accounts(list(pending), cause="ingest").transitions)
+        return len(evaluate_accounts(pending_account_ids(), cause=CATCH_UP).transitions)
 
 
 @shared_task(acks_late=True)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from mqaflow.api.errors import Conflict
+from mqaflow.api.query import QueryMixin, QueryParam
 from mqaflow.models import Owner
+from mqaflow.validation import DOMAIN_MAX_LENGTH
 
 from . import assignment, services
 from .models import DismissReason, Escalation, Play, PlayStatus
@@ -25,30 +28,34 @@ def _with_details(qs):
     )
 
 
-class PlayViewSet(viewsets.ReadOnlyModelViewSet):
-    serializer_class = PlaySerializer
+def _active_reasons() -> list[str]:
+    return list(DismissReason.objects.filter(is_active=True).values_list("slug", flat=True))
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=PlayStatus.values),
-            OpenApiParameter("assignee", str, description="owner email"),
-            OpenApiParameter("account", str, description="account domain"),
-        ]
+
+class PlayViewSet(QueryMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = PlaySerializer
+    # Digits only (and no more than a bigint holds): "abc" or "1.5" is a 404, not a query.
+    lookup_value_regex = r"[0-9]{1,18}"
+    # Enums are read when the schema is generated: a status added to PlayStatus appears.
+    query_params_declared = (
+        QueryParam("status", enum=lambda: PlayStatus.values),
+        QueryParam("assignee", description="The assignee's email."),
+        QueryParam("account", description="The account's domain.", max_length=DOMAIN_MAX_LENGTH),
     )
+
+    @extend_schema(parameters=[p.openapi() for p in query_params_declared])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
         qs = _with_details(services.visible_plays(self.request.user))
-        params = self.request.query_params
-        if params.get("status"):
-            if params["status"] not in PlayStatus.values:
-                raise ValidationError({"status": f"One of: {', '.join(PlayStatus.values)}."})
-            qs = qs.filter(status=params["status"])
-        if params.get("assignee"):
-            qs = qs.filter(assignee__email=params["assignee"].lower())
-        if params.get("account"):
-            qs = qs.filter(account__domain=params["account"].lower())
+        query = getattr(self, "query", {})
+        if "status" in query:
+            qs = qs.filter(status=query["status"])
+        if "assignee" in query:
+            qs = qs.filter(assignee__email=query["assignee"].strip().lower())
+        if "account" in query:
+            qs = qs.filter(account__domain=query["account"].strip().lower())
         return qs
 
     def _act(self, func, **kwargs):
@@ -60,14 +67,22 @@ class PlayViewSet(viewsets.ReadOnlyModelViewSet):
         except services.PlayPermissionError as exc:
             raise PermissionDenied(str(exc)) from exc
         except services.PlayTransitionError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+            raise Conflict(str(exc)) from exc
         # The actor may no longer see it (reassigned outside their team): answer anyway.
         return Response(PlaySerializer(_with_details(Play.objects).get(pk=play.pk)).data)
 
-    @extend_schema(request=StartSerializer, responses=PlaySerializer)
+    @extend_schema(
+        request=StartSerializer,
+        responses=PlaySerializer,
+        examples=[
+            OpenApiExample(
+                "Start", value={"message": "Called Jane, demo booked."}, request_only=True
+            )
+        ],
+    )
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
-        data = StartSerializer(data=request.data)
+        data = StartSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         return self._act(services.play_start, message=data.validated_data.get("message"))
 
@@ -76,25 +91,40 @@ class PlayViewSet(viewsets.ReadOnlyModelViewSet):
     def complete(self, request, pk=None):
         return self._act(services.play_complete)
 
-    @extend_schema(request=DismissSerializer, responses=PlaySerializer)
+    @extend_schema(
+        request=DismissSerializer,
+        responses=PlaySerializer,
+        examples=[
+            OpenApiExample(
+                "Dismiss",
+                value={"reason": "wrong-fit", "note": "Not a buyer."},
+                request_only=True,
+            )
+        ],
+    )
     @action(detail=True, methods=["post"])
     def dismiss(self, request, pk=None):
-        data = DismissSerializer(data=request.data)
+        data = DismissSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         reason = DismissReason.objects.filter(
             slug=data.validated_data["reason"], is_active=True
         ).first()
         if reason is None:
-            slugs = DismissReason.objects.filter(is_active=True).values_list("slug", flat=True)
-            raise ValidationError({"reason": f"One of: {', '.join(slugs)}."})
+            raise ValidationError({"reason": f"One of: {', '.join(_active_reasons())}."})
         return self._act(
             services.play_dismiss, reason=reason, note=data.validated_data.get("note", "")
         )
 
-    @extend_schema(request=ReassignSerializer, responses=PlaySerializer)
+    @extend_schema(
+        request=ReassignSerializer,
+        responses=PlaySerializer,
+        examples=[
+            OpenApiExample("Reassign", value={"owner": "ben@seller.example"}, request_only=True)
+        ],
+    )
     @action(detail=True, methods=["post"])
     def reassign(self, request, pk=None):
-        data = ReassignSerializer(data=request.data)
+        data = ReassignSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         owner = Owner.objects.filter(email=data.validated_data["owner"].lower()).first()
         if owner is None:

@@ -1,10 +1,13 @@
 from rest_framework import serializers
 
+from mqaflow.api.serializers import StrictJSONTypes
+
 from .models import Escalation, Play
 
 
 class EscalationSerializer(serializers.ModelSerializer):
-    recipient = serializers.EmailField(source="recipient_email")
+    # Blank when nobody could be told (the note says why): not always an email.
+    recipient = serializers.CharField(source="recipient_email", allow_blank=True)
 
     class Meta:
         model = Escalation
@@ -16,7 +19,9 @@ class PlaySerializer(serializers.ModelSerializer):
     assignee = serializers.EmailField(source="assignee.email")
     escalations = EscalationSerializer(many=True, read_only=True)
     explanation = serializers.CharField(source="transition.explanation")
-    dismissed_reason = serializers.CharField(source="dismissed_reason.slug", default=None)
+    dismissed_reason = serializers.CharField(
+        source="dismissed_reason.slug", default=None, allow_null=True
+    )
 
     class Meta:
         model = Play
@@ -40,14 +45,15 @@ class PlaySerializer(serializers.ModelSerializer):
         ]
 
 
-class StartSerializer(serializers.Serializer):
+class StartSerializer(StrictJSONTypes, serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, max_length=20000)
 
 
-class DismissSerializer(serializers.Serializer):
-    reason = serializers.SlugField()
+class DismissSerializer(StrictJSONTypes, serializers.Serializer):
+    # The schema lists the active reasons (read when it is generated).
+    reason = serializers.SlugField(max_length=50, help_text="An active dismiss reason's slug.")
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
-class ReassignSerializer(serializers.Serializer):
-    owner = serializers.EmailField()
+class ReassignSerializer(StrictJSONTypes, serializers.Serializer):
+    owner = serializers.EmailField(max_length=254, help_text="The new assignee's email.")

@@ -16,6 +16,7 @@ from plays.models import DismissReason, OwnerAbsence, Play, PlayStatus, SLAPolic
 from plays.reports import sla_compliance_by
 from plays.services import PlayConflict, PlayPermissionError, play_dismiss, play_reopen
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.reliability_support import org as build_org
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -23,12 +24,9 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
 @pytest.fixture
 def org():
-    ceo = OwnerFactory(name="Cara CEO", email="ceo@s.example")
-    vp = OwnerFactory(name="Vic VP", email="vp@s.example", manager=ceo)
-    mgr = OwnerFactory(name="Mia Manager", email="mgr@s.example", manager=vp)
-    adr = OwnerFactory(name="Ana ADR", email="ana@s.example", manager=mgr)
-    peer = OwnerFactory(name="Bo Peer", email="bo@s.example", manager=mgr)
-    return {"ceo": ceo, "vp": vp, "mgr": mgr, "adr": adr, "peer": peer}
+    people = build_org()
+    people["peer"] = OwnerFactory(name="Bo Peer", email="bo@s.example", manager=people["mgr"])
+    return people
 
 
 def engage(account, at, kind="web_visit", seniority="vp"):

@@ -29,9 +29,9 @@ def test_two_concurrent_recomputes_record_one_transition_and_one_signal(monkeypa
     barrier = threading.Barrier(2, timeout=20)
     real_record = engine._record
 
-    def record_after_both_decided(changed, *, now, **kwargs):
+    def record_after_both_decided(changed, **kwargs):
         barrier.wait()
-        return real_record(changed, now=now, **kwargs)
+        return real_record(changed, **kwargs)
 
     monkeypatch.setattr(engine, "_record", record_after_both_decided)
     signals, errors = [], []

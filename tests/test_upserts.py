@@ -156,7 +156,9 @@ def test_bulk_contacts_and_the_batch_limit(crm, settings):
     settings.MQAFLOW_UPSERT_BATCH_MAX = 2
     response = crm.post("/api/v1/contacts/bulk/", batch, format="json")
     assert response.status_code == 400
-    assert response.json() == {"non_field_errors": ["At most 2 items per request; got 3."]}
+    assert response.json()["errors"] == {
+        "non_field_errors": ["At most 2 items per request; got 3."]
+    }
     response = crm.post("/api/v1/contacts/bulk/", [], format="json")
     assert response.status_code == 400 and "at least one" in str(response.json())
 

@@ -1,12 +1,18 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import mqa_views
+from .views import DOMAIN_LOOKUP
 
 urlpatterns = [
-    path(
-        "accounts/<str:domain>/mqa-history/",
+    re_path(
+        rf"^accounts/(?P<domain>{DOMAIN_LOOKUP})/mqa-history/$",
         mqa_views.MQAHistoryView.as_view(),
         name="account-mqa-history",
+    ),
+    path(
+        "accounts/<str:domain>/explain/",
+        mqa_views.MQAExplainView.as_view(),
+        name="account-mqa-explain",
     ),
     path("reports/mqas/", mqa_views.MQAReportView.as_view(), name="report-mqas"),
 ]

@@ -3,19 +3,105 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
 from mqaflow import directory
+from mqaflow.ingest import MAX_ID_LENGTH, MAX_MINUTES, MINUTES_PATTERN
 from mqaflow.models import Account, Contact, Owner
+from mqaflow.models.choices import MQAStatus
+from mqaflow.validation import DOMAIN_MAX_LENGTH, DOMAIN_PATTERN, domain_problem, text_problem
+
+# Owners log in as a Django user whose username is their email: 150 characters at most.
+OWNER_EMAIL_MAX_LENGTH = 150
 
 
-class _EmailRef(serializers.SlugRelatedField):
-    """A related owner given by email, case-insensitively."""
+class _TextRef(serializers.SlugRelatedField):
+    """A related object given by a text key; text PostgreSQL cannot take is a 400."""
+
+    def __init__(self, *, max_length: int, **kwargs):
+        self.max_length = max_length
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            problem = text_problem(data) or (
+                f"At most {self.max_length} characters." if len(data) > self.max_length else None
+            )
+            if problem:
+                raise serializers.ValidationError(problem)
+        return super().to_internal_value(data)
+
+
+# No `format: email`: any text is looked up (and a miss is a 400 naming the field), and
+# "" means none, as in CSV files.
+@extend_schema_field({"type": "string", "maxLength": 254})
+class _EmailRef(_TextRef):
+    """A related owner given by email, case-insensitively ("" or null: none)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=254, **kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, str):
             data = data.strip().lower()
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "maxLength": DOMAIN_MAX_LENGTH})
+class _DomainRef(_TextRef):
+    """A related account given by domain, case-insensitively."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=DOMAIN_MAX_LENGTH, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = data.strip().strip(".").lower()
+        return super().to_internal_value(data)
+
+
+def _json_type_problem(field: serializers.Field, value) -> str | None:
+    """Why a JSON value has the wrong type for `field` (DRF itself would coerce 1 to "1",
+    "12" to 12 and "yes" to true, which the schema does not promise)."""
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    integral = isinstance(field, serializers.IntegerField) or (
+        isinstance(field, serializers.ChoiceField)
+        and field.choices
+        and all(isinstance(k, int) for k in field.choices)
+    )
+    if integral:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else "Must be an integer."
+    if isinstance(
+        field, serializers.CharField | serializers.ChoiceField | serializers.RelatedField
+    ):
+        return None if isinstance(value, str) else "Must be a string."
+    return None
+
+
+class StrictJSONTypes:
+    """In a JSON request, a value of the wrong JSON type is a 400 naming the field.
+
+    Applies only with a request in the context and a JSON object as data: the CSV import
+    (strings only, no request) and form posts keep DRF's coercion.
+    """
+
+    def to_internal_value(self, data):
+        request = self.context.get("request")
+        if request is not None and type(data) is dict:
+            errors = {
+                name: [problem]
+                for name, field in self.fields.items()
+                if not field.read_only
+                and name in data
+                and data[name] is not None
+                and (problem := _json_type_problem(field, data[name]))
+            }
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
 
@@ -29,7 +115,7 @@ class _ActorMixin:
         return getattr(request, "user", None)
 
 
-class OwnerSerializer(_ActorMixin, serializers.ModelSerializer):
+class OwnerSerializer(_ActorMixin, StrictJSONTypes, serializers.ModelSerializer):
     manager = _EmailRef(
         slug_field="email", queryset=Owner.objects.all(), allow_null=True, required=False
     )
@@ -47,6 +133,7 @@ class OwnerSerializer(_ActorMixin, serializers.ModelSerializer):
     class Meta:
         model = Owner
         fields = ["email", "name", "title", "manager", "delegate", "is_active", "active"]
+        extra_kwargs = {"email": {"max_length": OWNER_EMAIL_MAX_LENGTH}}
 
     def create(self, validated_data):
         try:
@@ -62,8 +149,8 @@ class OwnerSerializer(_ActorMixin, serializers.ModelSerializer):
 
 
 class MQASerializer(serializers.Serializer):
-    status = serializers.CharField(source="mqa_status")
-    qualified_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(source="mqa_status", choices=MQAStatus.choices)
+    qualified_at = serializers.DateTimeField(allow_null=True)
     rule = serializers.SerializerMethodField()
     clause = serializers.SerializerMethodField()
     act_now_rule = serializers.SerializerMethodField()
@@ -80,7 +167,13 @@ class MQASerializer(serializers.Serializer):
         return account.mqa_act_now_rule.name if account.mqa_act_now_rule_id else None
 
 
-class AccountSerializer(_ActorMixin, serializers.ModelSerializer):
+@extend_schema_field({"type": "string", "maxLength": DOMAIN_MAX_LENGTH, "pattern": DOMAIN_PATTERN})
+class _DomainField(serializers.CharField):
+    pass
+
+
+class AccountSerializer(_ActorMixin, StrictJSONTypes, serializers.ModelSerializer):
+    domain = _DomainField(max_length=DOMAIN_MAX_LENGTH)
     owner = _EmailRef(
         slug_field="email", queryset=Owner.objects.all(), allow_null=True, required=False
     )
@@ -105,9 +198,10 @@ class AccountSerializer(_ActorMixin, serializers.ModelSerializer):
     def validate_domain(self, value: str) -> str:
         from mqaflow.models import normalise_domain
 
+        problem = domain_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         value = normalise_domain(value)
-        if not value or "." not in value or " " in value:
-            raise serializers.ValidationError("Enter a domain such as acme.com.")
         if self.instance is not None and value != self.instance.domain:
             raise serializers.ValidationError("The domain of an account cannot be changed.")
         clash = Account.objects.filter(domain=value)
@@ -134,8 +228,25 @@ class AccountSerializer(_ActorMixin, serializers.ModelSerializer):
             raise _django_errors(exc) from exc
 
 
-class ContactSerializer(serializers.ModelSerializer):
-    account = serializers.SlugRelatedField(slug_field="domain", queryset=Account.objects.all())
+class AccountUpdateSerializer(AccountSerializer):
+    """PATCH: the domain is the account's identity and cannot change (sending the same one
+    is harmless; a different one is a 400 naming `domain`)."""
+
+    domain = serializers.CharField(read_only=True)
+
+    def validate(self, attrs):
+        sent = self.initial_data.get("domain") if hasattr(self.initial_data, "get") else None
+        if sent is not None and (
+            not isinstance(sent, str) or sent.strip().strip(".").lower() != self.instance.domain
+        ):
+            raise serializers.ValidationError(
+                {"domain": ["The domain of an account cannot be changed."]}
+            )
+        return super().validate(attrs)
+
+
+class ContactSerializer(StrictJSONTypes, serializers.ModelSerializer):
+    account = _DomainRef(slug_field="domain", queryset=Account.objects.all())
 
     class Meta:
         model = Contact
@@ -158,16 +269,88 @@ class ContactSerializer(serializers.ModelSerializer):
             raise _django_errors(exc) from exc
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": r"\S"},
+            {"type": "integer"},
+        ]
+    }
+)
+class _EventIdField(serializers.CharField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "number", "minimum": 0, "maximum": float(MAX_MINUTES)},
+            {"type": "string", "pattern": MINUTES_PATTERN},
+        ],
+        "nullable": True,
+    }
+)
+class _MinutesField(serializers.DecimalField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "format": "email", "maxLength": 254},
+            {"type": "string", "maxLength": 0},
+        ],
+        "nullable": True,
+    }
+)
+class _OptionalEmailField(serializers.EmailField):
+    pass
+
+
 class EventSerializer(serializers.Serializer):
     """The shape of one event (documentation; batches are validated by mqaflow.ingest)."""
 
-    id = serializers.CharField(max_length=200, help_text="Your idempotency key.")
-    account = serializers.CharField(help_text="The account's domain.")
-    contact = serializers.EmailField(allow_null=True, required=False)
-    activity = serializers.SlugField(help_text="An activity type key, e.g. web_visit.")
-    occurred_at = serializers.DateTimeField(help_text="ISO 8601 with a UTC offset.")
-    minutes = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
-    source = serializers.CharField(required=False, allow_blank=True)
+    id = _EventIdField(
+        help_text="Your idempotency key (an integer is taken as its decimal text).",
+    )
+    account = _DomainField(max_length=DOMAIN_MAX_LENGTH, help_text="The account's domain.")
+    contact = _OptionalEmailField(
+        allow_null=True,
+        allow_blank=True,
+        required=False,
+        max_length=254,
+        help_text='A contact\'s email at the account; null, "" or absent for anonymous.',
+    )
+    activity = serializers.SlugField(
+        max_length=50, help_text="An activity type key, e.g. web_visit."
+    )
+    occurred_at = serializers.DateTimeField(
+        help_text="ISO 8601 with a UTC offset; from 1970-01-01T00:00:00Z up to now plus the "
+        "allowed clock skew (MQAFLOW_EVENT_FUTURE_SKEW_SECONDS, 5 minutes by default)."
+    )
+    minutes = _MinutesField(
+        max_digits=10,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        help_text="Credited minutes (0 to 99999999.99, rounded to cents); omit or null to "
+        "credit the activity's minutes × the contact's seniority multiplier.",
+    )
+    source = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=100
+    )
+
+
+class EventListSerializer(serializers.Serializer):
+    """One stored event as GET /api/v1/events/ lists it."""
+
+    id = serializers.CharField()
+    account = serializers.CharField()
+    contact = serializers.EmailField(allow_null=True)
+    activity = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    minutes = serializers.DecimalField(max_digits=10, decimal_places=2)
+    source = serializers.CharField(allow_blank=True)
 
 
 class EventIngestResultSerializer(serializers.Serializer):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,8 +21,24 @@ from mqaflow import directory
 from mqaflow.models import Account, Contact, Owner
 
 from . import views
+from .errors import error_body
 from .permissions import DirectoryPermission
 from .serializers import AccountSerializer, ContactSerializer, OwnerSerializer
+
+
+def _example(name: str, value) -> list[OpenApiExample]:
+    return [OpenApiExample(name, value=value, request_only=True)]
+
+
+OWNER_PUT = {k: v for k, v in views.OWNER_EXAMPLE.items() if k != "email"} | {
+    "external_id": "0055g00000AbC"
+}
+ACCOUNT_PUT = {k: v for k, v in views.ACCOUNT_EXAMPLE.items() if k != "domain"}
+CONTACT_PUT = {k: v for k, v in views.CONTACT_EXAMPLE.items() if k not in ("account", "email")}
+OWNERS_BULK = [
+    views.OWNER_EXAMPLE,
+    {"email": "maya@seller.example", "name": "Maya Cohen", "manager": None},
+]
 
 UPSERT_RESULT = inline_serializer(
     "UpsertResult",
@@ -43,14 +60,18 @@ def _bulk(request, upsert) -> Response:
     elif len(items) > limit:
         problem = f"At most {limit} items per request; got {len(items)}."
     if problem:
-        return Response({"non_field_errors": [problem]}, status=status.HTTP_400_BAD_REQUEST)
+        raise ValidationError({"non_field_errors": [problem]})
     try:
         result = upsert(items=items, by=request.user)
     except directory.UpsertInvalid as exc:
-        return Response(
-            {"errors": {str(i): e for i, e in exc.errors.items()}},
-            status=status.HTTP_400_BAD_REQUEST,
+        body = error_body(
+            400,
+            detail=f"Invalid item(s) at index {', '.join(map(str, exc.errors))}; "
+            "nothing was stored.",
+            errors={str(i): e for i, e in exc.errors.items()},
+            mirror_fields=False,
         )
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
     return Response(result.as_dict(), status=status.HTTP_200_OK)
 
 
@@ -59,7 +80,7 @@ def _one(request, upsert, item: dict, fetch, serializer_class) -> Response:
     try:
         result = upsert(items=[item], by=request.user)
     except directory.UpsertInvalid as exc:
-        return Response(exc.errors.get(0, {}), status=status.HTTP_400_BAD_REQUEST)
+        raise ValidationError(exc.errors.get(0, {})) from exc
     code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
     return Response(serializer_class(fetch()).data, status=code)
 
@@ -71,22 +92,19 @@ def _body(request) -> dict | None:
 def _key_mismatch(body: dict, field: str, value: str, normalise) -> Response | None:
     given = body.get(field)
     if given not in (None, "") and normalise(str(given)) != value:
-        return Response(
-            {field: [f"Does not match the URL ({value})."]}, status=status.HTTP_400_BAD_REQUEST
-        )
+        raise ValidationError({field: [f"Does not match the URL ({value})."]})
     return None
 
 
 def _not_an_object() -> Response:
-    return Response(
-        {"non_field_errors": ["Send a JSON object."]}, status=status.HTTP_400_BAD_REQUEST
-    )
+    raise ValidationError({"non_field_errors": ["Send a JSON object."]})
 
 
 class OwnerViewSet(views.OwnerViewSet):
     @extend_schema(
         request=OwnerSerializer,
         responses={200: OwnerSerializer, 201: OwnerSerializer},
+        examples=_example("Upsert an owner", OWNER_PUT),
         description="Create or update the owner with this email (upsert). Managers and "
         "delegates are given by email; `external_id` is the CRM's id.",
     )
@@ -112,6 +130,7 @@ class OwnerViewSet(views.OwnerViewSet):
     @extend_schema(
         request=OwnerSerializer(many=True),
         responses={200: UPSERT_RESULT},
+        examples=_example("Owners and their manager, in any order", OWNERS_BULK),
         description="Create or update up to 5,000 owners, all or nothing. Managers may be "
         "owners of the same batch, in any order; a cycle is refused naming its items.",
     )
@@ -126,6 +145,7 @@ class AccountViewSet(views.AccountViewSet):
     @extend_schema(
         request=AccountSerializer,
         responses={200: AccountSerializer, 201: AccountSerializer},
+        examples=_example("Upsert an account", ACCOUNT_PUT),
         description="Create or update the account with this domain (upsert).",
     )
     def update(self, request, *args, **kwargs):
@@ -153,6 +173,7 @@ class AccountViewSet(views.AccountViewSet):
     @extend_schema(
         request=AccountSerializer(many=True),
         responses={200: UPSERT_RESULT},
+        examples=_example("Accounts", [views.ACCOUNT_EXAMPLE]),
         description="Create or update up to 5,000 accounts, all or nothing.",
     )
     @action(detail=False, methods=["post"], url_path="bulk")
@@ -164,6 +185,7 @@ class ContactViewSet(views.ContactViewSet):
     @extend_schema(
         request=ContactSerializer(many=True),
         responses={200: UPSERT_RESULT},
+        examples=_example("Contacts", [views.CONTACT_EXAMPLE]),
         description="Create or update up to 5,000 contacts, all or nothing.",
     )
     @action(detail=False, methods=["post"], url_path="bulk")
@@ -196,7 +218,9 @@ class ContactDetailView(APIView):
         return Response(ContactSerializer(self._fetch(account, email)).data)
 
     @extend_schema(
-        request=ContactSerializer, responses={200: ContactSerializer, 201: ContactSerializer}
+        request=ContactSerializer,
+        responses={200: ContactSerializer, 201: ContactSerializer},
+        examples=_example("Upsert a contact", CONTACT_PUT),
     )
     def put(self, request, account: str, email: str):
         account, email = self._keys(account, email)
@@ -214,9 +238,7 @@ class ContactDetailView(APIView):
                 return mismatch
         body |= {"account": account, "email": email}
         if not Account.objects.filter(domain=account).exists():
-            return Response(
-                {"account": [f"No account {account}."]}, status=status.HTTP_400_BAD_REQUEST
-            )
+            raise ValidationError({"account": [f"No account {account}."]})
         return _one(
             request,
             directory.contacts_upsert,

@@ -1,4 +1,5 @@
-"""Every change of an account's MQA status, with the figures that caused it."""
+"""Every change of an account's MQA status, with the figures that caused it, and every
+recompute run that looked for such changes."""
 
 from django.db import models
 
@@ -40,3 +41,37 @@ class MQATransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.from_status} → {self.to_status} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class RecomputeRun(models.Model):
+    """One run of the qualification engine: when, over what, what it changed and why.
+
+    Replaces stamping `last_evaluated_at` on every evaluated account (a full recompute
+    rewrote 100,000 rows to say nothing had changed). /health/ and the admin show the
+    latest runs; the catch-up job starts from the last run that covered every account.
+    """
+
+    class Scope(models.TextChoices):
+        ALL = "all", "All accounts"
+        ACCOUNTS = "accounts", "Given accounts"
+
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField()
+    evaluated_for = models.DateTimeField(help_text="The moment the rules were applied at.")
+    scope = models.CharField(max_length=20, choices=Scope.choices)
+    accounts = models.PositiveIntegerField(help_text="Accounts evaluated.")
+    transitions = models.PositiveIntegerField(help_text="Status changes recorded.")
+    cause = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        indexes = [
+            models.Index(fields=["scope", "-started_at"], name="recompute_scope_started_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def duration_ms(self) -> int:
+        return round((self.finished_at - self.started_at).total_seconds() * 1000)

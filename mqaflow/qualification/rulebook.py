@@ -7,7 +7,7 @@ of accounts without touching the rule tables again.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -54,8 +54,14 @@ class ClauseCheck:
 
     clause: MQAClause
     bandwidth: Bandwidth
+    _thresholds: dict[str, object] | None = field(default=None, repr=False, compare=False)
 
     def thresholds(self) -> dict[str, object]:
+        if self._thresholds is None:
+            self._thresholds = self._compute()
+        return self._thresholds
+
+    def _compute(self) -> dict[str, object]:
         c, bw = self.clause, self.bandwidth
         found = {
             "minutes": bw.scale_minutes(c.min_minutes),
@@ -103,6 +109,14 @@ class Rulebook:
             .first()
         )
         self.bandwidth = Bandwidth(period.factor, period.name) if period else NO_BANDWIDTH
+        self._checks: dict[int, ClauseCheck] = {}
+
+    def check(self, clause: MQAClause) -> ClauseCheck:
+        """The clause's thresholds under this rulebook's bandwidth, computed once."""
+        found = self._checks.get(clause.pk)
+        if found is None:
+            found = self._checks[clause.pk] = ClauseCheck(clause, self.bandwidth)
+        return found
 
     def band_for(self, employees: int) -> SizeBand | None:
         for band in self.bands:

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mqaflow', '0010_owner_and_contact_external_ids'),
+        ('mqaflow', '0012_owner_and_contact_external_ids'),
         ('plays', '0005_long_change_reasons'),
     ]
 

@@ -23,7 +23,12 @@ class Command(BaseCommand):
             ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
         show_bar = len(ids) > 1000 and options.get("verbosity", 1) > 0
         with tqdm(total=len(ids), unit="account", disable=not show_bar, file=self.stderr) as bar:
-            result = evaluate_accounts(ids, dry_run=dry_run, progress=bar.update, cause="manual")
+            result = evaluate_accounts(
+                None if account is None else ids,
+                dry_run=dry_run,
+                progress=bar.update,
+                cause="manual",
+            )
         verb = "would change" if dry_run else "changed"
         counts = result.by_funnel()
         self.stdout.write(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mqaflow', '0009_api_token_scopes_and_expiry'),
+        ('mqaflow', '0011_api_token_scopes_and_expiry'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

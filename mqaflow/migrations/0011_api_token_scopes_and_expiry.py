@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mqaflow', '0008_long_change_reasons'),
+        ('mqaflow', '0010_report_events_before_1970'),
     ]
 
     operations = [

@@ -1,0 +1,86 @@
+"""A real gunicorn against the test database, and the rows the API schema's examples name:
+shared by the Schemathesis run and the generated-client test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+from mqaflow.models import ApiToken
+from mqaflow.qualification.engine import evaluate_accounts
+from plays.models import Play
+from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.processes import ROOT, process_env, stop, wait_for
+from tests.reliability_support import free_port
+
+
+def seed() -> dict:
+    """The people and rows the schema's examples name, and a pending play of the ADR's."""
+    ceo = OwnerFactory(name="Maya Chen", email="maya@seller.example")
+    ceo.user.is_staff = True
+    ceo.user.save()
+    adr = OwnerFactory(name="Ana Souza", email="ana@seller.example", manager=ceo)
+    OwnerFactory(name="Ben Ode", email="ben@seller.example", manager=ceo)
+    account = AccountFactory(domain="acme.com", name="Acme", funnel=1, owner=adr)
+    contact = ContactFactory(account=account, email="jane@acme.com", seniority="vp")
+    activity("webinar_attended")
+    EventFactory(
+        account=account,
+        contact=contact,
+        activity=activity("demo_request"),
+        occurred_at=datetime.now(UTC) - timedelta(hours=1),
+    )
+    evaluate_accounts([account.pk])
+    play = Play.objects.get(account=account)
+    _, admin_key = ApiToken.issue(user=ceo.user, name="schemathesis admin")
+    _, adr_key = ApiToken.issue(user=adr.user, name="schemathesis adr")
+    return {"admin": admin_key, "adr": adr_key, "play": play.pk}
+
+
+@contextmanager
+def live_server(tmp_path: Path) -> Iterator[str]:
+    """A real gunicorn on a free port, against the test database. Its log goes to a file:
+    a pipe nobody reads while Schemathesis runs would fill up and stall the workers."""
+    port = free_port()
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "mqaflow.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--timeout",
+                "60",
+            ],
+            cwd=ROOT,
+            env=process_env(LOG_LEVEL="WARNING"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{url}/api/v1/", timeout=5).status_code == 404
+        except requests.RequestException:
+            return False
+
+    try:
+        assert wait_for(up, timeout=60), "gunicorn did not start"
+        yield url
+    finally:
+        stop(proc)
+        logs = log_path.read_text()
+        if "Traceback" in logs:
+            print(logs[-6000:])
