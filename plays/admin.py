@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -13,9 +14,11 @@ from mqaflow.admin_history import InlineChangesInHistory
 
 from .deadlines import add_sla_hours
 from .models import (
+    ChatNotice,
     DismissReason,
     Escalation,
     EscalationStep,
+    NotificationPreference,
     OwnerAbsence,
     Play,
     PlayComment,
@@ -300,3 +303,44 @@ class DismissReasonAdmin(SimpleHistoryAdmin):
 class OwnerAbsenceAdmin(SimpleHistoryAdmin):
     list_display = ["owner", "starts_at", "ends_at", "delegate", "note"]
     autocomplete_fields = ["owner", "delegate"]
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    """Each owner's channels, digest and quiet hours (owners edit their own at
+    /notifications/)."""
+
+    list_display = [
+        "owner",
+        "email",
+        "has_slack",
+        "has_teams",
+        "delivery",
+        "time_zone",
+        "quiet_start",
+        "quiet_end",
+    ]
+    list_filter = ["email", "delivery"]
+    search_fields = ["owner__name", "owner__email"]
+    autocomplete_fields = ["owner"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(boolean=True, description="Slack")
+    def has_slack(self, obj: NotificationPreference) -> bool:
+        return bool(obj.slack_webhook_url)
+
+    @admin.display(boolean=True, description="Teams")
+    def has_teams(self, obj: NotificationPreference) -> bool:
+        return bool(obj.teams_webhook_url)
+
+
+@admin.register(ChatNotice)
+class ChatNoticeAdmin(admin.ModelAdmin):
+    list_display = ["escalation", "channel", "status", "attempts", "response_code", "sent_at"]
+    list_filter = ["channel", "status"]
+    search_fields = ["recipient__email", "escalation__play__account__name"]
+    readonly_fields = [f.name for f in ChatNotice._meta.fields]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def has_add_permission(self, request):
+        return False

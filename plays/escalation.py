@@ -44,9 +44,11 @@ from django.utils.dateparse import parse_datetime
 
 from mqaflow.heartbeat import heartbeat
 
+from .channels import defer_notice
 from .models import Escalation, EscalationKind, EscalationStatus, Play, PlayStatus
 from .notifications import send_notices
 from .routing import absences_at, escalation_recipient
+from .signals import notices_sent
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +157,7 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
                 upcoming.append(at)
                 continue
             row = _planned_row(play, entry, at, now, alerted, context)
+            defer_notice(row, entry, context)  # the recipient's digest and quiet hours
             done[row.step] = row
             rows.append(row)
         play.next_action_at = min(upcoming, default=None)
@@ -383,6 +386,7 @@ def _mark_sent(rows: list[Escalation], now: datetime) -> None:
     Escalation.objects.filter(pk__in=[r.pk for r in rows]).update(
         status=EscalationStatus.SENT, sent_at=now, last_error=""
     )
+    notices_sent.send(sender=Escalation, notices=rows, at=now)
 
 
 def _mark(rows: list[Escalation], *, status: str, next_attempt_at, error: str) -> None:

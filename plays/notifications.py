@@ -10,6 +10,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
 
+from .channels import email_wanted
 from .models import Escalation, EscalationKind, EscalationStatus, Play
 from .routing import absences_at, escalation_recipient, relation
 
@@ -156,5 +157,8 @@ def notice_key(row: Escalation) -> str:
 
 
 def send_notices(notices: list[tuple[Escalation, Play]], now: datetime) -> None:
-    """Hand one email to the mail backend; raises whatever the backend raises."""
+    """Hand one email to the mail backend; raises whatever the backend raises. A recipient
+    who turned email off gets nothing here: their chat channels carry the notice."""
+    if not email_wanted(notices[0][0].recipient_id):
+        return
     build_message(notices, now).send(fail_silently=False)

@@ -12,7 +12,9 @@ from mqaflow.signals import (
 )
 
 from .assignment import plays_follow_deactivation, plays_follow_owner
+from .channels import chat_notices_record
 from .services import play_create, plays_follow_disqualification
+from .signals import notices_sent
 
 
 @receiver(account_qualified, dispatch_uid="plays.create_play_on_qualification")
@@ -30,6 +32,11 @@ def withdraw_play(sender, transition, **kwargs) -> None:
 def follow_owner(sender, account, by=None, **kwargs) -> None:
     with transaction.atomic():  # a plain save() in autocommit still locks the play
         plays_follow_owner(account=account, by=by)
+
+
+@receiver(notices_sent, dispatch_uid="plays.chat_notices")
+def chat_notices(sender, notices, at, **kwargs) -> None:
+    chat_notices_record(notices, at)
 
 
 @receiver(owner_deactivated, dispatch_uid="plays.follow_owner_deactivation")

@@ -22,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 from mqaflow.models import Account, MQAStatus, MQATransition, Owner
 
+from .channels import assigned_notice_time
 from .deadlines import add_sla_hours
 from .models import (
     OPEN_STATUSES,
@@ -38,6 +39,7 @@ from .models import (
     SLAPolicy,
 )
 from .routing import assignee_for
+from .signals import play_changed
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,7 @@ def build_plan(
                 "levels_up": step.levels_up or 0,
                 "to_top": step.to_top,
                 "label": step.target_label,
+                "urgent": step.urgent,
             }
         )
     return due_at, remind_at, plan
@@ -171,6 +174,7 @@ def play_create(
         note=" ".join([f"Assigned to {routing.owner.name}.", *routing.notes]),
     )
     notify_assignee(play, now=now, note=" ".join(routing.notes))
+    play_changed.send(sender=Play, play=play, kind="created", at=now, by=None, note="")
     return play
 
 
@@ -202,7 +206,7 @@ def notify_assignee(play: Play, *, now: datetime, note: str = "") -> Escalation:
         recipient=play.assignee,
         recipient_email=play.assignee.email,
         due_at=now,
-        next_attempt_at=now,
+        next_attempt_at=assigned_notice_time(play.assignee, now),
         created_at=now,
         note=note,
     )
@@ -285,6 +289,7 @@ def _change_status(
     )
     if to not in OPEN_STATUSES:
         cancel_notices(locked, f"Not sent: the play was {PlayStatus(to).label.lower()}.")
+    play_changed.send(sender=Play, play=locked, kind=event_kind or to, at=now, by=by, note=note)
     return locked
 
 
