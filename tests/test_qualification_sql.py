@@ -237,6 +237,22 @@ def test_a_run_is_recorded_with_its_cause_and_no_account_row_is_stamped():
     assert RecomputeRun.objects.count() == 2  # a dry run records nothing
 
 
+def test_a_full_recompute_forgets_runs_older_than_30_days():
+    old = RecomputeRun.objects.create(
+        started_at=datetime.now(UTC) - timedelta(days=31),
+        finished_at=datetime.now(UTC) - timedelta(days=31),
+        evaluated_for=datetime.now(UTC) - timedelta(days=31),
+        scope="accounts",
+        accounts=1,
+        transitions=0,
+    )
+    evaluate_accounts([], cause="ingest")
+    assert RecomputeRun.objects.filter(pk=old.pk).exists()  # only full runs prune
+    evaluate_accounts(cause="schedule")
+    assert not RecomputeRun.objects.filter(pk=old.pk).exists()
+    assert RecomputeRun.objects.count() == 2
+
+
 def test_set_based_writes_match_what_the_orm_would_store():
     account = AccountFactory(funnel=1, employees=500)
     for persona in ("it", "sales"):
