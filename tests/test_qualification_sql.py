@@ -46,8 +46,9 @@ def optional(values):
 clauses = st.fixed_dictionaries(
     {
         "window_days": st.sampled_from([7, 30, 60]),
-        "personas": st.sampled_from([[], ["it"], ["it", "sales"]]),
-        "min_seniority": st.sampled_from(["", "director", "manager"]),
+        # mostly unfiltered, so clauses of different windows share a scope family
+        "personas": st.sampled_from([[], [], [], ["it"], ["it", "sales"]]),
+        "min_seniority": st.sampled_from(["", "", "", "director", "manager"]),
         "min_minutes": optional([Decimal(0), Decimal(5), Decimal("10.5"), Decimal(30)]),
         "min_people": optional([1, 2, 3]),
         "min_personas": optional([1, 2]),
@@ -58,9 +59,9 @@ clauses = st.fixed_dictionaries(
 )
 rules = st.lists(
     st.tuples(
-        st.sampled_from([None, 1, 2, 3]),  # funnel
-        st.sampled_from([None, "small", "large"]),  # size band
-        st.lists(clauses, min_size=0, max_size=3),
+        st.sampled_from([None, None, 1, 2, 3]),  # funnel
+        st.sampled_from([None, None, "small", "large"]),  # size band
+        st.lists(clauses, min_size=0, max_size=4),
     ),
     min_size=0,
     max_size=4,
@@ -82,8 +83,8 @@ events = st.lists(
         st.integers(0, 3),  # contact index; 3 = anonymous
         st.sampled_from(["web_visit", "content_download", "demo_request"]),
         st.sampled_from([Decimal(0), Decimal(1), Decimal("2.5"), Decimal(10), Decimal(30)]),
-        # whole days hit the window boundaries exactly
-        st.sampled_from([0, 1, 6.5, 7, 8, 29, 30, 31, 59, 60, 61]),
+        # whole days hit the window boundaries exactly (and often)
+        st.sampled_from([0, 1, 6.5, 7, 7, 8, 29, 30, 30, 31, 59, 60, 60, 61]),
     ),
     min_size=1,
     max_size=14,
@@ -161,7 +162,7 @@ def _key(decision):
 
 
 @settings(
-    max_examples=80,
+    max_examples=100,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -235,6 +236,22 @@ def test_a_run_is_recorded_with_its_cause_and_no_account_row_is_stamped():
     assert RecomputeRun.objects.first().scope == "accounts"
     evaluate_accounts(now=NOW, dry_run=True)
     assert RecomputeRun.objects.count() == 2  # a dry run records nothing
+
+
+def test_a_full_recompute_forgets_runs_older_than_30_days():
+    old = RecomputeRun.objects.create(
+        started_at=datetime.now(UTC) - timedelta(days=31),
+        finished_at=datetime.now(UTC) - timedelta(days=31),
+        evaluated_for=datetime.now(UTC) - timedelta(days=31),
+        scope="accounts",
+        accounts=1,
+        transitions=0,
+    )
+    evaluate_accounts([], cause="ingest")
+    assert RecomputeRun.objects.filter(pk=old.pk).exists()  # only full runs prune
+    evaluate_accounts(cause="schedule")
+    assert not RecomputeRun.objects.filter(pk=old.pk).exists()
+    assert RecomputeRun.objects.count() == 2
 
 
 def test_set_based_writes_match_what_the_orm_would_store():

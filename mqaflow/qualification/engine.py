@@ -19,7 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 # How many account ids one reference (`decide`) query takes at most.
 CHUNK_SIZE = 5000
+# Run records older than this are deleted by the next full recompute.
+RUN_RETENTION = timedelta(days=30)
 
 
 @dataclass
@@ -158,6 +160,8 @@ def evaluate_accounts(
         transitions=len(result.transitions),
         cause=cause[:200],
     )
+    if ids is None:  # every 15 minutes at most: keep the run log bounded
+        RecomputeRun.objects.filter(started_at__lt=started - RUN_RETENTION).delete()
     return result
 
 
