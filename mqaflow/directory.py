@@ -173,7 +173,34 @@ def _text(value) -> str:
         return ""
     if isinstance(value, dict | list):
         raise ValidationError("Must be a string.")
-    return str(value).strip()
+    text = str(value)
+    if "\x00" in text:
+        raise ValidationError("Must not contain NUL characters.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("Must be valid Unicode text.") from None
+    return text.strip()
+
+
+# JSON type each field must have in a JSON request (files give strings and are coerced).
+_JSON_TYPES = {"is_active": bool, "excluded": bool, "funnel": int, "employees": int}
+
+
+_NULLABLE = {"manager", "delegate", "owner", "external_id"}
+
+
+def _json_type_problem(field: str, value) -> str | None:
+    if value is None:
+        return None if field in _NULLABLE else "May not be null."
+    wanted = _JSON_TYPES.get(field, str)
+    if wanted is int and (isinstance(value, bool) or not isinstance(value, int)):
+        return "Must be an integer."
+    if wanted is bool and not isinstance(value, bool):
+        return "Must be a boolean."
+    if wanted is str and not isinstance(value, str):
+        return "Must be a string."
+    return None
 
 
 def _email(value) -> str:
@@ -186,9 +213,17 @@ def _external_id(value) -> str | None:
     return _text(value) or None
 
 
-def _parse(index: int, raw, spec: dict, errors: _Errors, aliases: dict | None = None) -> dict:
+def _parse(
+    index: int,
+    raw,
+    spec: dict,
+    errors: _Errors,
+    aliases: dict | None = None,
+    strict: bool = False,
+) -> dict:
     """Turn one raw item into {field: python value} by `spec` ({field: parser}); unknown
-    fields are errors (a typo in a sync must not silently drop a column)."""
+    fields are errors (a typo in a sync must not silently drop a column). `strict`: a JSON
+    request, where a value of the wrong JSON type is an error rather than coerced."""
     if not isinstance(raw, dict):
         errors.add(index, "non_field_errors", "Each item must be an object.")
         return {}
@@ -197,6 +232,10 @@ def _parse(index: int, raw, spec: dict, errors: _Errors, aliases: dict | None = 
         field = (aliases or {}).get(key, key)
         if field not in spec:
             errors.add(index, key, "Unknown field.")
+            continue
+        problem = _json_type_problem(field, value) if strict else None
+        if problem:
+            errors.add(index, key, problem)
             continue
         try:
             data[field] = spec[field](value)
@@ -267,8 +306,21 @@ def _changes(row, data: dict) -> dict:
     return {name: value for name, value in data.items() if getattr(row, name) != value}
 
 
+# An owner's email is also their login (the user's username: 150 characters at most).
+OWNER_EMAIL_MAX_LENGTH = 150
+
+
+def _owner_email(value) -> str:
+    email = _email(value)
+    if len(email) > OWNER_EMAIL_MAX_LENGTH:
+        raise ValidationError(
+            f"Ensure this field has no more than {OWNER_EMAIL_MAX_LENGTH} characters."
+        )
+    return email
+
+
 OWNER_FIELDS = {
-    "email": _email,
+    "email": _owner_email,
     "name": _text,
     "title": _text,
     "manager": lambda v: _email(v) if v not in (None, "") else None,
@@ -296,14 +348,19 @@ def _owner_cycles(final_manager: dict[str, str | None]) -> list[list[str]]:
 
 @transaction.atomic
 def owners_upsert(
-    *, items: list, by=None, create_only: bool = False, limit: int | None = 0
+    *,
+    items: list,
+    by=None,
+    create_only: bool = False,
+    limit: int | None = 0,
+    strict: bool = False,
 ) -> UpsertResult:
     """Create or update owners; managers and delegates may be owners of the same batch, in
     any order. A batch whose managers would form a cycle is refused, naming its items."""
     _check_batch(items, limit)
     errors = _Errors()
     parsed = [
-        _parse(i, raw, OWNER_FIELDS, errors, aliases={"active": "is_active"})
+        _parse(i, raw, OWNER_FIELDS, errors, aliases={"active": "is_active"}, strict=strict)
         for i, raw in enumerate(items)
     ]
     emails = [d.get("email") for d in parsed]
@@ -440,12 +497,17 @@ ACCOUNT_FIELDS = {
 
 @transaction.atomic
 def accounts_upsert(
-    *, items: list, by=None, create_only: bool = False, limit: int | None = 0
+    *,
+    items: list,
+    by=None,
+    create_only: bool = False,
+    limit: int | None = 0,
+    strict: bool = False,
 ) -> UpsertResult:
     """Create or update accounts by external_id or domain; owners are given by email."""
     _check_batch(items, limit)
     errors = _Errors()
-    parsed = [_parse(i, raw, ACCOUNT_FIELDS, errors) for i, raw in enumerate(items)]
+    parsed = [_parse(i, raw, ACCOUNT_FIELDS, errors, strict=strict) for i, raw in enumerate(items)]
     for index, data in enumerate(parsed):
         domain = data.get("domain")
         if not domain and index not in errors:
@@ -530,12 +592,17 @@ CONTACT_FIELDS = {
 
 @transaction.atomic
 def contacts_upsert(
-    *, items: list, by=None, create_only: bool = False, limit: int | None = 0
+    *,
+    items: list,
+    by=None,
+    create_only: bool = False,
+    limit: int | None = 0,
+    strict: bool = False,
 ) -> UpsertResult:
     """Create or update contacts by external_id or (account domain, email)."""
     _check_batch(items, limit)
     errors = _Errors()
-    parsed = [_parse(i, raw, CONTACT_FIELDS, errors) for i, raw in enumerate(items)]
+    parsed = [_parse(i, raw, CONTACT_FIELDS, errors, strict=strict) for i, raw in enumerate(items)]
     for index, data in enumerate(parsed):
         for field in ("account", "email"):
             if not data.get(field) and field not in errors.get(index, {}):

@@ -118,8 +118,8 @@ def test_bulk_accounts_match_by_external_id_and_report_counts(crm):
     AccountFactory(domain="acme.com", name="Acme", external_id="001A", funnel=1, owner=owner)
     AccountFactory(domain="same.com", name="Same", funnel=2, employees=50, industry="")
     batch = [
-        {"domain": "acme.com", "external_id": "001A", "name": "Acme Inc", "employees": "250"},
-        {"domain": "same.com", "name": "Same", "funnel": "2", "employees": 50},
+        {"domain": "acme.com", "external_id": "001A", "name": "Acme Inc", "employees": 250},
+        {"domain": "same.com", "name": "Same", "funnel": 2, "employees": 50},
         {"domain": "new.com", "name": "New", "funnel": 3, "owner": "ANA@s.example"},
     ]
     response = crm.post("/api/v1/accounts/bulk/", batch, format="json")
@@ -290,3 +290,20 @@ def test_import_csv_upsert_owners_and_contacts_with_line_numbers(tmp_path):
         call_command("import_csv", "contacts", str(contacts), "--upsert")
     assert "line 3: seniority" in str(failure.value)
     assert not Contact.objects.exists()
+
+
+def test_json_types_are_strict_and_text_must_be_storable(crm):
+    batch = [
+        {"email": "a@s.example", "name": "A", "active": 0},
+        {"email": "b@s.example", "name": "B\x00"},
+        {"email": "c@s.example", "name": 7},
+    ]
+    response = crm.post("/api/v1/owners/bulk/", batch, format="json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert errors["0"] == {"active": ["Must be a boolean."]}
+    assert "NUL" in errors["1"]["name"][0]
+    assert errors["2"]["name"][0] == "Must be a string."
+    response = crm.put("/api/v1/accounts/acme.com/", {"name": "A", "funnel": "1"}, format="json")
+    assert response.status_code == 400 and response.json()["errors"]["funnel"]
+    assert not Owner.objects.exists() and not Account.objects.exists()

@@ -62,7 +62,7 @@ def _bulk(request, upsert) -> Response:
     if problem:
         raise ValidationError({"non_field_errors": [problem]})
     try:
-        result = upsert(items=items, by=request.user)
+        result = upsert(items=items, by=request.user, strict=True)
     except directory.UpsertInvalid as exc:
         body = error_body(
             400,
@@ -78,7 +78,7 @@ def _bulk(request, upsert) -> Response:
 def _one(request, upsert, item: dict, fetch, serializer_class) -> Response:
     """Upsert one item: 201 when it was created, 200 otherwise, with its representation."""
     try:
-        result = upsert(items=[item], by=request.user)
+        result = upsert(items=[item], by=request.user, strict=True)
     except directory.UpsertInvalid as exc:
         raise ValidationError(exc.errors.get(0, {})) from exc
     code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
@@ -90,8 +90,10 @@ def _body(request) -> dict | None:
 
 
 def _key_mismatch(body: dict, field: str, value: str, normalise) -> Response | None:
-    given = body.get(field)
-    if given not in (None, "") and normalise(str(given)) != value:
+    if field not in body:
+        return None
+    given = body[field]
+    if not isinstance(given, str) or normalise(given) != value:
         raise ValidationError({field: [f"Does not match the URL ({value})."]})
     return None
 
@@ -102,7 +104,7 @@ def _not_an_object() -> Response:
 
 class OwnerViewSet(views.OwnerViewSet):
     @extend_schema(
-        request=OwnerSerializer,
+        request=OwnerSerializer(partial=True),
         responses={200: OwnerSerializer, 201: OwnerSerializer},
         examples=_example("Upsert an owner", OWNER_PUT),
         description="Create or update the owner with this email (upsert). Managers and "
@@ -143,7 +145,7 @@ class AccountViewSet(views.AccountViewSet):
     http_method_names = [*views.AccountViewSet.http_method_names, "put"]
 
     @extend_schema(
-        request=AccountSerializer,
+        request=AccountSerializer(partial=True),
         responses={200: AccountSerializer, 201: AccountSerializer},
         examples=_example("Upsert an account", ACCOUNT_PUT),
         description="Create or update the account with this domain (upsert).",
@@ -218,7 +220,7 @@ class ContactDetailView(APIView):
         return Response(ContactSerializer(self._fetch(account, email)).data)
 
     @extend_schema(
-        request=ContactSerializer,
+        request=ContactSerializer(partial=True),
         responses={200: ContactSerializer, 201: ContactSerializer},
         examples=_example("Upsert a contact", CONTACT_PUT),
     )
