@@ -5,6 +5,10 @@ from django.dispatch import Signal
 
 # Sent once per recorded MQATransition into `mqa`; kwargs: transition (MQATransition).
 account_qualified = Signal()
+# Sent once per recorded batch, before the per-transition signals, with every transition
+# into `mqa` of the batch; kwargs: transitions (list[MQATransition]). Plays are created
+# from this one, set-based when a batch is large (a fresh load).
+accounts_qualified = Signal()
 # Sent once per recorded MQATransition out of `mqa`; kwargs: transition (MQATransition).
 account_disqualified = Signal()
 

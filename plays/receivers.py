@@ -7,19 +7,20 @@ from django.dispatch import receiver
 from mqaflow.signals import (
     account_disqualified,
     account_owner_changed,
-    account_qualified,
+    accounts_qualified,
     owner_deactivated,
 )
 
 from .assignment import plays_follow_deactivation, plays_follow_owner
 from .channels import chat_notices_record
-from .services import play_create, plays_follow_disqualification
+from .creation import plays_create_for
+from .services import plays_follow_disqualification
 from .signals import notices_sent
 
 
-@receiver(account_qualified, dispatch_uid="plays.create_play_on_qualification")
-def create_play(sender, transition, **kwargs) -> None:
-    play_create(account=transition.account, transition=transition, now=transition.at)
+@receiver(accounts_qualified, dispatch_uid="plays.create_plays_on_qualification")
+def create_plays(sender, transitions, **kwargs) -> None:
+    plays_create_for(transitions=transitions)
 
 
 @receiver(account_disqualified, dispatch_uid="plays.withdraw_play_on_disqualification")

@@ -25,8 +25,16 @@ class Routing:
     notes: list[str] = field(default_factory=list)
 
 
-def assignee_for(account: Account, policy: SLAPolicy, at: datetime) -> Routing:
-    """The account's owner, else the funnel's fallback owner; an away owner's delegate."""
+def assignee_for(
+    account: Account,
+    policy: SLAPolicy,
+    at: datetime,
+    *,
+    absences: dict[int, OwnerAbsence] | None = None,
+) -> Routing:
+    """The account's owner, else the funnel's fallback owner; an away owner's stand-in.
+
+    A batch passes the absences in force (`absences_at`), loaded once."""
     notes: list[str] = []
     owner = account.owner
     if owner is None:
@@ -39,7 +47,7 @@ def assignee_for(account: Account, policy: SLAPolicy, at: datetime) -> Routing:
         notes.append(f"The fallback owner {owner.name} is inactive.")
         owner = None
     if owner is not None:
-        away = absence_of(owner, at)
+        away = absence_of(owner, at) if absences is None else absences.get(owner.pk)
         if away is not None:
             stand_in = successor_of(owner, at=at, policy=policy, absence=away)
             notes.extend(stand_in.notes)

@@ -140,7 +140,7 @@ def play_create(
         return None
     open_play = Play.objects.filter(account=account, status__in=OPEN_STATUSES).first()
     if open_play is not None:
-        _keep_after_requalification(open_play, transition, now)
+        keep_after_requalification(open_play, transition, now)
         return None
     routing = assignee_for(account, policy, now)
     if routing.owner is None:  # no owner exists at all: nothing to assign to
@@ -178,7 +178,7 @@ def play_create(
     return play
 
 
-def _keep_after_requalification(play: Play, transition: MQATransition, now: datetime) -> None:
+def keep_after_requalification(play: Play, transition: MQATransition, now: datetime) -> None:
     """The account qualified again while its play was waiting out the withdrawal grace
     period, or after it stopped qualifying while started: the play simply goes on."""
     if play.withdraw_due_at is None and play.account_disqualified_at is None:

@@ -541,3 +541,37 @@ def test_owner_save_in_autocommit_moves_the_play(org, django_capture_on_commit_c
     account.save()  # no surrounding service: the receiver brings its own transaction
     play.refresh_from_db()
     assert play.assignee == org["peer"]
+
+
+def test_a_large_batch_of_qualifications_creates_plays_set_based(
+    org, django_assert_max_num_queries, monkeypatch
+):
+    from mqaflow.signals import account_qualified
+    from plays.creation import BATCH_THRESHOLD
+    from plays.signals import play_changed
+
+    # Plays' own work only: the webhook outbox listens per transition and per play.
+    for signal in (account_qualified, play_changed):
+        monkeypatch.setattr(signal, "receivers", [])
+        monkeypatch.setattr(signal, "sender_receivers_cache", {})
+
+    ActNowRule.objects.update(window_days=1)
+    accounts = AccountFactory.create_batch(BATCH_THRESHOLD + 10, funnel=1, owner=org["adr"])
+    busy = accounts[0]
+    qualify(busy)  # already has a play; evaluated out and in again below
+    evaluate_accounts([busy.pk], now=T0 + timedelta(days=3))  # out: its play is withdrawn
+    for account in accounts:
+        engage(account, T0 + timedelta(days=10), "demo_request")
+    now = T0 + timedelta(days=10)
+    with django_assert_max_num_queries(60):  # the engine's queries and a few per batch
+        evaluate_accounts([a.pk for a in accounts], now=now)
+    plays = Play.objects.filter(account__in=accounts, status="pending")
+    assert plays.count() == len(accounts)
+    play = plays.get(account=busy)
+    assert play.assignee == org["adr"] and play.due_at == now + timedelta(hours=24)
+    assert play.events.get(kind="created").to_assignee == org["adr"]
+    notice = play.escalations.get(kind="assigned")
+    assert notice.status == "pending" and notice.next_attempt_at == now
+    # the next sweep delivers every new-play notice in one digest to the ADR
+    sent = sweep_at(now + timedelta(minutes=1))
+    assert sent == [("ana@s.example", f"{len(accounts)} plays need you")]

@@ -14,7 +14,7 @@ from mqaflow.models import (
     SizeBand,
 )
 from mqaflow.qualification.engine import evaluate_accounts, explain_account
-from mqaflow.signals import account_qualified
+from mqaflow.signals import account_qualified, accounts_qualified
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
 
 pytestmark = pytest.mark.django_db
@@ -352,8 +352,9 @@ def test_dry_run_writes_nothing():
 
 def test_evaluation_uses_a_bounded_number_of_queries(django_assert_max_num_queries, monkeypatch):
     # The engine's own queries: receivers (plays) do their own per-transition work.
-    monkeypatch.setattr(account_qualified, "receivers", [])
-    monkeypatch.setattr(account_qualified, "sender_receivers_cache", {})
+    for signal in (account_qualified, accounts_qualified):
+        monkeypatch.setattr(signal, "receivers", [])
+        monkeypatch.setattr(signal, "sender_receivers_cache", {})
     accounts = AccountFactory.create_batch(30, funnel=2)
     for account in accounts:
         engage(account, 40, persona="it")

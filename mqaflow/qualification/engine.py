@@ -33,7 +33,7 @@ from mqaflow.models import (
     MQATransition,
 )
 from mqaflow.models.transitions import RecomputeRun
-from mqaflow.signals import account_disqualified, account_qualified
+from mqaflow.signals import account_disqualified, account_qualified, accounts_qualified
 
 from . import explain
 from .measure import Figures, Scope, measure_act_now, measure_scopes
@@ -359,6 +359,10 @@ _TRANSITION_ATTNAMES = [f.attname for f in MQATransition._meta.concrete_fields]
 
 
 def _send_signals(recorded: Sequence[MQATransition]) -> None:
+    if accounts_qualified.has_listeners(MQATransition):
+        qualified = [t for t in recorded if t.to_status == MQAStatus.MQA]
+        if qualified:
+            accounts_qualified.send(sender=MQATransition, transitions=qualified)
     listened = account_qualified.has_listeners(MQATransition) or account_disqualified.has_listeners(
         MQATransition
     )
