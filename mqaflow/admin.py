@@ -1,6 +1,9 @@
 """Admin for the org, accounts and engagement; rule admin lives in admin_rules.py."""
 
-from django.contrib import admin
+import secrets
+
+from django import forms
+from django.contrib import admin, messages
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -16,6 +19,7 @@ from .models import (
     SeniorityMultiplier,
 )
 from .models.accounts import MQA_STATE_FIELDS
+from .models.tokens import SCOPES
 from .models.transitions import RecomputeRun
 from .qualification.scheduling import request_recompute
 
@@ -158,19 +162,66 @@ class EngagementEventAdmin(SimpleHistoryAdmin):
     show_full_result_count = False
 
 
+class ApiTokenForm(forms.ModelForm):
+    """Scopes as ticks; the key is generated on save and shown once."""
+
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, f"{scope} — {what}") for scope, what in SCOPES.items()],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="None ticked: the user's own rights (an integration token: ingest and "
+        "directory).",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name", "is_integration", "scopes", "expires_at"]
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are issued with `manage.py api_token issue`; the admin never sees a key."""
+    """Admins issue tokens here or with `manage.py api_token issue`; the key is shown once
+    on creation and never again (only its digest is stored)."""
 
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
+    form = ApiTokenForm
+    list_display = [
+        "name",
+        "user",
+        "prefix",
+        "is_integration",
+        "scope_list",
+        "expires_at",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["revoked_at", "is_integration"]
     search_fields = ["name", "user__username", "prefix"]
-    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    autocomplete_fields = ["user"]
     exclude = ["key_digest"]
     actions = ["revoke"]
 
-    def has_add_permission(self, request):
-        return False
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    @admin.display(description="Scopes")
+    def scope_list(self, obj: ApiToken) -> str:
+        return ", ".join(obj.effective_scopes() or ["user's rights"])
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            key = secrets.token_urlsafe(32)
+            obj.set_key(key)
+            obj.save()
+            self.message_user(
+                request,
+                f"Token {obj.prefix}… created. Its key, shown only now: {key}",
+                level=messages.WARNING,
+            )
+            return
+        obj.save()
 
     @admin.action(description="Revoke the selected tokens now")
     def revoke(self, request, queryset):

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "axes",
     "mqaflow",
     "plays",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -140,7 +141,10 @@ REST_FRAMEWORK = {
         "mqaflow.api.authentication.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "mqaflow.api.permissions.TokenScopePermission",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "mqaflow.api.parsers.LimitedJSONParser",
@@ -301,6 +305,8 @@ if not DEBUG:
 # How far in the future an event's timestamp may be (clock skew between systems).
 MQAFLOW_EVENT_FUTURE_SKEW_SECONDS = env.int("MQAFLOW_EVENT_FUTURE_SKEW_SECONDS", default=300)
 MQAFLOW_EVENT_BATCH_MAX = 5000
+# Owners, accounts or contacts per bulk upsert request (all or nothing).
+MQAFLOW_UPSERT_BATCH_MAX = 5000
 # When a play is reassigned: "keep" the SLA clock running, or "restart" it from the
 # reassignment (unsent reminder and escalation steps are re-planned).
 MQAFLOW_REASSIGN_SLA_CLOCK = env.str("MQAFLOW_REASSIGN_SLA_CLOCK", default="keep")
@@ -308,3 +314,14 @@ MQAFLOW_REASSIGN_SLA_CLOCK = env.str("MQAFLOW_REASSIGN_SLA_CLOCK", default="keep
 ADMINS = [("Admins", a) for a in env.list("ADMIN_EMAILS", default=[])]
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MQAFLOW_STALE_CLAIM_SECONDS = env.int("MQAFLOW_STALE_CLAIM_SECONDS", default=600)
+
+# --- Outgoing webhooks (integrations/) ------------------------------------------------
+# Seconds before a receiver that does not answer is given up on (and retried later).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
+# Retries of timeouts, connection errors, 5xx, 408 and 429 stop after this many hours; an
+# endpoint that failed for this long without a success is disabled and ADMIN_EMAILS told.
+WEBHOOK_RETRY_HOURS = env.int("WEBHOOK_RETRY_HOURS", default=24)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=3600)
+# A delivery claimed longer ago than this is taken to be stranded (its worker died).
+WEBHOOK_STALE_CLAIM_SECONDS = env.int("WEBHOOK_STALE_CLAIM_SECONDS", default=300)

@@ -1,7 +1,8 @@
 from datetime import datetime, timedelta
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -13,9 +14,11 @@ from mqaflow.admin_history import InlineChangesInHistory
 
 from .deadlines import add_sla_hours
 from .models import (
+    ChatNotice,
     DismissReason,
     Escalation,
     EscalationStep,
+    NotificationPreference,
     OwnerAbsence,
     Play,
     PlayComment,
@@ -128,8 +131,22 @@ class SLAPolicyAdmin(InlineChangesInHistory, SimpleHistoryAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        pending = pending_plays_of(form.instance)
-        if change and pending:
+        deadline_fields = {
+            "response_hours",
+            "reminder_percent",
+            "business_hours",
+            "time_zone",
+            "work_days",
+            "work_start",
+            "work_end",
+            "holiday_country",
+            "holiday_subdivision",
+        }
+        moved = bool(deadline_fields & set(form.changed_data)) or any(
+            f.has_changed() for f in formsets
+        )
+        pending = pending_plays_of(form.instance) if change and moved else 0
+        if pending:
             url = reverse("admin:plays_slapolicy_replan", args=[form.instance.pk])
             self.message_user(
                 request,
@@ -156,7 +173,7 @@ class SLAPolicyAdmin(InlineChangesInHistory, SimpleHistoryAdmin):
         """Confirm, then re-plan the policy's pending plays (never started ones)."""
         policy = get_object_or_404(SLAPolicy, pk=pk)
         if not self.has_change_permission(request, policy):
-            raise PermissionError
+            raise PermissionDenied
         if request.method == "POST":
             total = plays_replan(policy=policy)
             self.message_user(request, f"Re-planned {total} pending play(s).", messages.SUCCESS)
@@ -286,3 +303,44 @@ class DismissReasonAdmin(SimpleHistoryAdmin):
 class OwnerAbsenceAdmin(SimpleHistoryAdmin):
     list_display = ["owner", "starts_at", "ends_at", "delegate", "note"]
     autocomplete_fields = ["owner", "delegate"]
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    """Each owner's channels, digest and quiet hours (owners edit their own at
+    /notifications/)."""
+
+    list_display = [
+        "owner",
+        "email",
+        "has_slack",
+        "has_teams",
+        "delivery",
+        "time_zone",
+        "quiet_start",
+        "quiet_end",
+    ]
+    list_filter = ["email", "delivery"]
+    search_fields = ["owner__name", "owner__email"]
+    autocomplete_fields = ["owner"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(boolean=True, description="Slack")
+    def has_slack(self, obj: NotificationPreference) -> bool:
+        return bool(obj.slack_webhook_url)
+
+    @admin.display(boolean=True, description="Teams")
+    def has_teams(self, obj: NotificationPreference) -> bool:
+        return bool(obj.teams_webhook_url)
+
+
+@admin.register(ChatNotice)
+class ChatNoticeAdmin(admin.ModelAdmin):
+    list_display = ["escalation", "channel", "status", "attempts", "response_code", "sent_at"]
+    list_filter = ["channel", "status"]
+    search_fields = ["recipient__email", "escalation__play__account__name"]
+    readonly_fields = [f.name for f in ChatNotice._meta.fields]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def has_add_permission(self, request):
+        return False

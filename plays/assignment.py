@@ -30,6 +30,7 @@ from .services import (
     notify_assignee,
     restart_clock,
 )
+from .signals import play_changed
 
 
 def reassign_choices(user) -> list[Owner]:
@@ -72,6 +73,7 @@ def play_move(play: Play, to_owner: Owner, *, by, now: datetime, why: str) -> Pl
         to_assignee=to_owner,
     )
     notify_assignee(play, now=now, note=why)
+    play_changed.send(sender=Play, play=play, kind="reassigned", at=now, by=by, note=note)
     return play
 
 

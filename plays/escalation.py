@@ -44,9 +44,11 @@ from django.utils.dateparse import parse_datetime
 
 from mqaflow.heartbeat import heartbeat
 
+from .channels import defer_notice
 from .models import Escalation, EscalationKind, EscalationStatus, Play, PlayStatus
 from .notifications import send_notices
 from .routing import absences_at, escalation_recipient
+from .signals import notices_sent
 
 logger = logging.getLogger(__name__)
 
@@ -136,10 +138,14 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
     context = {"chains": {}, "absences": absences_at(now)}
     for play in plays:
         done = existing[play.pk]
+        # Only this clock's ladder counts: after a reopen or a restart, a manager told
+        # about the earlier breach is told again about the new one.
+        first_step = min((e["step"] for e in play.plan), default=0)
         alerted = {
             r.recipient_id
             for r in done.values()
             if r.kind == EscalationKind.ESCALATION
+            and r.step >= first_step
             and r.status not in (EscalationStatus.SKIPPED, EscalationStatus.CANCELLED)
         }
         upcoming = []
@@ -151,6 +157,7 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
                 upcoming.append(at)
                 continue
             row = _planned_row(play, entry, at, now, alerted, context)
+            defer_notice(row, entry, context)  # the recipient's digest and quiet hours
             done[row.step] = row
             rows.append(row)
         play.next_action_at = min(upcoming, default=None)
@@ -286,6 +293,8 @@ def claim_one(escalation_id: int, *, now: datetime | None = None) -> bool:
 
 
 def _still_relevant(escalation: Escalation, play: Play) -> bool:
+    if escalation.recipient is not None and not escalation.recipient.is_active:
+        return False  # deactivated since the step was planned
     if escalation.kind == EscalationKind.MENTION:  # a comment is news whatever the status
         return True
     if escalation.kind == EscalationKind.ASSIGNED:
@@ -335,7 +344,9 @@ def _deliver(ids: list[int], now: datetime) -> dict:
                 continue
             row.status = EscalationStatus.SKIPPED
             row.note = (row.note + " " if row.note else "") + (
-                f"Not sent: the play was {play.get_status_display().lower()} first."
+                f"Not sent: {row.recipient.name} was deactivated."
+                if row.recipient is not None and not row.recipient.is_active
+                else f"Not sent: the play was {play.get_status_display().lower()} first."
                 if row.kind != EscalationKind.ASSIGNED or not play.is_open
                 else "Not sent: the play moved to someone else first."
             )
@@ -375,6 +386,7 @@ def _mark_sent(rows: list[Escalation], now: datetime) -> None:
     Escalation.objects.filter(pk__in=[r.pk for r in rows]).update(
         status=EscalationStatus.SENT, sent_at=now, last_error=""
     )
+    notices_sent.send(sender=Escalation, notices=rows, at=now)
 
 
 def _mark(rows: list[Escalation], *, status: str, next_attempt_at, error: str) -> None:

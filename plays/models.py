@@ -181,6 +181,11 @@ class EscalationStep(models.Model):
         default=False,
         help_text="Allowed before the SLA deadline: a warning to a manager before the breach.",
     )
+    urgent = models.BooleanField(
+        default=False,
+        help_text="Sent at once even in the recipient's quiet hours or digest (meant for the "
+        "last step).",
+    )
 
     history = HistoricalRecords()
 
@@ -323,6 +328,8 @@ class Play(models.Model):
     policy_version = models.PositiveIntegerField()
     # Frozen ladder: [{"step", "kind", "at", "levels_up", "to_top", "label"}], in step order.
     plan = models.JSONField(default=list)
+    # When the current SLA clock started: creation, or a restart (reopen, restart on move).
+    clock_started_at = models.DateTimeField(null=True, blank=True)
     next_action_at = models.DateTimeField(null=True, blank=True)
 
     history = HistoricalRecords(excluded_fields=["next_action_at"])
@@ -476,3 +483,124 @@ class PlayComment(models.Model):
 
     def __str__(self) -> str:
         return f"Comment on play #{self.play_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+# --- Notification preferences and chat channels -------------------------------------------
+
+
+class NoticeDelivery(models.TextChoices):
+    IMMEDIATE = "immediate", "Immediately"
+    HOURLY = "hourly", "Hourly digest"
+    DAILY = "daily", "Daily digest"
+
+
+def _validate_time_zone(value: str) -> None:
+    from zoneinfo import available_timezones
+
+    if value and value not in available_timezones():
+        raise ValidationError(f"{value!r} is not a time zone, e.g. Europe/Paris.")
+
+
+class NotificationPreference(models.Model):
+    """How one owner wants their notices: channels, digest or not, quiet hours.
+
+    New-play notices are always immediate (an ADR must hear at once); reminders and
+    escalations follow `delivery`. Quiet hours hold every notice except an urgent
+    escalation step until they end, in the owner's own time zone."""
+
+    owner = models.OneToOneField(
+        "mqaflow.Owner", on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    email = models.BooleanField("email", default=True)
+    slack_webhook_url = models.URLField("Slack incoming-webhook URL", max_length=500, blank=True)
+    teams_webhook_url = models.URLField(
+        "Microsoft Teams incoming-webhook URL", max_length=500, blank=True
+    )
+    delivery = models.CharField(
+        max_length=10,
+        choices=NoticeDelivery.choices,
+        default=NoticeDelivery.IMMEDIATE,
+        help_text="For reminders and escalations; new plays are always sent at once.",
+    )
+    digest_hour = models.PositiveSmallIntegerField(
+        default=9,
+        validators=[MaxValueValidator(23)],
+        help_text="Local hour of the daily digest.",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[_validate_time_zone],
+        help_text="e.g. Europe/Paris; empty: the server's time zone.",
+    )
+    quiet_start = models.TimeField(null=True, blank=True, help_text="e.g. 20:00")
+    quiet_end = models.TimeField(null=True, blank=True, help_text="e.g. 07:30")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "notification preference"
+
+    def __str__(self) -> str:
+        return f"Notifications of {self.owner}"
+
+    def clean(self) -> None:
+        if (self.quiet_start is None) != (self.quiet_end is None):
+            raise ValidationError({"quiet_end": "Give both ends of the quiet hours, or neither."})
+        if not (self.email or self.slack_webhook_url or self.teams_webhook_url):
+            raise ValidationError({"email": "Keep at least one channel."})
+
+    def chat_channels(self) -> dict[str, str]:
+        channels = {}
+        if self.slack_webhook_url:
+            channels[ChatChannel.SLACK] = self.slack_webhook_url
+        if self.teams_webhook_url:
+            channels[ChatChannel.TEAMS] = self.teams_webhook_url
+        return channels
+
+
+class ChatChannel(models.TextChoices):
+    SLACK = "slack", "Slack"
+    TEAMS = "teams", "Microsoft Teams"
+
+
+class ChatNotice(models.Model):
+    """A notice on a chat channel: sent at most once per (play, step, channel), with the
+    same claim, retry and backoff rules as its email (plays.channels)."""
+
+    escalation = models.ForeignKey(
+        Escalation, on_delete=models.CASCADE, related_name="chat_notices"
+    )
+    channel = models.CharField(max_length=10, choices=ChatChannel.choices)
+    recipient = models.ForeignKey("mqaflow.Owner", on_delete=models.CASCADE, related_name="+")
+    url = models.URLField(max_length=500)
+    status = models.CharField(
+        max_length=20, choices=EscalationStatus.choices, default=EscalationStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    crash_resends = models.PositiveSmallIntegerField(
+        default=0, help_text="Resends after a worker died mid-send (at most one)."
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["escalation", "channel"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["escalation", "channel"], name="one_chat_notice_per_channel"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status__in=["pending", "sending"]),
+                name="chat_notice_undelivered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()}: {self.escalation}"

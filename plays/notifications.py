@@ -10,8 +10,9 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
 
+from .channels import email_wanted
 from .models import Escalation, EscalationKind, EscalationStatus, Play
-from .routing import escalation_recipient, relation
+from .routing import absences_at, escalation_recipient, relation
 
 
 def humanize_duration(delta: timedelta) -> str:
@@ -29,9 +30,17 @@ def humanize_duration(delta: timedelta) -> str:
     return " ".join(parts) or "less than a minute"
 
 
-def ladder_context(escalation: Escalation, play: Play, now: datetime) -> dict:
+def ladder_context(
+    escalation: Escalation, play: Play, now: datetime, cache: dict | None = None
+) -> dict:
     """Who was told before this notice, and who is told next and when (if anyone): an
-    escalation names the chain so nobody wonders whether their boss already knows."""
+    escalation names the chain so nobody wonders whether their boss already knows.
+
+    `cache` carries the absences and chains loaded once for a whole digest."""
+    cache = {} if cache is None else cache
+    if "absences" not in cache:
+        cache["absences"] = absences_at(now)
+    chains = cache.setdefault("chains", {})
     sent = (
         play.escalations.filter(
             kind=EscalationKind.ESCALATION, status=EscalationStatus.SENT, step__lt=escalation.step
@@ -45,7 +54,9 @@ def ladder_context(escalation: Escalation, play: Play, now: datetime) -> dict:
         {escalation.recipient_id} if escalation.kind == EscalationKind.ESCALATION else set()
     )
     next_name, next_at = "", None
-    chain = play.assignee.managers()
+    if play.assignee_id not in chains:
+        chains[play.assignee_id] = play.assignee.managers()
+    chain = chains[play.assignee_id]
     for entry in sorted(play.plan, key=lambda e: e["step"]):
         if entry["step"] <= escalation.step or entry["kind"] != EscalationKind.ESCALATION:
             continue
@@ -55,6 +66,7 @@ def ladder_context(escalation: Escalation, play: Play, now: datetime) -> dict:
             to_top=entry["to_top"],
             at=now,
             chain=chain,
+            absences=cache["absences"],
         )
         if found.owner is not None and found.owner.pk not in alerted:
             next_name, next_at = found.owner.name, parse_datetime(entry["at"])
@@ -67,7 +79,9 @@ def ladder_context(escalation: Escalation, play: Play, now: datetime) -> dict:
     }
 
 
-def context_for(escalation: Escalation, play: Play, now: datetime) -> dict:
+def context_for(
+    escalation: Escalation, play: Play, now: datetime, cache: dict | None = None
+) -> dict:
     recipient_name = escalation.recipient.name if escalation.recipient else ""
     late = now - play.due_at
     return {
@@ -85,7 +99,7 @@ def context_for(escalation: Escalation, play: Play, now: datetime) -> dict:
         "link": play.link,
         "level_label": _level_label(escalation),
         "site_url": settings.SITE_URL,
-        **ladder_context(escalation, play, now),
+        **ladder_context(escalation, play, now, cache),
     }
 
 
@@ -107,10 +121,12 @@ def _render(base: str, ctx: dict) -> tuple[str, str, str]:
 def build_message(notices: list[tuple[Escalation, Play]], now: datetime) -> EmailMultiAlternatives:
     """One email to one recipient: the notice itself, or a digest of every notice due."""
     first, play = notices[0]
+    cache: dict = {}
     if len(notices) == 1:
-        subject, text, html = _render(f"emails/{first.kind}", context_for(first, play, now))
+        ctx = context_for(first, play, now, cache)
+        subject, text, html = _render(f"emails/{first.kind}", ctx)
     else:
-        items = [context_for(row, p, now) for row, p in notices]
+        items = [context_for(row, p, now, cache) for row, p in notices]
         ctx = {
             "recipient_name": first.recipient.name if first.recipient else "",
             "items": items,
@@ -141,5 +157,8 @@ def notice_key(row: Escalation) -> str:
 
 
 def send_notices(notices: list[tuple[Escalation, Play]], now: datetime) -> None:
-    """Hand one email to the mail backend; raises whatever the backend raises."""
+    """Hand one email to the mail backend; raises whatever the backend raises. A recipient
+    who turned email off gets nothing here: their chat channels carry the notice."""
+    if not email_wanted(notices[0][0].recipient_id):
+        return
     build_message(notices, now).send(fail_silently=False)

@@ -1,6 +1,7 @@
 """Plays react to the account and the org through domain signals, inside the sender's
 transaction: a play is created, withdrawn or moved together with the change that caused it."""
 
+from django.db import transaction
 from django.dispatch import receiver
 
 from mqaflow.signals import (
@@ -11,7 +12,9 @@ from mqaflow.signals import (
 )
 
 from .assignment import plays_follow_deactivation, plays_follow_owner
+from .channels import chat_notices_record
 from .services import play_create, plays_follow_disqualification
+from .signals import notices_sent
 
 
 @receiver(account_qualified, dispatch_uid="plays.create_play_on_qualification")
@@ -21,14 +24,22 @@ def create_play(sender, transition, **kwargs) -> None:
 
 @receiver(account_disqualified, dispatch_uid="plays.withdraw_play_on_disqualification")
 def withdraw_play(sender, transition, **kwargs) -> None:
-    plays_follow_disqualification(transition=transition)
+    with transaction.atomic():  # the sender's transaction, or one of our own
+        plays_follow_disqualification(transition=transition)
 
 
 @receiver(account_owner_changed, dispatch_uid="plays.follow_account_owner")
 def follow_owner(sender, account, by=None, **kwargs) -> None:
-    plays_follow_owner(account=account, by=by)
+    with transaction.atomic():  # a plain save() in autocommit still locks the play
+        plays_follow_owner(account=account, by=by)
+
+
+@receiver(notices_sent, dispatch_uid="plays.chat_notices")
+def chat_notices(sender, notices, at, **kwargs) -> None:
+    chat_notices_record(notices, at)
 
 
 @receiver(owner_deactivated, dispatch_uid="plays.follow_owner_deactivation")
 def follow_deactivation(sender, owner, by=None, **kwargs) -> None:
-    plays_follow_deactivation(owner=owner, by=by)
+    with transaction.atomic():
+        plays_follow_deactivation(owner=owner, by=by)

@@ -156,9 +156,14 @@ def escalation_recipient(
             return Recipient(away.delegate, index + 1, notes)
         notes.append(f"{candidate.name} is away with no delegate: skipped to the next level up.")
         index += 1
-    # Everyone above is away or inactive: the top of the chain hears of it anyway.
+    # Everyone above is away or inactive: the top of the chain hears of it anyway, if they
+    # are still with the company.
+    top = chain[-1]
+    if not top.is_active:
+        notes.append("Nobody further up is active: nobody is told.")
+        return Recipient(None, len(chain), notes)
     notes.append("Nobody further up is available: sent to the top of the chain.")
-    return Recipient(chain[-1], len(chain), notes)
+    return Recipient(top, len(chain), notes)
 
 
 def relation(recipient_level: int, assignee_name: str) -> str:

@@ -22,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 from mqaflow.models import Account, MQAStatus, MQATransition, Owner
 
+from .channels import assigned_notice_time
 from .deadlines import add_sla_hours
 from .models import (
     OPEN_STATUSES,
@@ -38,6 +39,7 @@ from .models import (
     SLAPolicy,
 )
 from .routing import assignee_for
+from .signals import play_changed
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,7 @@ def build_plan(
                 "levels_up": step.levels_up or 0,
                 "to_top": step.to_top,
                 "label": step.target_label,
+                "urgent": step.urgent,
             }
         )
     return due_at, remind_at, plan
@@ -114,6 +117,7 @@ def restart_clock(play: Play, start: datetime) -> None:
     due_at, remind_at, plan = build_plan(play.policy, start, first_step=max(used or 0, planned) + 1)
     play.plan, play.due_at, play.remind_at = plan, due_at, remind_at
     play.next_action_at = first_at(plan)
+    play.clock_started_at = start
 
 
 def template_for(funnel: int) -> PlayTemplate | None:
@@ -151,6 +155,7 @@ def play_create(
                 template=template_for(transition.funnel),
                 assignee=routing.owner,
                 created_at=now,
+                clock_started_at=now,
                 due_at=due_at,
                 remind_at=remind_at,
                 policy=policy,
@@ -169,6 +174,7 @@ def play_create(
         note=" ".join([f"Assigned to {routing.owner.name}.", *routing.notes]),
     )
     notify_assignee(play, now=now, note=" ".join(routing.notes))
+    play_changed.send(sender=Play, play=play, kind="created", at=now, by=None, note="")
     return play
 
 
@@ -200,7 +206,7 @@ def notify_assignee(play: Play, *, now: datetime, note: str = "") -> Escalation:
         recipient=play.assignee,
         recipient_email=play.assignee.email,
         due_at=now,
-        next_attempt_at=now,
+        next_attempt_at=assigned_notice_time(play.assignee, now),
         created_at=now,
         note=note,
     )
@@ -283,6 +289,7 @@ def _change_status(
     )
     if to not in OPEN_STATUSES:
         cancel_notices(locked, f"Not sent: the play was {PlayStatus(to).label.lower()}.")
+    play_changed.send(sender=Play, play=locked, kind=event_kind or to, at=now, by=by, note=note)
     return locked
 
 
@@ -318,11 +325,16 @@ def _check_assignee(locked: Play, by, verb: str) -> None:
     if can_work(by, locked):
         return
     mine = getattr(by, "owner", None) if by.is_authenticated else None
-    held_before = (
-        mine is not None and locked.events.filter(from_assignee=mine, kind="reassigned").exists()
+    moved_away = (
+        locked.events.filter(from_assignee=mine, kind="reassigned")
+        .select_related("actor__owner", "to_assignee")
+        .order_by("-at", "-pk")
+        .first()
+        if mine is not None
+        else None
     )
-    if held_before:
-        raise PlayConflict(describe_change(last_change(locked), locked))
+    if moved_away is not None:
+        raise PlayConflict(describe_change(moved_away, locked))
     raise PlayPermissionError(f"Only the assignee can {verb} this play.")
 
 
@@ -487,9 +499,26 @@ def play_reopen(*, play: Play, by, now: datetime | None = None) -> Play:
         dismissed_reason=None,
         dismissed_note="",
         dismissed_by=None,
+        started_at=None,
+        completed_at=None,
     )
+    if not _can_take(locked.assignee, now):
+        from .assignment import play_move
+        from .routing import successor_of
+
+        routing = successor_of(locked.assignee, at=now, policy=locked.policy)
+        if routing.owner is not None:
+            return play_move(
+                locked, routing.owner, by=by, now=now, why=" ".join(["Reopened.", *routing.notes])
+            )
     notify_assignee(locked, now=now, note="The play was reopened by a manager.")
     return locked
+
+
+def _can_take(owner: Owner, at: datetime) -> bool:
+    from .routing import absence_of
+
+    return owner.is_active and absence_of(owner, at) is None
 
 
 def play_withdraw(*, play: Play, reason: str, now: datetime) -> Play | None:
@@ -591,7 +620,8 @@ def plays_withdraw_due(*, now: datetime | None = None) -> int:
 @transaction.atomic
 def plays_replan(*, policy: SLAPolicy, now: datetime | None = None) -> int:
     """Re-plan the pending plays of a policy on purpose (admin action): new deadlines from
-    the current policy, measured from each play's creation; steps already sent stay sent.
+    the current policy, measured from when each play's clock started (its creation, or its
+    reopening); steps already sent stay sent.
     Started plays have no deadline left to move."""
     now = now or timezone.now()
     count = 0
@@ -602,7 +632,8 @@ def plays_replan(*, policy: SLAPolicy, now: datetime | None = None) -> int:
             ).values_list("step", flat=True)
         )
         first_step = min((p["step"] for p in play.plan), default=REMINDER_STEP)
-        due_at, remind_at, plan = build_plan(policy, play.created_at, first_step=first_step)
+        start = play.clock_started_at or play.created_at
+        due_at, remind_at, plan = build_plan(policy, start, first_step=first_step)
         play.due_at, play.remind_at, play.plan = due_at, remind_at, plan
         play.policy_version = policy.version
         play.next_action_at = first_at([p for p in plan if p["step"] not in done])

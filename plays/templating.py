@@ -33,8 +33,6 @@ def first_touch_email(play: Play, contacts: list[Contact]) -> tuple[str, str]:
         domain=play.account.domain,
         contact_name=(lead.name.split()[0] if lead else "there"),
         contacts=", ".join(c.name for c in engaged[:5]),
-        explanation=play.transition.explanation,
-        engagement=f"({play.transition.explanation})",
         assignee=play.assignee.name,
     )
     return template.email_subject.format_map(values), template.email_body.format_map(values)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import notification_views, views
 
 app_name = "plays"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("overview/", views.overview, name="overview"),
     path("team/", views.team, name="team"),
     path("team/bulk/", views.team_bulk, name="team_bulk"),
+    path("notifications/", notification_views.notifications, name="notifications"),
     path("reports/", views.reports_page, name="reports"),
     path("reports/mqas.csv", views.reports_csv, name="reports_csv"),
     path("reports/<slug:table>.csv", views.reports_table_csv, name="reports_table_csv"),

@@ -185,6 +185,7 @@ def play_detail(request, pk: int):
             "history": history,
             "suggested_subject": subject,
             "start_form": StartForm(initial={"message": kept or play.message or body}),
+            "kept_text": kept if kept and play.status != PlayStatus.PENDING else "",
             "dismiss_form": DismissForm(adr_only=not can_manage),
             "complete_form": CompleteForm(),
             "comment_form": CommentForm(),
@@ -227,7 +228,6 @@ def _act(request, pk: int, action, *, draft: str | None = None):
         owner = _owner(request)
         manages = owner is not None and owner.reports.exists()
         return redirect("plays:team" if manages else "plays:my_plays")
-    request.session.pop("kept_drafts", None)
     return redirect("plays:detail", pk=play.pk)
 
 
@@ -260,6 +260,7 @@ def play_start(request, pk: int):
     form = StartForm(request.POST)
     if not form.is_valid():
         messages.error(request, "; ".join(form.errors["message"]))
+        request.session[f"draft:{pk}"] = request.POST.get("message", "")[:40000]
         return redirect("plays:detail", pk=pk)
     use_draft = request.POST.get("draft") == "1"
 

@@ -51,6 +51,10 @@ def install_defaults():
     importlib.import_module("plays.migrations.0004_defaults_history_and_prospect_email").install(
         apps, None
     )
+    importlib.import_module("integrations.migrations.0002_webhooks_sweep_schedule").install(
+        apps, None
+    )
+    importlib.import_module("plays.migrations.0009_chat_notices_sweep_schedule").install(apps, None)
 
 
 @pytest.fixture(autouse=True)

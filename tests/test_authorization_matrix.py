@@ -93,8 +93,9 @@ MATRIX = [
         WRITE,
     ),
     ("GET", "/api/v1/reports/mqas/", None, READ),
-    ("GET", "/api/v1/plays/", None, READ),
-    ("GET", "/api/v1/plays/{play}/", None, [401, 200, 404, 200, 404, 200, 200, 404]),
+    # An integration token without scopes has ingest and directory, not plays:read.
+    ("GET", "/api/v1/plays/", None, [401, 200, 200, 200, 200, 200, 200, 403]),
+    ("GET", "/api/v1/plays/{play}/", None, [401, 200, 404, 200, 404, 200, 200, 403]),
     ("POST", "/api/v1/plays/{play}/start/", {}, [401, 200, 403, 403, 403, 403, 403, 403]),
     (
         "POST",

@@ -220,7 +220,7 @@ def test_start_after_a_reassignment_says_who_took_it_and_keeps_the_typed_text(
 
     adr_page.get_by_role("button", name="Start play").click()
     adr_page.wait_for_selector("text=reassigned to Pia Peer by Maya Chen")
-    assert adr_page.locator("#kept-draft").input_value() == typed
+    assert adr_page.locator(".kept-draft").first.input_value() == typed
     shot(adr_page, "adr-start-after-reassign")
     play.refresh_from_db()
     assert play.status == "pending" and play.assignee == peer

@@ -27,6 +27,8 @@ class HashedTokenAuthentication(TokenAuthentication):
         if token is None or not token.user.is_active:
             raise AuthenticationFailed("Invalid or revoked token.")
         now = timezone.now()
+        if token.is_expired(now):
+            raise AuthenticationFailed("This token has expired.")
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token

@@ -202,7 +202,10 @@ class EventsView(QueryMixin, generics.ListAPIView):
             qs = qs.filter(occurred_at__gte=query["since"])
         return qs.order_by("-occurred_at", "-pk")
 
-    @extend_schema(parameters=[p.openapi() for p in query_params_declared])
+    @extend_schema(
+        parameters=[p.openapi() for p in query_params_declared],
+        description="Stored events, newest first; filter by `account` domain and `since`.",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -225,6 +228,9 @@ class EventsView(QueryMixin, generics.ListAPIView):
     @extend_schema(
         request=EventSerializer,  # one object or a list: see mqaflow.api.schema.postprocess
         responses={201: EventIngestResultSerializer},
+        description="Ingest one event or a batch, all or nothing: one bad item and nothing is "
+        "stored, and the 400 lists every error by item index and field. `id` is the "
+        "idempotency key: an id already stored counts as a duplicate.",
         examples=[
             OpenApiExample("One event", value=EVENT_EXAMPLE, request_only=True),
             OpenApiExample(

@@ -66,6 +66,9 @@ class Owner(models.Model):
         help_text="How many new plays this owner can work in a week (the team board compares "
         "each ADR's load this week with it).",
     )
+    external_id = models.CharField(
+        max_length=100, null=True, blank=True, help_text="The CRM's id for this person."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
@@ -75,6 +78,11 @@ class Owner(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(manager=models.F("pk")), name="owner_not_own_manager"
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="owner_external_id_unique",
             ),
         ]
 
@@ -245,6 +253,9 @@ class Contact(models.Model):
     seniority = models.CharField(
         max_length=20, choices=Seniority.choices, default=Seniority.INDIVIDUAL
     )
+    external_id = models.CharField(
+        max_length=100, null=True, blank=True, help_text="The CRM's id for this contact."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
@@ -253,6 +264,11 @@ class Contact(models.Model):
         ordering = ["account", "email"]
         constraints = [
             models.UniqueConstraint(fields=["account", "email"], name="contact_email_per_account"),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="contact_external_id_unique",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,13 +1,46 @@
-"""API tokens stored as SHA-256 digests: the key is shown once and never readable again."""
+"""API tokens stored as SHA-256 digests: the key is shown once and never readable again.
+
+A token may be limited to scopes (what an integration needs and nothing more) and may expire.
+A token without scopes acts with its user's own rights, as tokens always did; an integration
+token without scopes keeps the rights it was issued with (ingest and directory).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+# scope → what it opens
+SCOPES = {
+    "ingest": "push engagement events",
+    "directory": "read and write owners, accounts and contacts (and read MQAs)",
+    "plays:read": "read plays the token's user may see",
+    "plays:write": "start, complete, dismiss, reassign and reopen plays as the token's user",
+}
+LEGACY_INTEGRATION_SCOPES = ("ingest", "directory")
+
+
+def parse_scopes(value: str | Iterable[str] | None) -> list[str]:
+    """Scopes from a JSON list or a comma-separated string, de-duplicated in a stable order;
+    an unknown scope is a ValueError naming it (and the valid ones)."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    scopes: list[str] = []
+    for item in items:
+        scope = str(item).strip().lower()
+        if not scope:
+            continue
+        if scope not in SCOPES:
+            raise ValueError(f"Unknown scope {scope!r}; one of: {', '.join(SCOPES)}.")
+        if scope not in scopes:
+            scopes.append(scope)
+    return scopes
 
 
 def digest(key: str) -> str:
@@ -34,6 +67,15 @@ class ApiToken(models.Model):
         help_text="Issued by an admin for a system (CRM sync, marketing automation), not a "
         "person: may write owners, accounts, contacts and events.",
     )
+    scopes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Empty: the user's own rights (an integration token: ingest and directory). "
+        "Otherwise only these: " + ", ".join(SCOPES) + ".",
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="After this the token is refused (empty: never)."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -43,17 +85,37 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     @classmethod
-    def issue(cls, *, user, name: str, integration: bool = False) -> tuple[ApiToken, str]:
+    def issue(
+        cls,
+        *,
+        user,
+        name: str,
+        integration: bool = False,
+        scopes: str | Iterable[str] | None = None,
+        expires_at=None,
+    ) -> tuple[ApiToken, str]:
         """Create a token; returns it with the plain key, which is not stored anywhere."""
         key = secrets.token_urlsafe(32)
-        token = cls.objects.create(
-            user=user,
-            name=name,
-            prefix=key[:8],
-            key_digest=digest(key),
-            is_integration=integration,
-        )
+        token = cls(user=user, name=name, is_integration=integration, expires_at=expires_at)
+        token.scopes = parse_scopes(scopes)
+        token.set_key(key)
+        token.save()
         return token, key
+
+    def set_key(self, key: str) -> None:
+        self.prefix = key[:8]
+        self.key_digest = digest(key)
+
+    def effective_scopes(self) -> list[str] | None:
+        """The scopes this token is limited to; None means "its user's own rights"."""
+        if self.scopes:
+            return parse_scopes(self.scopes)
+        if self.is_integration:
+            return list(LEGACY_INTEGRATION_SCOPES)
+        return None
+
+    def is_expired(self, now=None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
 
     def revoke(self) -> None:
         if self.revoked_at is None:

@@ -1,7 +1,9 @@
-"""import_csv accounts|contacts|events FILE — the API's validation, for files.
+"""import_csv owners|accounts|contacts|events FILE [--upsert] — the API's validation, for files.
 
 The whole file is validated before anything is written, inside one transaction: a file
 with one bad line stores nothing, and the report names every bad line and field.
+Without --upsert a row that already exists is an error; with it, it is updated (matched on
+external_id when given, else on email / domain / account + email), as the bulk API does.
 """
 
 from __future__ import annotations
@@ -14,16 +16,19 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
 
+from mqaflow import directory
 from mqaflow.api.serializers import AccountSerializer, ContactSerializer
 from mqaflow.ingest import FIELDS as EVENT_FIELDS
 from mqaflow.ingest import BatchInvalid, events_ingest
 
 COLUMNS = {
+    "owners": ["email", "name", "title", "manager", "delegate", "is_active", "external_id"],
     "accounts": [f for f in AccountSerializer.Meta.fields if f != "mqa"],
-    "contacts": list(ContactSerializer.Meta.fields),
+    "contacts": [*ContactSerializer.Meta.fields, "external_id"],
     "events": list(EVENT_FIELDS),
 }
 REQUIRED = {
+    "owners": {"email"},
     "accounts": {"domain", "name", "funnel"},
     "contacts": {"account", "email"},
     "events": {"id", "account", "activity", "occurred_at"},
@@ -37,13 +42,19 @@ def _clean(row: dict) -> dict:
 
 
 class Command(BaseCommand):
-    help = "Import accounts, contacts or events from a CSV file (all or nothing)."
+    help = "Import owners, accounts, contacts or events from a CSV file (all or nothing)."
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=list(COLUMNS))
         parser.add_argument("file", type=Path)
+        parser.add_argument(
+            "--upsert",
+            action="store_true",
+            help="update rows that already exist instead of refusing the file (owners, "
+            "accounts, contacts)",
+        )
 
-    def handle(self, *args, kind: str, file: Path, **options):
+    def handle(self, *args, kind: str, file: Path, upsert: bool = False, **options):
         if not file.is_file():
             raise CommandError(f"file: {file} does not exist.")
         with file.open(newline="", encoding="utf-8-sig") as handle:
@@ -60,6 +71,8 @@ class Command(BaseCommand):
         with tqdm(total=len(rows), unit="row", disable=not show, file=self.stderr) as bar:
             if kind == "events":
                 summary = self._events(rows, bar)
+            elif upsert or kind == "owners":
+                summary = self._upsert(kind, rows, bar, create_only=not upsert)
             else:
                 summary = self._records(kind, rows, bar)
         self.stdout.write(self.style.SUCCESS(f"Imported {file.name}: {summary}."))
@@ -95,6 +108,25 @@ class Command(BaseCommand):
             self._fail(errors)
         bar.update(len(rows))
         return f"{result.created} event(s) created, {result.duplicates} duplicate(s) skipped"
+
+    def _upsert(self, kind: str, rows, bar, *, create_only: bool) -> str:
+        upsert = {
+            "owners": directory.owners_upsert,
+            "accounts": directory.accounts_upsert,
+            "contacts": directory.contacts_upsert,
+        }[kind]
+        try:
+            result = upsert(items=[row for _, row in rows], create_only=create_only, limit=None)
+        except directory.UpsertInvalid as exc:
+            errors = []
+            for index, item_errors in exc.errors.items():
+                line = rows[index][0] if index < len(rows) else 1
+                errors.extend(self._format(line, item_errors))
+            self._fail(errors)
+        bar.update(len(rows))
+        if create_only:
+            return f"{result.created} {kind} created"
+        return f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged"
 
     def _records(self, kind: str, rows, bar) -> str:
         serializer_class = AccountSerializer if kind == "accounts" else ContactSerializer
