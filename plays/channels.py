@@ -237,9 +237,12 @@ def chat_deliver(ids: list[int], *, now: datetime | None = None) -> str:
     sendable, stale = [], []
     for row in rows:
         play = plays[row.escalation.play_id]
+        kind = row.escalation.kind
         relevant = (
-            play.is_open and play.assignee_id == row.escalation.recipient_id
-            if row.escalation.kind == EscalationKind.ASSIGNED
+            True  # a comment's mention is news whatever the play's status
+            if kind == EscalationKind.MENTION
+            else play.is_open and play.assignee_id == row.escalation.recipient_id
+            if kind == EscalationKind.ASSIGNED
             else play.status == "pending"
         )
         (sendable if relevant else stale).append(row)
@@ -341,7 +344,7 @@ def chat_notices_sweep(*, now: datetime | None = None, budget: float = 50.0) -> 
 
 def _title(item: dict) -> str:
     escalation = item["escalation"]
-    label = {"assigned": "New play", "reminder": "Reminder"}.get(
+    label = {"assigned": "New play", "reminder": "Reminder", "mention": "You were mentioned"}.get(
         escalation.kind, f"Escalation (level {escalation.level})"
     )
     return f"{label}: {item['account'].name}"
@@ -349,7 +352,8 @@ def _title(item: dict) -> str:
 
 def _facts(item: dict) -> list[tuple[str, str]]:
     play, account = item["play"], item["account"]
-    facts = [
+    facts = [("Comment", item["escalation"].note)] if item["escalation"].kind == "mention" else []
+    facts += [
         ("Account", f"{account.name} ({account.domain})"),
         ("Assignee", item["assignee"].name),
         ("Deadline", timezone.localtime(item["due_at"]).strftime("%a %-d %b %H:%M")),

@@ -412,7 +412,7 @@ def notify_mention(comment: PlayComment, owner: Owner, *, now: datetime) -> Esca
         recipient=owner,
         recipient_email=owner.email,
         due_at=now,
-        next_attempt_at=now,
+        next_attempt_at=assigned_notice_time(owner, now),  # at once, after quiet hours
         created_at=now,
         note=f"{who}: {comment.body}"[:4000],
     )

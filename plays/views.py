@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from mqaflow.models import EngagementEvent, Funnel, Owner
+from mqaflow.models import EngagementEvent, Funnel, Heartbeat, Owner
 from mqaflow.qualification.reports import new_mqas_by_period
 
 from . import assignment, charts, reports, services
@@ -59,8 +59,6 @@ def overview(request):
     """Staff: open, at-risk and breached plays across the org and the periodic jobs."""
     if not request.user.is_staff:
         raise Http404("The overview is for admins.")
-    from mqaflow.models import Heartbeat
-
     now = timezone.now()
     return render(
         request,

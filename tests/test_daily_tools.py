@@ -449,3 +449,39 @@ def test_admin_shows_a_plays_comments_and_filters_by_outcome(world):
     page = client.get(f"/admin/plays/play/{world['fresh'].pk}/change/")
     assert page.status_code == 200 and "Call them Monday" in page.content.decode()
     assert client.get("/admin/plays/play/?outcome=meeting_booked").status_code == 200
+
+
+def test_a_mention_reaches_slack_once_even_on_a_started_play(
+    world, django_capture_on_commit_callbacks
+):
+    """Mentions go through the recipient's channels like other notices, at once (no digest
+    wait), and a play that moved on does not silence a comment."""
+    import json
+
+    from plays.channels import chat_notices_sweep
+    from plays.escalation import escalations_sweep
+    from plays.models import ChatNotice, NotificationPreference
+    from tests.webhook_server import WebhookServer
+
+    play = world["fresh"]
+    services.play_start(play=play, by=world["adr"].user)
+    with WebhookServer() as slack:
+        NotificationPreference.objects.create(
+            owner=world["mgr"], slack_webhook_url=slack.url, delivery="hourly"
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            services.play_comment(play=play, by=world["adr"].user, body="@Maya they said yes")
+        with django_capture_on_commit_callbacks(execute=True):
+            escalations_sweep()
+            chat_notices_sweep()
+        with django_capture_on_commit_callbacks(execute=True):
+            chat_notices_sweep()
+    notice = Escalation.objects.get(play=play, kind="mention")
+    assert notice.status == "sent"
+    assert list(ChatNotice.objects.filter(escalation=notice).values_list("status", flat=True)) == [
+        "sent"
+    ]
+    [request] = slack.requests
+    body = json.loads(request["body"])
+    assert body["text"] == "You were mentioned: Acme"
+    assert "Ana Souza: @Maya they said yes" in json.dumps(body)
