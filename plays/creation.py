@@ -35,8 +35,8 @@ from .routing import absences_at, assignee_for
 from .services import (
     ASSIGNED_STEP,
     build_plan,
-    first_at,
     keep_after_requalification,
+    new_play,
     play_create,
     template_for,
 )
@@ -94,25 +94,17 @@ def _create_set_based(transitions: list[MQATransition]) -> list[Play]:
             continue
         if (policy.pk, at) not in plans:
             plans[(policy.pk, at)] = build_plan(policy, at)
-        due_at, remind_at, plan = plans[(policy.pk, at)]
         if transition.funnel not in templates:
             templates[transition.funnel] = template_for(transition.funnel)
         busy.add(account.pk)
         plays.append(
-            Play(
-                account=account,
+            new_play(
                 transition=transition,
-                template=templates[transition.funnel],
-                assignee=routing.owner,
-                status=PlayStatus.PENDING,
-                created_at=at,
-                clock_started_at=at,
-                due_at=due_at,
-                remind_at=remind_at,
+                account=account,
+                owner=routing.owner,
                 policy=policy,
-                policy_version=policy.version,
-                plan=plan,
-                next_action_at=first_at(plan),
+                planned=plans[(policy.pk, at)],
+                template=templates[transition.funnel],
             )
         )
         notes.append(routing.notes)

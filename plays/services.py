@@ -149,20 +149,15 @@ def play_create(
     due_at, remind_at, plan = build_plan(policy, now)
     try:
         with transaction.atomic():
-            play = Play.objects.create(
-                account=account,
+            play = new_play(
                 transition=transition,
-                template=template_for(transition.funnel),
-                assignee=routing.owner,
-                created_at=now,
-                clock_started_at=now,
-                due_at=due_at,
-                remind_at=remind_at,
+                account=account,
+                owner=routing.owner,
                 policy=policy,
-                policy_version=policy.version,
-                plan=plan,
-                next_action_at=first_at(plan),
+                planned=(due_at, remind_at, plan),
+                template=template_for(transition.funnel),
             )
+            play.save()
     except IntegrityError:  # a concurrent qualification created the open play first
         return None
     PlayEvent.objects.create(
@@ -176,6 +171,34 @@ def play_create(
     notify_assignee(play, now=now, note=" ".join(routing.notes))
     play_changed.send(sender=Play, play=play, kind="created", at=now, by=None, note="")
     return play
+
+
+def new_play(
+    *,
+    transition: MQATransition,
+    account: Account,
+    owner: Owner,
+    policy: SLAPolicy,
+    planned: tuple[datetime, datetime, list[dict]],
+    template: PlayTemplate | None,
+) -> Play:
+    """An unsaved pending play for a qualification, its clock started at the transition."""
+    due_at, remind_at, plan = planned
+    return Play(
+        account=account,
+        transition=transition,
+        template=template,
+        assignee=owner,
+        status=PlayStatus.PENDING,
+        created_at=transition.at,
+        clock_started_at=transition.at,
+        due_at=due_at,
+        remind_at=remind_at,
+        policy=policy,
+        policy_version=policy.version,
+        plan=plan,
+        next_action_at=first_at(plan),
+    )
 
 
 def keep_after_requalification(play: Play, transition: MQATransition, now: datetime) -> None:
