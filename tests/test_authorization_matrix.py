@@ -46,7 +46,12 @@ MATRIX = [
     ("GET", "/reports/", None, [302, 200, 200, 200, 200, 200, 200, 302]),
     ("GET", "/reports/mqas.csv", None, [302, 200, 200, 200, 200, 200, 200, 302]),
     ("GET", "/admin/", None, [302, 302, 302, 302, 302, 200, 200, 302]),
-    ("POST", "/plays/{play}/complete/", {}, [302, 302, 404, 403, 404, 403, 403, 302]),
+    (
+        "POST",
+        "/plays/{play}/complete/",
+        {"outcome": "meeting_booked"},
+        [302, 302, 404, 403, 404, 403, 403, 302],
+    ),
     (
         "POST",
         "/plays/{play}/dismiss/",
@@ -185,6 +190,16 @@ def _call(client, method, url, data, headers):
     return client.post(url, data, headers=headers)
 
 
+# What a page action must have done when it answered its redirect (a refused action also
+# redirects, with a message): checked for every signed-in user who got the 302.
+EFFECTS = {
+    "/plays/{play}/complete/": lambda play, people: play.status == "completed",
+    "/plays/{play}/dismiss/": lambda play, people: play.status == "dismissed",
+    "/plays/{play}/reopen/": lambda play, people: play.status == "pending",
+    "/plays/{play}/reassign/": lambda play, people: play.assignee_id == people["values"]["peer_id"],
+}
+
+
 def test_authorization_matrix(people):
     """Every endpoint and page × method × kind of user: the expected status, in one table."""
     failures = []
@@ -209,6 +224,10 @@ def test_authorization_matrix(people):
                     f"{method} {path} as {who}: {response.status_code} != {status}"
                     f" {response.content[:200]!r}"
                 )
+            elif status == 302 and path in EFFECTS and who not in ("anonymous", "integration"):
+                play = Play.objects.get(pk=people["play"].pk)
+                if not EFFECTS[path](play, people):
+                    failures.append(f"{method} {path} as {who}: redirected but did nothing")
     assert not failures, "\n".join(failures)
 
 
