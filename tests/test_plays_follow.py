@@ -136,7 +136,7 @@ def test_requalification_creates_a_new_play(org):
     assert Play.objects.filter(account=account, status__in=["pending", "started"]).count() == 1
 
 
-def test_grace_period_keeps_a_flapping_account_and_withdraws_a_gone_one(org):
+def test_grace_period_keeps_a_flapping_account_and_withdraws_a_gone_one(org, client):
     SLAPolicy.objects.filter(funnel=1).update(withdraw_grace_hours=6)
     flapping = AccountFactory(funnel=1, owner=org["adr"])
     gone = AccountFactory(funnel=1, owner=org["adr"])
@@ -145,6 +145,9 @@ def test_grace_period_keeps_a_flapping_account_and_withdraws_a_gone_one(org):
     evaluate_accounts([flapping.pk, gone.pk], now=out)
     flap_play.refresh_from_db()
     assert flap_play.status == "pending" and flap_play.withdraw_due_at == out + timedelta(hours=6)
+    client.force_login(org["adr"].user)
+    page = client.get(f"/plays/{flap_play.pk}/").content.decode()
+    assert "unless it qualifies again" in page
     engage(flapping, out + timedelta(hours=2), "demo_request")
     evaluate_accounts([flapping.pk], now=out + timedelta(hours=2))  # back within the grace
     sweep_at(out + timedelta(hours=7))
