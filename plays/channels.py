@@ -29,11 +29,11 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import mail_admins
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from .claims import release_stale_claims
 from .models import (
     ChatChannel,
     ChatNotice,
@@ -297,27 +297,13 @@ def chat_notices_deliver(recipient_id: int, channel: str, *, now: datetime | Non
 def _release_stale(now: datetime) -> None:
     """A worker died mid-send: resend once (the channel may show it twice); if that dies
     too, give up loudly — as for email."""
-    stale_after = timedelta(seconds=getattr(settings, "MQAFLOW_STALE_CLAIM_SECONDS", 600))
-    stale = ChatNotice.objects.filter(
-        status=EscalationStatus.SENDING, claimed_at__lt=timezone.now() - stale_after
+    release_stale_claims(
+        ChatNotice,
+        resend_at=now,
+        resend_note="The worker stopped mid-send; resending once (it may show twice).",
+        unknown_note="The worker stopped mid-send twice; not sent again.",
+        what="chat notice",
     )
-    stale.filter(crash_resends=0).update(
-        status=EscalationStatus.PENDING,
-        crash_resends=F("crash_resends") + 1,
-        next_attempt_at=now,
-        last_error="The worker stopped mid-send; resending once (it may show twice).",
-    )
-    unknown = list(stale.filter(crash_resends__gte=1).values_list("pk", flat=True))
-    if unknown:
-        ChatNotice.objects.filter(pk__in=unknown).update(
-            status=EscalationStatus.UNKNOWN,
-            last_error="The worker stopped mid-send twice; not sent again.",
-        )
-        mail_admins(
-            "mqaflow: chat notice delivery unknown",
-            f"Chat notices {unknown} may or may not have been delivered; see admin.",
-            fail_silently=True,
-        )
 
 
 def chat_notices_sweep(*, now: datetime | None = None, budget: float = 50.0) -> int:

@@ -36,7 +36,6 @@ from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.core.mail import mail_admins
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -45,6 +44,7 @@ from django.utils.dateparse import parse_datetime
 from mqaflow.heartbeat import heartbeat
 
 from .channels import defer_notice
+from .claims import release_stale_claims
 from .models import Escalation, EscalationKind, EscalationStatus, Play, PlayStatus
 from .notifications import send_notices
 from .routing import absences_at, escalation_recipient
@@ -55,8 +55,6 @@ logger = logging.getLogger(__name__)
 BATCH = 200
 # Rows of one recipient sent in one digest (more go in the next email of the same sweep).
 DIGEST_MAX = 100
-# A claim older than this means the worker died mid-send (sends take seconds: EMAIL_TIMEOUT).
-STALE_CLAIM_DEFAULT = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=1)
 SWEEP_NAME = "escalations_sweep"
 
@@ -213,33 +211,14 @@ def _planned_row(
 
 def _release_stale_claims(due: datetime) -> None:
     """Rows stuck in `sending`: the worker died mid-send. Resend once (due in this sweep),
-    then give up loudly. Staleness is measured on the real clock, like the claims."""
-    now = timezone.now()
-    stale_after = timedelta(
-        seconds=getattr(
-            settings, "MQAFLOW_STALE_CLAIM_SECONDS", STALE_CLAIM_DEFAULT.total_seconds()
-        )
+    then give up loudly."""
+    release_stale_claims(
+        Escalation,
+        resend_at=min(timezone.now(), due),
+        resend_note="The worker stopped mid-send; resending once (the recipient may get two).",
+        unknown_note="The worker stopped mid-send twice; not sent again. Check the mail log.",
+        what="escalation",
     )
-    stale = Escalation.objects.filter(
-        status=EscalationStatus.SENDING, claimed_at__lt=now - stale_after
-    )
-    stale.filter(crash_resends=0).update(
-        status=EscalationStatus.PENDING,
-        crash_resends=F("crash_resends") + 1,
-        next_attempt_at=min(now, due),
-        last_error="The worker stopped mid-send; resending once (the recipient may get two).",
-    )
-    unknown = list(stale.filter(crash_resends__gte=1).values_list("pk", flat=True))
-    if unknown:
-        Escalation.objects.filter(pk__in=unknown).update(
-            status=EscalationStatus.UNKNOWN,
-            last_error="The worker stopped mid-send twice; not sent again. Check the mail log.",
-        )
-        mail_admins(
-            "mqaflow: escalation delivery unknown",
-            f"Escalations {unknown} may or may not have been delivered; see admin.",
-            fail_silently=True,
-        )
 
 
 def _claim_next_group(now: datetime) -> list[int]:

@@ -64,7 +64,8 @@ def assignee_for(
     return Routing(owner, notes)
 
 
-def _available(owner: Owner | None, at: datetime) -> bool:
+def available(owner: Owner | None, at: datetime) -> bool:
+    """Active and not away: someone who can take a play now."""
     return owner is not None and owner.is_active and absence_of(owner, at) is None
 
 
@@ -87,13 +88,13 @@ def successor_of(
         (absence.delegate if absence else None, "their delegate for the absence"),
         (owner.delegate, "their delegate"),
     ):
-        if _available(candidate, at):
+        if available(candidate, at):
             return Routing(candidate, [f"{label}: assigned to {role} {candidate.name}."])
     for manager in owner.managers():
-        if _available(manager, at):
+        if available(manager, at):
             return Routing(manager, [f"{label}: assigned to their manager {manager.name}."])
     fallback = policy.fallback_owner if policy is not None else None
-    if _available(fallback, at) and fallback.pk != owner.pk:
+    if available(fallback, at) and fallback.pk != owner.pk:
         return Routing(fallback, [f"{label}: assigned to the fallback owner {fallback.name}."])
     top = (
         Owner.objects.filter(manager__isnull=True, is_active=True)

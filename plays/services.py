@@ -38,7 +38,7 @@ from .models import (
     PlayTemplate,
     SLAPolicy,
 )
-from .routing import assignee_for
+from .routing import assignee_for, available
 from .signals import play_changed
 
 logger = logging.getLogger(__name__)
@@ -525,7 +525,7 @@ def play_reopen(*, play: Play, by, now: datetime | None = None) -> Play:
         started_at=None,
         completed_at=None,
     )
-    if not _can_take(locked.assignee, now):
+    if not available(locked.assignee, now):
         from .assignment import play_move
         from .routing import successor_of
 
@@ -536,12 +536,6 @@ def play_reopen(*, play: Play, by, now: datetime | None = None) -> Play:
             )
     notify_assignee(locked, now=now, note="The play was reopened by a manager.")
     return locked
-
-
-def _can_take(owner: Owner, at: datetime) -> bool:
-    from .routing import absence_of
-
-    return owner.is_active and absence_of(owner, at) is None
 
 
 def play_withdraw(*, play: Play, reason: str, now: datetime) -> Play | None:

@@ -65,3 +65,20 @@ def _broker_breaker_closed():
     broker.reset()
     yield
     broker.reset()
+
+
+@pytest.fixture
+def broker():
+    """A real Redis broker for process tests: tasks are published, not run eagerly; the
+    queue starts and ends empty."""
+    import redis
+    from django.conf import settings
+
+    from mqaflow.celery import app
+
+    app.conf.task_always_eager = False
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    app.conf.task_always_eager = True

@@ -8,13 +8,10 @@ import time
 from datetime import timedelta
 
 import pytest
-import redis
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from mqaflow.celery import app
 from mqaflow.models import Account, MQATransition
 from plays.models import Escalation, Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
@@ -22,16 +19,6 @@ from tests.processes import beat, process_env, stop, wait_for, worker
 from tests.reliability_support import FlakySMTPHandler, org, qualified_plays, start_smtp
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def broker():
-    app.conf.task_always_eager = False
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    app.conf.task_always_eager = True
 
 
 @pytest.fixture

@@ -10,28 +10,15 @@ import time
 from datetime import timedelta
 
 import pytest
-import redis
-from django.conf import settings
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from integrations.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-from mqaflow.celery import app
 from tests.processes import beat, process_env, stop, wait_for, worker
 from tests.reliability_support import org, qualified_plays
 from tests.webhook_server import WebhookServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def broker():
-    app.conf.task_always_eager = False
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    app.conf.task_always_eager = True
 
 
 def test_worker_killed_mid_delivery_delivers_after_restart_with_the_same_event_id(broker):
