@@ -80,7 +80,7 @@ fuzz: export REDIS_URL ?= $(TEST_REDIS_URL)
 fuzz: install
 	SCHEMATHESIS_EXAMPLES=$(FUZZ_EXAMPLES) SCHEMATHESIS_SEED=$(FUZZ_SEED) \
 		SCHEMATHESIS_MAX_TIME=$(FUZZ_MAX_TIME) \
-		$(BIN)/pytest -p no:cacheprovider -s tests/test_schemathesis.py $(PYTEST_ARGS)
+		$(BIN)/pytest -p no:cacheprovider -s tests/api/test_schemathesis.py $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -91,11 +91,11 @@ format: install
 	$(BIN)/ruff format .
 
 # The hardening scenarios over HTTP against gunicorn, a Celery worker and beat, a private
-# redis-server and an SMTP server (tests/test_probe.py; also part of `make test`).
+# redis-server and an SMTP server (tests/processes/test_probe.py; also part of `make test`).
 probe: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 probe: export REDIS_URL ?= $(TEST_REDIS_URL)
 probe: install
-	$(BIN)/pytest -p no:cacheprovider tests/test_probe.py $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:cacheprovider tests/processes/test_probe.py $(PYTEST_ARGS)
 
 bench: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 bench: export REDIS_URL ?= $(TEST_REDIS_URL)

@@ -29,8 +29,8 @@ import redis
 
 from mqaflow.models import ApiToken, EngagementEvent
 from tests.factories import AccountFactory, UserFactory
-from tests.processes import ROOT, beat, process_env, stop, wait_for, worker
-from tests.reliability_support import FlakySMTPHandler, free_port, start_smtp
+from tests.support.processes import ROOT, beat, process_env, stop, wait_for, worker
+from tests.support.reliability_support import FlakySMTPHandler, free_port, start_smtp
 
 pytestmark = [
     pytest.mark.integration,
@@ -154,7 +154,7 @@ def stack(tmp_path):
     cache.start()
     port = free_port()
     env = process_env(
-        DJANGO_SETTINGS_MODULE="tests.probe_settings",
+        DJANGO_SETTINGS_MODULE="tests.support.probe_settings",
         DEBUG="0",
         SECRET_KEY=SECRET_KEY,
         SECURE_SSL_REDIRECT="0",

@@ -24,7 +24,7 @@ SECRETS = {
 @pytest.fixture
 def admins(settings):
     settings.ADMINS = [("Admins", "admins@seller.example")]
-    settings.ROOT_URLCONF = "tests.error_urls"
+    settings.ROOT_URLCONF = "tests.support.error_urls"
     settings.MQAFLOW_ERROR_EMAIL_INTERVAL_SECONDS = 600
     for name, value in SECRETS.items():
         setattr(settings, name, value)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 
 SCRIPT = """
@@ -24,7 +24,7 @@ import django
 django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
-from tests.test_qualification_sqlite import NOW, data, outcome
+from tests.qualification.test_sqlite import NOW, data, outcome
 from mqaflow.demo import seed_demo
 seed_demo(now=NOW)
 print("RESULT " + json.dumps({"outcome": outcome(), "data": data()}))

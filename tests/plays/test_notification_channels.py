@@ -23,7 +23,7 @@ from plays.models import (
     SLAPolicy,
 )
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
-from tests.webhook_server import WebhookServer
+from tests.support.webhook_server import WebhookServer
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday; Paris is UTC+1 in March

@@ -9,8 +9,8 @@ from django.conf import settings
 from mqaflow.celery import app
 from mqaflow.models import MQAStatus
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
-from tests.processes import process_env
-from tests.processes import worker as start
+from tests.support.processes import process_env
+from tests.support.processes import worker as start
 
 
 @pytest.fixture

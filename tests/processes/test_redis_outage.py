@@ -14,7 +14,7 @@ from mqaflow import cache as fail_open
 from mqaflow.models import EngagementEvent
 from mqaflow.settings import redis_caches
 from tests.factories import AccountFactory, OwnerFactory
-from tests.test_reliability_redis import PrivateRedis
+from tests.processes.test_reliability_redis import PrivateRedis
 
 pytestmark = [
     pytest.mark.integration,

@@ -14,9 +14,9 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from integrations.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-from tests.processes import beat, process_env, stop, wait_for, worker
-from tests.reliability_support import org, qualified_plays
-from tests.webhook_server import WebhookServer
+from tests.support.processes import beat, process_env, stop, wait_for, worker
+from tests.support.reliability_support import org, qualified_plays
+from tests.support.webhook_server import WebhookServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -23,11 +23,11 @@ from plays import assignment, services
 from plays.escalation import escalations_sweep
 from plays.models import DismissReason, Play
 from tests.factories import OwnerFactory, UserFactory
-from tests.reliability_support import org, qualified_plays
-from tests.webhook_server import WebhookServer
+from tests.support.reliability_support import org, qualified_plays
+from tests.support.webhook_server import WebhookServer
 
 pytestmark = pytest.mark.django_db
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "integrations.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 

@@ -10,7 +10,7 @@ from django.db import connection
 
 from plays.escalation import escalations_sweep
 from plays.models import Escalation
-from tests.reliability_support import org, qualified_plays
+from tests.support.reliability_support import org, qualified_plays
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ from plays.models import DismissReason, OwnerAbsence, Play, PlayStatus, SLAPolic
 from plays.reports import sla_compliance_by
 from plays.services import PlayConflict, PlayPermissionError, play_dismiss, play_reopen
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
-from tests.reliability_support import org as build_org
+from tests.support.reliability_support import org as build_org
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday

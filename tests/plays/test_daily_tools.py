@@ -20,7 +20,7 @@ from plays.models import DismissReason, Escalation, Play, PlayComment
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_play(owner, *, name, domain=None, funnel=1, hours_ago=0, industry=""):
@@ -461,7 +461,7 @@ def test_a_mention_reaches_slack_once_even_on_a_started_play(
     from plays.channels import chat_notices_sweep
     from plays.escalation import escalations_sweep
     from plays.models import ChatNotice, NotificationPreference
-    from tests.webhook_server import WebhookServer
+    from tests.support.webhook_server import WebhookServer
 
     play = world["fresh"]
     services.play_start(play=play, by=world["adr"].user)

@@ -17,7 +17,7 @@ from plays import escalation
 from plays.escalation import escalations_sweep
 from plays.models import Escalation
 from tests.factories import OwnerFactory
-from tests.reliability_support import (
+from tests.support.reliability_support import (
     FlakySMTPHandler,
     HangingServer,
     qualified_plays,

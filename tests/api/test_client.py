@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.api_live import live_server, seed
-from tests.processes import wait_for
+from tests.support.api_live import live_server, seed
+from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

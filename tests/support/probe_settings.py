@@ -3,4 +3,4 @@
 
 from mqaflow.settings import *  # noqa: F403
 
-ROOT_URLCONF = "tests.error_urls"
+ROOT_URLCONF = "tests.support.error_urls"

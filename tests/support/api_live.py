@@ -16,8 +16,8 @@ from mqaflow.models import ApiToken
 from mqaflow.qualification.engine import evaluate_accounts
 from plays.models import Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
-from tests.processes import ROOT, process_env, stop, wait_for
-from tests.reliability_support import free_port
+from tests.support.processes import ROOT, process_env, stop, wait_for
+from tests.support.reliability_support import free_port
 
 
 def seed() -> dict:

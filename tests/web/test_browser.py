@@ -18,7 +18,7 @@ from plays.models import Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
 
 CHROMIUM = "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "browser-pass-1"
 # axe-core comes from the npm registry into a folder git ignores (see `make axe`).

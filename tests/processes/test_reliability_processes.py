@@ -15,8 +15,8 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from mqaflow.models import Account, MQATransition
 from plays.models import Escalation, Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
-from tests.processes import beat, process_env, stop, wait_for, worker
-from tests.reliability_support import FlakySMTPHandler, org, qualified_plays, start_smtp
+from tests.support.processes import beat, process_env, stop, wait_for, worker
+from tests.support.reliability_support import FlakySMTPHandler, org, qualified_plays, start_smtp
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -16,7 +16,7 @@ from plays import escalation
 from plays.escalation import escalations_sweep
 from plays.models import Escalation
 from plays.services import play_start
-from tests.reliability_support import (
+from tests.support.reliability_support import (
     FlakySMTPHandler,
     HangingServer,
     org,
@@ -202,8 +202,8 @@ def test_database_connection_dropped_during_a_sweep(monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_accept_racing_the_sweep_never_emails_after_the_start_committed(settings):
-    settings.EMAIL_BACKEND = "tests.mail_backends.SlowRecordingBackend"
-    from tests.mail_backends import SlowRecordingBackend
+    settings.EMAIL_BACKEND = "tests.support.mail_backends.SlowRecordingBackend"
+    from tests.support.mail_backends import SlowRecordingBackend
 
     people = org()
     [play] = qualified_plays(people["adr"], 1, T0)  # its new-play notice goes out at once

@@ -15,8 +15,8 @@ from mqaflow.celery import app
 from mqaflow.models import Account, EngagementEvent, MQAStatus
 from plays.models import Escalation, Play
 from tests.factories import AccountFactory, ContactFactory
-from tests.processes import process_env, stop, wait_for, worker
-from tests.reliability_support import free_port, org, qualified_plays
+from tests.support.processes import process_env, stop, wait_for, worker
+from tests.support.reliability_support import free_port, org, qualified_plays
 
 pytestmark = [
     pytest.mark.integration,

@@ -13,7 +13,7 @@ from mqaflow.models import ApiToken
 from tests.factories import AccountFactory, OwnerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def token_client(key):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def process_env(smtp_port: int | None = None, **extra) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api_live import live_server, seed
+from tests.support.api_live import live_server, seed
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -182,7 +182,7 @@ def test_short_chain_gives_the_highest_manager(org):
 
 def test_failing_mail_backend_leaves_it_unsent_and_a_later_sweep_sends(org, settings):
     play = qualify(AccountFactory(funnel=1, owner=org["adr"]))
-    settings.EMAIL_BACKEND = "tests.mail_backends.RefusingBackend"
+    settings.EMAIL_BACKEND = "tests.support.mail_backends.RefusingBackend"
     sweep_at(T0 + timedelta(hours=1))
     notice = play.escalations.get(step=0)
     assert notice.status == "pending" and notice.sent_at is None
@@ -198,7 +198,7 @@ def test_failing_mail_backend_leaves_it_unsent_and_a_later_sweep_sends(org, sett
 
 def test_smtp_5xx_is_marked_failed(org, settings):
     play = qualify(AccountFactory(funnel=1, owner=org["adr"]))
-    settings.EMAIL_BACKEND = "tests.mail_backends.Rejecting550Backend"
+    settings.EMAIL_BACKEND = "tests.support.mail_backends.Rejecting550Backend"
     sweep_at(T0 + timedelta(hours=1))
     notice = play.escalations.get(step=0)
     assert notice.status == "failed" and "SMTP 550" in notice.last_error

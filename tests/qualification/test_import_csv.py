@@ -8,7 +8,7 @@ from mqaflow.models import Account, Contact, EngagementEvent
 from tests.factories import AccountFactory, OwnerFactory
 
 pytestmark = pytest.mark.django_db
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def run(*args):
