@@ -202,7 +202,7 @@ def _org(password: str) -> dict[str, Owner]:
                 email=email,
                 name=name,
                 title=title,
-                manager=owners.get(manager),
+                manager=owners.get(manager) if manager else None,
             )
         owners[email] = owner
     _user(ADMIN_EMAIL, password, staff=True, superuser=True)
@@ -279,7 +279,7 @@ def _events(
     acts = {a.key: a for a in ActivityType.objects.all()}
     mult = dict(SeniorityMultiplier.objects.values_list("seniority", "multiplier"))
     plain = ["web_visit", "content_download", "webinar_attended", "event_visit"]
-    rows = []
+    rows: list[EngagementEvent] = []
 
     def add(account: Account, contact: Contact | None, key: str, days_ago: int) -> None:
         activity = acts[key]
