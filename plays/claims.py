@@ -10,7 +10,7 @@ from django.core.mail import mail_admins
 from django.db.models import F, Model
 from django.utils import timezone
 
-from .models import EscalationStatus
+from .models import NoticeStatus
 
 STALE_CLAIM_DEFAULT = timedelta(minutes=10)
 
@@ -27,10 +27,10 @@ def release_stale_claims(
         )
     )
     stale = model.objects.filter(
-        status=EscalationStatus.SENDING, claimed_at__lt=timezone.now() - stale_after
+        status=NoticeStatus.SENDING, claimed_at__lt=timezone.now() - stale_after
     )
     stale.filter(crash_resends=0).update(
-        status=EscalationStatus.PENDING,
+        status=NoticeStatus.PENDING,
         crash_resends=F("crash_resends") + 1,
         next_attempt_at=resend_at,
         last_error=resend_note,
@@ -38,7 +38,7 @@ def release_stale_claims(
     unknown = list(stale.filter(crash_resends__gte=1).values_list("pk", flat=True))
     if unknown:
         model.objects.filter(pk__in=unknown).update(
-            status=EscalationStatus.UNKNOWN, last_error=unknown_note
+            status=NoticeStatus.UNKNOWN, last_error=unknown_note
         )
         mail_admins(
             f"mqaflow: {what} delivery unknown",

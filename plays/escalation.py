@@ -7,7 +7,7 @@ Each sweep (beat, every minute) runs, in short transactions:
    period ended are withdrawn (`plays.services.plays_withdraw_due`).
 1. Plan. Pending plays whose `next_action_at` has passed (a partial index keeps this
    proportional to the number due) are locked with SKIP LOCKED; every plan entry now due
-   becomes an `Escalation` row, in ladder order, with its recipient resolved from the chain
+   becomes an `Notice` row, in ladder order, with its recipient resolved from the chain
    as it stands now. The (play, kind, step) unique constraint makes a second sweep's
    insert a no-op.
 2. Deliver, one recipient at a time. The recipient's due rows are claimed (`pending` →
@@ -45,7 +45,7 @@ from mqaflow.heartbeat import heartbeat
 
 from .channels import defer_notice
 from .claims import release_stale_claims
-from .models import Escalation, EscalationKind, EscalationStatus, Play, PlayStatus
+from .models import Notice, NoticeKind, NoticeStatus, Play, PlayStatus
 from .notifications import send_notices
 from .routing import absences_at, escalation_recipient
 from .signals import notices_sent
@@ -61,7 +61,7 @@ SWEEP_NAME = "escalations_sweep"
 
 @dataclass
 class SweepResult:
-    planned: list[Escalation] = field(default_factory=list)
+    planned: list[Notice] = field(default_factory=list)
     sent: int = 0
     skipped: int = 0
     failed: int = 0
@@ -102,10 +102,10 @@ def escalations_sweep(
 # --- plan --------------------------------------------------------------------------------
 
 
-def _plan_due(now: datetime, *, dry_run: bool = False) -> list[Escalation]:
+def _plan_due(now: datetime, *, dry_run: bool = False) -> list[Notice]:
     """Plan every due step; a dry run plans all due plays (not only the first batch) and
     reports each row with the status the real run would give it (sent or skipped)."""
-    planned: list[Escalation] = []
+    planned: list[Notice] = []
     seen: set[int] = set()
     while True:
         with transaction.atomic():
@@ -126,13 +126,13 @@ def _plan_due(now: datetime, *, dry_run: bool = False) -> list[Escalation]:
                 transaction.set_rollback(True)
 
 
-def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
-    existing: dict[int, dict[int, Escalation]] = {p.pk: {} for p in plays}
-    for row in Escalation.objects.filter(play__in=plays).exclude(
-        kind__in=[EscalationKind.ASSIGNED, EscalationKind.MENTION]
+def _plan_plays(plays: list[Play], now: datetime) -> list[Notice]:
+    existing: dict[int, dict[int, Notice]] = {p.pk: {} for p in plays}
+    for row in Notice.objects.filter(play__in=plays).exclude(
+        kind__in=[NoticeKind.ASSIGNED, NoticeKind.MENTION]
     ):
         existing[row.play_id][row.step] = row
-    rows: list[Escalation] = []
+    rows: list[Notice] = []
     context = {"chains": {}, "absences": absences_at(now)}
     for play in plays:
         done = existing[play.pk]
@@ -142,9 +142,9 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
         alerted = {
             r.recipient_id
             for r in done.values()
-            if r.kind == EscalationKind.ESCALATION
+            if r.kind == NoticeKind.ESCALATION
             and r.step >= first_step
-            and r.status not in (EscalationStatus.SKIPPED, EscalationStatus.CANCELLED)
+            and r.status not in (NoticeStatus.SKIPPED, NoticeStatus.CANCELLED)
         }
         upcoming = []
         for entry in sorted(play.plan, key=lambda e: e["step"]):
@@ -159,15 +159,15 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Escalation]:
             done[row.step] = row
             rows.append(row)
         play.next_action_at = min(upcoming, default=None)
-    Escalation.objects.bulk_create(rows, ignore_conflicts=True)
+    Notice.objects.bulk_create(rows, ignore_conflicts=True)
     Play.objects.bulk_update(plays, ["next_action_at"])
     return rows
 
 
 def _planned_row(
     play: Play, entry: dict, at: datetime, now: datetime, alerted: set, context: dict
-) -> Escalation:
-    row = Escalation(
+) -> Notice:
+    row = Notice(
         play=play,
         step=entry["step"],
         kind=entry["kind"],
@@ -175,7 +175,7 @@ def _planned_row(
         next_attempt_at=now,
         created_at=now,
     )
-    if entry["kind"] == EscalationKind.REMINDER:
+    if entry["kind"] == NoticeKind.REMINDER:
         row.recipient, row.level = play.assignee, 0
         row.recipient_email = play.assignee.email
         return row
@@ -194,14 +194,14 @@ def _planned_row(
     row.recipient, row.level = found.owner, found.level
     row.recipient_email = found.owner.email if found.owner else ""
     if found.owner is None:
-        row.status = EscalationStatus.SKIPPED
+        row.status = NoticeStatus.SKIPPED
     elif found.owner.pk in alerted:
-        row.status = EscalationStatus.SKIPPED
+        row.status = NoticeStatus.SKIPPED
         notes.append(f"{found.owner.name} was already alerted about this play.")
     else:
         alerted.add(found.owner.pk)
     row.note = " ".join(notes)
-    if row.status == EscalationStatus.SKIPPED:
+    if row.status == NoticeStatus.SKIPPED:
         row.next_attempt_at = None
     return row
 
@@ -213,21 +213,21 @@ def _release_stale_claims(due: datetime) -> None:
     """Rows stuck in `sending`: the worker died mid-send. Resend once (due in this sweep),
     then give up loudly."""
     release_stale_claims(
-        Escalation,
+        Notice,
         resend_at=min(timezone.now(), due),
         resend_note="The worker stopped mid-send; resending once (the recipient may get two).",
         unknown_note="The worker stopped mid-send twice; not sent again. Check the mail log.",
-        what="escalation",
+        what="email notice",
     )
 
 
 def _claim_next_group(now: datetime) -> list[int]:
     """Claim the due rows of the next recipient, stamped with the real time the send
     starts (a claim never waits behind other sends)."""
-    due = Q(status=EscalationStatus.PENDING, next_attempt_at__lte=now)
+    due = Q(status=NoticeStatus.PENDING, next_attempt_at__lte=now)
     with transaction.atomic():
         first = (
-            Escalation.objects.select_for_update(skip_locked=True)
+            Notice.objects.select_for_update(skip_locked=True)
             .filter(due)
             .order_by("due_at", "play_id", "step")
             .values_list("recipient_email", flat=True)
@@ -236,13 +236,13 @@ def _claim_next_group(now: datetime) -> list[int]:
         if first is None:
             return []
         ids = list(
-            Escalation.objects.select_for_update(skip_locked=True)
+            Notice.objects.select_for_update(skip_locked=True)
             .filter(due, recipient_email=first)
             .order_by("due_at", "play_id", "step")
             .values_list("pk", flat=True)[:DIGEST_MAX]
         )
-        Escalation.objects.filter(pk__in=ids).update(
-            status=EscalationStatus.SENDING,
+        Notice.objects.filter(pk__in=ids).update(
+            status=NoticeStatus.SENDING,
             claimed_at=timezone.now(),
             attempts=F("attempts") + 1,
         )
@@ -257,43 +257,43 @@ def _deliver_due(now: datetime, result: SweepResult, deadline: float) -> None:
         result.emails += 1 if outcome.get("sent") else 0
 
 
-def claim_one(escalation_id: int, *, now: datetime | None = None) -> bool:
+def claim_one(notice_id: int, *, now: datetime | None = None) -> bool:
     """Claim one pending notice for immediate delivery (after a play is created)."""
     now = now or timezone.now()
     return bool(
-        Escalation.objects.filter(
-            pk=escalation_id, status=EscalationStatus.PENDING, next_attempt_at__lte=now
+        Notice.objects.filter(
+            pk=notice_id, status=NoticeStatus.PENDING, next_attempt_at__lte=now
         ).update(
-            status=EscalationStatus.SENDING,
+            status=NoticeStatus.SENDING,
             claimed_at=timezone.now(),
             attempts=F("attempts") + 1,
         )
     )
 
 
-def _still_relevant(escalation: Escalation, play: Play) -> bool:
-    if escalation.recipient is not None and not escalation.recipient.is_active:
+def _still_relevant(notice: Notice, play: Play) -> bool:
+    if notice.recipient is not None and not notice.recipient.is_active:
         return False  # deactivated since the step was planned
-    if escalation.kind == EscalationKind.MENTION:  # a comment is news whatever the status
+    if notice.kind == NoticeKind.MENTION:  # a comment is news whatever the status
         return True
-    if escalation.kind == EscalationKind.ASSIGNED:
-        return play.is_open and play.assignee_id == escalation.recipient_id
+    if notice.kind == NoticeKind.ASSIGNED:
+        return play.is_open and play.assignee_id == notice.recipient_id
     return play.status == PlayStatus.PENDING
 
 
-def deliver_claimed(escalation_ids: int | list[int], *, now: datetime | None = None) -> dict:
+def deliver_claimed(notice_ids: int | list[int], *, now: datetime | None = None) -> dict:
     """Send claimed notices of one recipient as one email, under their plays' row locks.
 
     Returns counts by outcome ({"sent": n, "skipped": n, …})."""
     now = now or timezone.now()
-    ids = [escalation_ids] if isinstance(escalation_ids, int) else list(escalation_ids)
+    ids = [notice_ids] if isinstance(notice_ids, int) else list(notice_ids)
     try:
         return _deliver(ids, now)
     except SoftTimeLimitExceeded:
         # Interrupted before the server confirmed: back to pending for the next sweep
         # (the send's transaction was rolled back, so the rows are still `sending`).
-        Escalation.objects.filter(pk__in=ids, status=EscalationStatus.SENDING).update(
-            status=EscalationStatus.PENDING,
+        Notice.objects.filter(pk__in=ids, status=NoticeStatus.SENDING).update(
+            status=NoticeStatus.PENDING,
             next_attempt_at=now,
             last_error="Interrupted by the sweep's time limit; sent by the next sweep.",
         )
@@ -304,8 +304,8 @@ def _deliver(ids: list[int], now: datetime) -> dict:
     counts: dict[str, int] = {}
     with transaction.atomic():
         rows = list(
-            Escalation.objects.select_related("recipient")
-            .filter(pk__in=ids, status=EscalationStatus.SENDING)
+            Notice.objects.select_related("recipient")
+            .filter(pk__in=ids, status=NoticeStatus.SENDING)
             .order_by("due_at", "play_id", "step")
         )
         plays = {
@@ -321,12 +321,12 @@ def _deliver(ids: list[int], now: datetime) -> dict:
             if _still_relevant(row, play):
                 sendable.append((row, play))
                 continue
-            row.status = EscalationStatus.SKIPPED
+            row.status = NoticeStatus.SKIPPED
             row.note = (row.note + " " if row.note else "") + (
                 f"Not sent: {row.recipient.name} was deactivated."
                 if row.recipient is not None and not row.recipient.is_active
                 else f"Not sent: the play was {play.get_status_display().lower()} first."
-                if row.kind != EscalationKind.ASSIGNED or not play.is_open
+                if row.kind != NoticeKind.ASSIGNED or not play.is_open
                 else "Not sent: the play moved to someone else first."
             )
             row.save(update_fields=["status", "note"])
@@ -338,7 +338,7 @@ def _deliver(ids: list[int], now: datetime) -> dict:
     return counts
 
 
-def _send(sendable: list[tuple[Escalation, Play]], now: datetime) -> str:
+def _send(sendable: list[tuple[Notice, Play]], now: datetime) -> str:
     rows = [row for row, _ in sendable]
     try:
         send_notices(sendable, now)
@@ -361,30 +361,30 @@ def _send(sendable: list[tuple[Escalation, Play]], now: datetime) -> str:
     return "sent"
 
 
-def _mark_sent(rows: list[Escalation], now: datetime) -> None:
-    Escalation.objects.filter(pk__in=[r.pk for r in rows]).update(
-        status=EscalationStatus.SENT, sent_at=now, last_error=""
+def _mark_sent(rows: list[Notice], now: datetime) -> None:
+    Notice.objects.filter(pk__in=[r.pk for r in rows]).update(
+        status=NoticeStatus.SENT, sent_at=now, last_error=""
     )
-    notices_sent.send(sender=Escalation, notices=rows, at=now)
+    notices_sent.send(sender=Notice, notices=rows, at=now)
 
 
-def _mark(rows: list[Escalation], *, status: str, next_attempt_at, error: str) -> None:
-    Escalation.objects.filter(pk__in=[r.pk for r in rows]).update(
+def _mark(rows: list[Notice], *, status: str, next_attempt_at, error: str) -> None:
+    Notice.objects.filter(pk__in=[r.pk for r in rows]).update(
         status=status, next_attempt_at=next_attempt_at, last_error=error[:2000]
     )
 
 
-def _retry(rows: list[Escalation], now: datetime, error: str) -> str:
+def _retry(rows: list[Notice], now: datetime, error: str) -> str:
     attempts = max(r.attempts for r in rows)
     delay = min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
-    _mark(rows, status=EscalationStatus.PENDING, next_attempt_at=now + delay, error=error)
+    _mark(rows, status=NoticeStatus.PENDING, next_attempt_at=now + delay, error=error)
     # Only ids in logs: the error text can hold an address; it is kept on the row instead.
     logger.warning("notices %s not sent; retry at %s", [r.pk for r in rows], now + delay)
     return "retrying"
 
 
-def _failed(rows: list[Escalation], error: str) -> str:
-    _mark(rows, status=EscalationStatus.FAILED, next_attempt_at=None, error=error)
+def _failed(rows: list[Notice], error: str) -> str:
+    _mark(rows, status=NoticeStatus.FAILED, next_attempt_at=None, error=error)
     logger.error("notices %s failed permanently (SMTP refusal)", [r.pk for r in rows])
     return "failed"
 

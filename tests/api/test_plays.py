@@ -121,7 +121,7 @@ def test_disallowed_transitions_get_409_and_bad_input_400(world):
     assert bad.status_code == 400 and "owner" in bad.json()
     play.refresh_from_db()
     assert play.status == "completed" and play.message == "Hi"
-    assert [e.kind for e in play.events.all()] == ["created", "started", "completed"]
+    assert [e.kind for e in play.log_entries.all()] == ["created", "started", "completed"]
 
 
 def test_reassignment_is_recorded_and_keeps_the_clock(world):
@@ -133,7 +133,7 @@ def test_reassignment_is_recorded_and_keeps_the_clock(world):
     assert response.status_code == 200
     play.refresh_from_db()
     assert play.assignee == world["peer"] and play.due_at == due
-    event = play.events.get(kind="reassigned")
+    event = play.log_entries.get(kind="reassigned")
     assert "Moved from ADR to Peer ADR" in event.note and event.actor == world["mgr"].user
     assert event.from_assignee == world["adr"] and event.to_assignee == world["peer"]
 
@@ -148,4 +148,4 @@ def test_reassignment_can_restart_the_clock(world, settings):
         )
     play.refresh_from_db()
     assert play.due_at > due
-    assert "restarted" in play.events.get(kind="reassigned").note
+    assert "restarted" in play.log_entries.get(kind="reassigned").note

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from mqaflow.models import Account, MQATransition
-from plays.models import Escalation, Play
+from plays.models import Notice, Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
 from tests.support.processes import beat, process_env, stop, wait_for, worker
 from tests.support.reliability_support import FlakySMTPHandler, org, qualified_plays, start_smtp
@@ -62,8 +62,7 @@ def test_two_workers_and_two_beats_send_every_due_step_exactly_once(broker, smtp
     assert len(handler.messages) < expected
     assert len(set(headers)) == len(headers)
     sent = {
-        f"{p}:{s}"
-        for p, s in Escalation.objects.filter(status="sent").values_list("play_id", "step")
+        f"{p}:{s}" for p, s in Notice.objects.filter(status="sent").values_list("play_id", "step")
     }
     assert sent == set(headers)
     assert logs.count("escalations_sweep_task") > 4
@@ -91,7 +90,7 @@ def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(b
     env = process_env(port, MQAFLOW_STALE_CLAIM_SECONDS="2")
     first = worker(env, "doomed")
     escalations_sweep_task.apply_async()
-    assert wait_for(lambda: Escalation.objects.filter(play=play, status="sending").exists())
+    assert wait_for(lambda: Notice.objects.filter(play=play, status="sending").exists())
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     release.set()
@@ -136,7 +135,7 @@ def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(b
         assert wait_for(lambda: Play.objects.filter(account=account).exists(), timeout=60)
         assert wait_for(
             lambda: (
-                not Escalation.objects.filter(play=play, status__in=["pending", "sending"]).exists()
+                not Notice.objects.filter(play=play, status__in=["pending", "sending"]).exists()
             ),
             timeout=60,
         )
@@ -144,7 +143,7 @@ def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(b
         logs = stop(survivor)
     assert MQATransition.objects.filter(account=account).count() == 1
     assert Play.objects.filter(account=account).count() == 1
-    statuses = dict(play.escalations.values_list("step", "status"))
+    statuses = dict(play.notices.values_list("step", "status"))
     assert statuses[1] == "sent" and statuses[2] == "sent", logs[-3000:]
     # At-least-once with at most one duplicate for the message cut off mid-send.
     for step in (1, 2):

@@ -12,6 +12,7 @@ from aiosmtpd.controller import Controller
 
 from mqaflow.qualification.engine import evaluate_accounts
 from plays.models import Play
+from plays.notifications import NOTICE_HEADER
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
 
 
@@ -34,7 +35,7 @@ class FlakySMTPHandler:
         """Every (play:step) delivered, one entry per notice: a digest lists several."""
         out = []
         for raw in list(self.messages):
-            header = email.message_from_bytes(raw).get("X-Mqaflow-Escalation", "")
+            header = email.message_from_bytes(raw).get(NOTICE_HEADER, "")
             out.extend(k.strip() for k in " ".join(header.split()).split(",") if k.strip())
         return out
 

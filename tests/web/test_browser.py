@@ -347,9 +347,9 @@ def test_play_page_start_bar_outcome_and_mention(
     assert page.locator(".tl-comment", has_text="booked for Tuesday").count() == 1
     check_axe(page, axe_script, f"completed play with a comment at {width}")
     shot(page, f"play-completed-{width}")
-    from plays.models import Escalation
+    from plays.models import Notice
 
-    notice = Escalation.objects.get(play=play, kind="mention")
+    notice = Notice.objects.get(play=play, kind="mention")
     assert notice.recipient == team_world["mgr"]
     page.close()
 
