@@ -29,6 +29,7 @@ told. A send interrupted by the soft time limit goes back to `pending` at once.
 from __future__ import annotations
 
 import logging
+import math
 import smtplib
 import time
 from dataclasses import dataclass, field
@@ -60,6 +61,21 @@ SWEEP_NAME = "escalations_sweep"
 
 
 @dataclass
+class NoticeOutcome:
+    """What a sweep did (or, in a dry run, would do) with one notice."""
+
+    play_id: int
+    step: int
+    kind: str
+    recipient_email: str
+    # "sent", "skipped", "waiting" (for the recipient's digest or quiet hours), "retrying",
+    # "failed" or "later" (left for the next sweep when the time budget ran out).
+    outcome: str
+    note: str = ""
+    at: datetime | None = None  # when a waiting notice is due to go
+
+
+@dataclass
 class SweepResult:
     planned: list[Notice] = field(default_factory=list)
     sent: int = 0
@@ -69,6 +85,9 @@ class SweepResult:
     emails: int = 0
     moved: int = 0
     withdrawn: int = 0
+    dry_run: bool = False
+    # Every notice planned or delivered by this sweep, in (play, step, kind) order.
+    outcomes: list[NoticeOutcome] = field(default_factory=list)
 
 
 def sweep_budget() -> float:
@@ -81,49 +100,81 @@ def sweep_budget() -> float:
 def escalations_sweep(
     *, now: datetime | None = None, dry_run: bool = False, budget: float | None = None
 ) -> SweepResult:
-    """Plan every due step and deliver every due notice; safe to run concurrently."""
-    from .assignment import absences_apply
-    from .services import plays_withdraw_due
+    """Plan every due step and deliver every due notice; safe to run concurrently.
 
+    A dry run is the same sweep, every due play and every due notice, in one transaction
+    that is rolled back at the end, with the mail backend left out: it reports exactly what
+    the real sweep would do now (moves, withdrawals, who is told, who is skipped and why,
+    what waits for a digest) and keeps nothing. It holds the due plays' locks while it runs,
+    so a real sweep meanwhile skips them until the next minute."""
     now = now or timezone.now()
     if dry_run:
-        return SweepResult(planned=_plan_due(now, dry_run=True))
+        result = SweepResult(dry_run=True)
+        with transaction.atomic():
+            _sweep(now, result, deadline=math.inf)
+            transaction.set_rollback(True)
+        return result
     deadline = time.monotonic() + (sweep_budget() if budget is None else budget)
     with heartbeat(SWEEP_NAME, now=now):
         result = SweepResult()
-        result.moved = absences_apply(now=now)
-        result.withdrawn = plays_withdraw_due(now=now)
-        result.planned = _plan_due(now)
-        _release_stale_claims(now)
-        _deliver_due(now, result, deadline)
+        _sweep(now, result, deadline=deadline)
     return result
+
+
+def _sweep(now: datetime, result: SweepResult, *, deadline: float) -> None:
+    """The sweep's steps, shared by the real run and the dry run."""
+    from .assignment import absences_apply
+    from .services import plays_withdraw_due
+
+    result.moved = absences_apply(now=now)
+    result.withdrawn = plays_withdraw_due(now=now)
+    result.planned = _plan_due(now)
+    _release_stale_claims(now, tell_admins=not result.dry_run)
+    delivered: dict[tuple[int, str, int], NoticeOutcome] = {}
+    _deliver_due(now, result, deadline, delivered)
+    result.outcomes = _outcomes(result.planned, delivered, now)
+
+
+def _outcomes(
+    planned: list[Notice], delivered: dict[tuple[int, str, int], NoticeOutcome], now: datetime
+) -> list[NoticeOutcome]:
+    """Planned rows as they ended: skipped when planned, waiting for their recipient's
+    digest or quiet hours, delivered (or not) in this sweep, or left for the next one."""
+    found = dict(delivered)
+    for row in planned:
+        key = (row.play_id, row.kind, row.step)
+        if key in found:
+            continue
+        if row.status == NoticeStatus.SKIPPED:
+            outcome, at = "skipped", None
+        elif row.next_attempt_at is not None and row.next_attempt_at > now:
+            outcome, at = "waiting", row.next_attempt_at
+        else:
+            outcome, at = "later", None
+        found[key] = NoticeOutcome(
+            row.play_id, row.step, row.kind, row.recipient_email, outcome, row.note, at
+        )
+    return sorted(found.values(), key=lambda o: (o.play_id, o.step, o.kind))
 
 
 # --- plan --------------------------------------------------------------------------------
 
 
-def _plan_due(now: datetime, *, dry_run: bool = False) -> list[Notice]:
-    """Plan every due step; a dry run plans all due plays (not only the first batch) and
-    reports each row with the status the real run would give it (sent or skipped)."""
+def _plan_due(now: datetime) -> list[Notice]:
+    """Plan every due step of every due play, a batch of plays per short transaction."""
     planned: list[Notice] = []
-    seen: set[int] = set()
     while True:
         with transaction.atomic():
             query = (
                 Play.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(status=PlayStatus.PENDING, next_action_at__lte=now)
-                .exclude(pk__in=seen)
                 .select_related("assignee")
                 .order_by("next_action_at", "pk")
             )
             plays = list(query[:BATCH])
             if not plays:
                 return planned
-            batch = _plan_plays(plays, now)
-            planned.extend(batch)
-            if dry_run:
-                seen.update(p.pk for p in plays)
-                transaction.set_rollback(True)
+            planned.extend(_plan_plays(plays, now))
 
 
 def _plan_plays(plays: list[Play], now: datetime) -> list[Notice]:
@@ -209,11 +260,12 @@ def _planned_row(
 # --- deliver -----------------------------------------------------------------------------
 
 
-def _release_stale_claims(due: datetime) -> None:
+def _release_stale_claims(due: datetime, *, tell_admins: bool = True) -> None:
     """Rows stuck in `sending`: the worker died mid-send. Resend once (due in this sweep),
     then give up loudly."""
     release_stale_claims(
         Notice,
+        tell_admins=tell_admins,
         resend_at=min(timezone.now(), due),
         resend_note="The worker stopped mid-send; resending once (the recipient may get two).",
         unknown_note="The worker stopped mid-send twice; not sent again. Check the mail log.",
@@ -249,9 +301,14 @@ def _claim_next_group(now: datetime) -> list[int]:
     return ids
 
 
-def _deliver_due(now: datetime, result: SweepResult, deadline: float) -> None:
+def _deliver_due(
+    now: datetime,
+    result: SweepResult,
+    deadline: float,
+    outcomes: dict[tuple[int, str, int], NoticeOutcome],
+) -> None:
     while time.monotonic() < deadline and (ids := _claim_next_group(now)):
-        outcome = deliver_claimed(ids, now=now)
+        outcome = deliver_claimed(ids, now=now, dry_run=result.dry_run, outcomes=outcomes)
         for name, count in outcome.items():
             setattr(result, name, getattr(result, name) + count)
         result.emails += 1 if outcome.get("sent") else 0
@@ -281,14 +338,22 @@ def _still_relevant(notice: Notice, play: Play) -> bool:
     return play.status == PlayStatus.PENDING
 
 
-def deliver_claimed(notice_ids: int | list[int], *, now: datetime | None = None) -> dict:
-    """Send claimed notices of one recipient as one email, under their plays' row locks.
+def deliver_claimed(
+    notice_ids: int | list[int],
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    outcomes: dict[tuple[int, str, int], NoticeOutcome] | None = None,
+) -> dict[str, int]:
+    """Send claimed notices of one recipient as one email, under their plays' row locks
+    (a dry run decides the same way and marks the rows, but leaves the mail backend out).
 
-    Returns counts by outcome ({"sent": n, "skipped": n, …})."""
+    Returns counts by outcome ({"sent": n, "skipped": n, …}); `outcomes` collects each
+    notice's."""
     now = now or timezone.now()
     ids = [notice_ids] if isinstance(notice_ids, int) else list(notice_ids)
     try:
-        return _deliver(ids, now)
+        return _deliver(ids, now, dry_run=dry_run, outcomes={} if outcomes is None else outcomes)
     except SoftTimeLimitExceeded:
         # Interrupted before the server confirmed: back to pending for the next sweep
         # (the send's transaction was rolled back, so the rows are still `sending`).
@@ -300,7 +365,19 @@ def deliver_claimed(notice_ids: int | list[int], *, now: datetime | None = None)
         raise
 
 
-def _deliver(ids: list[int], now: datetime) -> dict:
+def _record(outcomes: dict[tuple[int, str, int], NoticeOutcome], row: Notice, outcome: str) -> None:
+    outcomes[(row.play_id, row.kind, row.step)] = NoticeOutcome(
+        row.play_id, row.step, row.kind, row.recipient_email, outcome, row.note
+    )
+
+
+def _deliver(
+    ids: list[int],
+    now: datetime,
+    *,
+    dry_run: bool,
+    outcomes: dict[tuple[int, str, int], NoticeOutcome],
+) -> dict[str, int]:
     counts: dict[str, int] = {}
     with transaction.atomic():
         rows = list(
@@ -331,17 +408,21 @@ def _deliver(ids: list[int], now: datetime) -> dict:
             )
             row.save(update_fields=["status", "note"])
             counts["skipped"] = counts.get("skipped", 0) + 1
+            _record(outcomes, row, "skipped")
         if not sendable:
             return counts
-        outcome = _send(sendable, now)
+        outcome = _send(sendable, now, dry_run=dry_run)
         counts[outcome] = counts.get(outcome, 0) + len(sendable)
+        for row, _ in sendable:
+            _record(outcomes, row, outcome)
     return counts
 
 
-def _send(sendable: list[tuple[Notice, Play]], now: datetime) -> str:
+def _send(sendable: list[tuple[Notice, Play]], now: datetime, *, dry_run: bool = False) -> str:
     rows = [row for row, _ in sendable]
     try:
-        send_notices(sendable, now)
+        if not dry_run:
+            send_notices(sendable, now)
     except SoftTimeLimitExceeded:
         raise
     except smtplib.SMTPRecipientsRefused as exc:
