@@ -99,7 +99,7 @@ class Command(BaseCommand):
             items.append(row)
         try:
             with transaction.atomic():
-                result = events_ingest(items)
+                result = events_ingest(items=items)
         except BatchInvalid as exc:
             lines = [rows[index][0] for index in range(len(rows))]
             errors = []
