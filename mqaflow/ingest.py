@@ -1,4 +1,4 @@
-"""Ingesting engagement events: validate a whole batch, then store it in one insert.
+"""Ingesting engagement events: validate a whole batch, then store it in one transaction.
 
 Used by the events API and `import_csv events`. A batch is all-or-nothing: every error of
 every item is collected (by item index and field) before anything is written, so a client

@@ -402,7 +402,7 @@ def _write_orm(changes: list[Change], *, now: datetime, cause: str) -> list[MQAT
         recorded.append(_transition(change, now=now, cause=cause))
     if not to_update:
         return []
-    accounts_write_state(to_update)
+    accounts_write_state(accounts=to_update)
     return MQATransition.objects.bulk_create(recorded, batch_size=1000)
 
 
