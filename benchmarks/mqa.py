@@ -102,7 +102,7 @@ def _fallback_owner() -> None:
 def _api_ingest(now, batches: int = 10, size: int = 5000) -> float:
     """The API as in production: the recompute each batch asks for goes to the broker
     (nobody consumes it here), it does not run inside the request."""
-    from mqaflow.celery import app
+    from config.celery import app
 
     app.conf.task_always_eager = False
     try:

@@ -147,7 +147,7 @@ def _latency(owner, samples: int = 20) -> list[tuple[str, str, str]]:
 
     from django.test import Client
 
-    from mqaflow.celery import app
+    from config.celery import app
     from mqaflow.models import Account
     from plays.models import Play
     from tests.factories import UserFactory
@@ -161,7 +161,7 @@ def _latency(owner, samples: int = 20) -> list[tuple[str, str, str]]:
             "-m",
             "celery",
             "-A",
-            "mqaflow",
+            "config",
             "worker",
             "--pool",
             "solo",

@@ -359,7 +359,7 @@ def test_reports_by_industry_and_size_band_each_with_its_csv(world):
 
 
 def test_email_file_path_is_the_folder_the_url_names():
-    from mqaflow.settings import email_file_path
+    from config.settings.email import email_file_path
 
     base = Path("/srv/app")
     assert email_file_path("filemail:///srv/app/var/mail", base) == "/srv/app/var/mail"
@@ -373,7 +373,7 @@ def test_email_file_path_is_the_folder_the_url_names():
 def test_beat_start_runs_the_jobs_so_health_is_green_at_once(client, monkeypatch):
     from celery.signals import beat_init
 
-    from mqaflow.celery import STARTUP_TASKS, app, run_startup_tasks
+    from config.celery import STARTUP_TASKS, app, run_startup_tasks
 
     assert client.get("/health/").status_code == 503  # nothing has run yet
     sent = []

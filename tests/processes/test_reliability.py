@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from django.db import OperationalError, connection
 
-from mqaflow.celery import app
+from config.celery import app
 from plays import escalation
 from plays.escalation import escalations_sweep
 from plays.models import Escalation

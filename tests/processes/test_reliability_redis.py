@@ -11,7 +11,7 @@ import pytest
 import redis
 from django.utils import timezone
 
-from mqaflow.celery import app
+from config.celery import app
 from mqaflow.models import Account, EngagementEvent, MQAStatus
 from plays.models import Escalation, Play
 from tests.factories import AccountFactory, ContactFactory

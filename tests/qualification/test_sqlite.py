@@ -114,7 +114,7 @@ def outcome() -> dict:
 def _on_sqlite(tmp_path) -> dict:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "mqaflow.settings_test",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
         "LOG_LEVEL": "WARNING",
     }

@@ -55,7 +55,7 @@ def live_server(tmp_path: Path) -> Iterator[str]:
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "mqaflow.wsgi",
+                "config.wsgi",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
