@@ -14,9 +14,9 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from mqaflow.models import Account, MQATransition
 from plays.models import Escalation, Play
-from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
+from tests.factories import AccountFactory, ContactFactory, EventFactory, activity, org_chart
 from tests.support.processes import beat, process_env, stop, wait_for, worker
-from tests.support.reliability_support import FlakySMTPHandler, org, qualified_plays, start_smtp
+from tests.support.reliability_support import FlakySMTPHandler, qualified_plays, start_smtp
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -31,7 +31,7 @@ def smtp():
 
 def test_two_workers_and_two_beats_send_every_due_step_exactly_once(broker, smtp, tmp_path):
     handler, port = smtp
-    people = org()
+    people = org_chart()
     now = timezone.now()
     batches = {25: 120, 49: 80, 73: 50}  # hours ago → plays
     expected = 0
@@ -71,7 +71,7 @@ def test_two_workers_and_two_beats_send_every_due_step_exactly_once(broker, smtp
 
 def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(broker, smtp):
     handler, port = smtp
-    people = org()
+    people = org_chart()
     now = timezone.now()
     [play] = qualified_plays(people["adr"], 1, now - timedelta(hours=25))
     from plays.tasks import escalations_sweep_task

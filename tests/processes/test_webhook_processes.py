@@ -14,15 +14,16 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from integrations.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from tests.factories import org_chart
 from tests.support.processes import beat, process_env, stop, wait_for, worker
-from tests.support.reliability_support import org, qualified_plays
+from tests.support.reliability_support import qualified_plays
 from tests.support.webhook_server import WebhookServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def test_worker_killed_mid_delivery_delivers_after_restart_with_the_same_event_id(broker):
-    people = org()
+    people = org_chart()
     with WebhookServer([("block", None), 200]) as server:
         WebhookEndpoint.objects.create(name="CRM", url=server.url, event_types=["play.created"])
         env = process_env(WEBHOOK_STALE_CLAIM_SECONDS="2")
@@ -60,7 +61,7 @@ def test_worker_killed_mid_delivery_delivers_after_restart_with_the_same_event_i
 
 
 def test_lost_messages_are_delivered_once_by_two_workers_and_two_beats(broker, tmp_path):
-    people = org()
+    people = org_chart()
     with WebhookServer([200]) as server:
         WebhookEndpoint.objects.create(name="CRM", url=server.url, event_types=["play.created"])
         qualified_plays(people["adr"], 30, timezone.now())
@@ -95,7 +96,7 @@ def test_lost_messages_are_delivered_once_by_two_workers_and_two_beats(broker, t
 def test_two_workers_and_two_beats_post_each_chat_notice_once(broker, tmp_path):
     from plays.models import ChatNotice, NotificationPreference
 
-    people = org()
+    people = org_chart()
     with WebhookServer([200]) as slack:
         NotificationPreference.objects.create(owner=people["mgr"], slack_webhook_url=slack.url)
         plays = qualified_plays(people["adr"], 12, timezone.now() - timedelta(hours=25))
