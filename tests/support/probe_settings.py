@@ -1,4 +1,4 @@
-"""The production settings, plus two URLs that fail on purpose (tests/error_urls.py), for
+"""The production settings, plus two URLs that fail on purpose (tests/support/error_urls.py), for
 `make probe`: a 500 in the real stack, to see what the admins receive."""
 
 from mqaflow.settings import *  # noqa: F403
