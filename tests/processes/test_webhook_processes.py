@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from integrations.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from tests.factories import org_chart
-from tests.support.processes import beat, process_env, stop, wait_for, worker
+from tests.support.processes import beat, process_env, runs_after, stop, wait_for, worker
 from tests.support.reliability_support import qualified_plays
 from tests.support.webhook_server import WebhookServer
 
@@ -39,10 +38,11 @@ def test_worker_killed_mid_delivery_delivers_after_restart_with_the_same_event_i
         server.release.set()  # the receiver got it; nobody will ever read its answer
         delivery = WebhookDelivery.objects.get()
         assert delivery.status == "sending" and delivery.attempts == 1
+        stale_at = delivery.claimed_at + timedelta(seconds=2)  # WEBHOOK_STALE_CLAIM_SECONDS
 
         survivor = worker(env, "survivor")
         try:
-            time.sleep(3)  # the claim is now older than WEBHOOK_STALE_CLAIM_SECONDS
+            assert wait_for(lambda: timezone.now() > stale_at, timeout=10)
             from integrations.tasks import webhooks_sweep_task
 
             webhooks_sweep_task.apply_async()  # what beat does every minute
@@ -83,9 +83,11 @@ def test_lost_messages_are_delivered_once_by_two_workers_and_two_beats(broker, t
         ]
         try:
             wait_for(lambda: len(server.requests) >= 30, timeout=120)
-            time.sleep(4)  # several more sweeps: nothing may go out again
+            # more sweeps, at least two started after the last post: nothing may go out again
+            settled = runs_after(procs, "integrations.tasks.webhooks_sweep_task")
         finally:
             logs = stop(*procs)
+    assert settled, logs[-3000:]
     ids = server.event_ids()
     assert len(ids) == 30, logs[-3000:]
     assert len(set(ids)) == 30
@@ -116,9 +118,11 @@ def test_two_workers_and_two_beats_post_each_chat_notice_once(broker, tmp_path):
                 lambda: ChatNotice.objects.filter(status="sent").count() >= len(plays),
                 timeout=120,
             )
-            time.sleep(4)  # more sweeps from both beats: nothing may be posted again
+            # more sweeps from both beats, two started after the last post: nothing new
+            settled = runs_after(procs, "plays.tasks.chat_notices_sweep_task")
         finally:
             logs = stop(*procs)
+    assert settled, logs[-3000:]
     posted = [
         block["elements"][0]["url"]
         for request in slack.requests
