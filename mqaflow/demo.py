@@ -327,7 +327,7 @@ def org_seed(demo: Demo) -> None:
 def accounts_seed(demo: Demo) -> None:
     """Accounts, contacts and (on a fresh database) 90 days of engagement; then every demo
     account is evaluated, which creates the plays of those that qualify."""
-    from mqaflow.qualification.engine import evaluate_accounts
+    from mqaflow.qualification.engine import accounts_evaluate
 
     demo.accounts = _accounts(demo.rng, demo.owners)
     contacts = _contacts(demo.rng, demo.accounts)
@@ -339,7 +339,7 @@ def accounts_seed(demo: Demo) -> None:
         Account.objects.filter(pk__in=[a.pk for a, _ in demo.accounts]).update(
             last_event_ingested_at=demo.now
         )
-    evaluate_accounts([a.pk for a, _ in demo.accounts], now=demo.now)
+    accounts_evaluate(account_ids=[a.pk for a, _ in demo.accounts], now=demo.now)
 
 
 def seed_demo(*, password: str = DEFAULT_PASSWORD, now: datetime | None = None) -> SeedResult:

@@ -13,7 +13,7 @@ from django.db.models import F
 
 from mqaflow.demo import Demo
 from plays.escalation import escalations_sweep
-from plays.models import DismissReason, Escalation, Play, PlayEvent, PlayOutcome, SLAPolicy
+from plays.models import DismissReason, Notice, Play, PlayLogEntry, PlayOutcome, SLAPolicy
 from plays.services import first_at, play_complete, play_dismiss, play_start
 
 # The funnels' fallback owner: who gets the plays of accounts without an owner.
@@ -57,8 +57,8 @@ def _shift(play: Play, delta: timedelta) -> None:
         plan=play.plan,
         next_action_at=first_at(play.plan),
     )
-    PlayEvent.objects.filter(play=play).update(at=F("at") - delta)
-    Escalation.objects.filter(play=play).update(
+    PlayLogEntry.objects.filter(play=play).update(at=F("at") - delta)
+    Notice.objects.filter(play=play).update(
         created_at=F("created_at") - delta,
         due_at=F("due_at") - delta,
         next_attempt_at=F("next_attempt_at") - delta,

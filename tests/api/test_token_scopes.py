@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from mqaflow.models import ApiToken
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
 from tests.factories import (
     AccountFactory,
@@ -22,6 +22,7 @@ from tests.factories import (
     OwnerFactory,
     UserFactory,
     activity,
+    org_chart,
 )
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def token_client(key):
 
 @pytest.fixture
 def play():
-    adr = OwnerFactory(name="ADR", manager=OwnerFactory(name="Manager"))
+    adr = org_chart("mgr", "adr")["adr"]
     account = AccountFactory(domain="acme.com", funnel=1, owner=adr)
     EventFactory(
         account=account,
@@ -43,7 +44,7 @@ def play():
         activity=activity("demo_request"),
         occurred_at=timezone.now() - timedelta(hours=1),
     )
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     return Play.objects.get(account=account)
 
 

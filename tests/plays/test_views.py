@@ -3,20 +3,25 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import Client
 
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    EventFactory,
+    OwnerFactory,
+    activity,
+    org_chart,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def world():
-    ceo = OwnerFactory(name="Cara CEO")
-    mgr = OwnerFactory(name="Mia Manager", manager=ceo)
-    adr = OwnerFactory(name="Ana ADR", manager=mgr)
-    other_mgr = OwnerFactory(name="Otto Manager", manager=ceo)
-    other_adr = OwnerFactory(name="Olga ADR", manager=other_mgr)
+    roles = ("ceo", "mgr", "adr", "other_mgr", "other_adr")
+    people = org_chart(*roles)
+    ceo, mgr, adr, other_mgr, other_adr = (people[role] for role in roles)
     account = AccountFactory(name="Acme", domain="acme.com", funnel=1, owner=adr)
     EventFactory(
         account=account,
@@ -25,7 +30,7 @@ def world():
         occurred_at=datetime.now(UTC) - timedelta(hours=1),
     )
     EventFactory(account=account, activity=activity("web_visit"))  # anonymous
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     play = Play.objects.get(account=account)
     return locals()
 
@@ -201,7 +206,7 @@ def test_reports_page_chart_table_and_csv(world):
         activity=activity("demo_request"),
         occurred_at=datetime.now(UTC) - timedelta(hours=31),
     )
-    evaluate_accounts([other.pk], now=datetime.now(UTC) - timedelta(hours=30))
+    accounts_evaluate(account_ids=[other.pk], now=datetime.now(UTC) - timedelta(hours=30))
     late = Play.objects.get(account=other)  # breached, never started
     client.post(f"/plays/{world['play'].pk}/start/", {"message": "hi"})
     html = client.get("/reports/?period=week").content.decode()
