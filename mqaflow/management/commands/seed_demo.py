@@ -1,3 +1,6 @@
+"""`manage.py seed_demo`: each installed app seeds its own part of the demo, in the order
+of settings.MQAFLOW_DEMO_SEEDERS (see mqaflow/demo.py)."""
+
 from typing import Any
 
 from django.conf import settings
@@ -8,8 +11,6 @@ from mqaflow.demo import DEFAULT_PASSWORD, STORY, seed_demo
 
 class Command(BaseCommand):
     help = "Load the demo org, accounts and engagement (idempotent) and print the logins."
-
-    # Each installed app seeds its own part: see mqaflow/demo.py and MQAFLOW_DEMO_SEEDERS.
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
