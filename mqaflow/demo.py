@@ -296,7 +296,7 @@ def _shift(play, delta: timedelta) -> None:
     """Move a new play (and its account's qualification) `delta` into the past, as if it
     had been created then: its deadlines, frozen plan, history and first notice."""
     from plays.models import Notice, Play, PlayLogEntry
-    from plays.services import first_at
+    from plays.services import plan_first_at
 
     for entry in play.plan:
         entry["at"] = (datetime.fromisoformat(entry["at"]) - delta).isoformat()
@@ -305,7 +305,7 @@ def _shift(play, delta: timedelta) -> None:
         due_at=play.due_at - delta,
         remind_at=play.remind_at - delta if play.remind_at else None,
         plan=play.plan,
-        next_action_at=first_at(play.plan),
+        next_action_at=plan_first_at(plan=play.plan),
     )
     PlayLogEntry.objects.filter(play=play).update(at=F("at") - delta)
     Notice.objects.filter(play=play).update(

@@ -26,7 +26,8 @@ from .models import (
     PlayTemplate,
     SLAPolicy,
 )
-from .services import pending_plays_of, plays_replan
+from .selectors import pending_plays_of
+from .services import plays_replan
 
 
 def policy_preview(policy: SLAPolicy, start: datetime | None = None) -> str:
@@ -145,7 +146,7 @@ class SLAPolicyAdmin(InlineChangesInHistory, SimpleHistoryAdmin):
         moved = bool(deadline_fields & set(form.changed_data)) or any(
             f.has_changed() for f in formsets
         )
-        pending = pending_plays_of(form.instance) if change and moved else 0
+        pending = pending_plays_of(policy=form.instance) if change and moved else 0
         if pending:
             url = reverse("admin:plays_slapolicy_replan", args=[form.instance.pk])
             self.message_user(
@@ -184,7 +185,7 @@ class SLAPolicyAdmin(InlineChangesInHistory, SimpleHistoryAdmin):
             {
                 **self.admin_site.each_context(request),
                 "policy": policy,
-                "pending": pending_plays_of(policy),
+                "pending": pending_plays_of(policy=policy),
                 "opts": self.model._meta,
                 "title": f"Re-plan pending plays of {policy}",
             },

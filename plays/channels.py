@@ -107,16 +107,16 @@ def notice_time(
     return local.astimezone(at.tzinfo or timezone.get_current_timezone())
 
 
-def defer_notice(row: Notice, entry: dict | None, context: dict) -> None:
+def notice_defer(*, notice: Notice, entry: dict | None, context: dict) -> None:
     """Set a planned notice's first attempt by its recipient's preferences (the planner
     calls this for every row it plans; `context` caches preferences for the sweep)."""
-    if row.next_attempt_at is None or row.recipient_id is None:
+    if notice.next_attempt_at is None or notice.recipient_id is None:
         return
-    pref = preference_of(row.recipient_id, context.setdefault("preferences", {}))
-    row.next_attempt_at = notice_time(
+    pref = preference_of(notice.recipient_id, context.setdefault("preferences", {}))
+    notice.next_attempt_at = notice_time(
         pref,
-        kind=row.kind,
-        at=row.next_attempt_at,
+        kind=notice.kind,
+        at=notice.next_attempt_at,
         urgent=bool(entry and entry.get("urgent")),
     )
 
@@ -134,7 +134,7 @@ def email_wanted(owner_id: int | None) -> bool:
 # --- recording chat notices --------------------------------------------------------------
 
 
-def chat_notices_record(notices: list[Notice], now: datetime) -> int:
+def chat_notices_record(*, notices: list[Notice], now: datetime) -> int:
     """In the transaction that marks the notices sent: one chat notice per chat channel of
     each recipient, published after commit."""
     prefs = {
@@ -178,7 +178,9 @@ def _publish(recipient_id: int, channel: str) -> None:
 # --- delivering --------------------------------------------------------------------------
 
 
-def chat_claim(recipient_id: int, channel: str, *, now: datetime | None = None) -> list[int]:
+def chat_notices_claim(
+    *, recipient_id: int, channel: str, now: datetime | None = None
+) -> list[int]:
     """Claim the due chat notices of one recipient on one channel (one message)."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -217,7 +219,7 @@ def _post(url: str, payload: dict) -> tuple[int | None, str]:
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def chat_deliver(ids: list[int], *, now: datetime | None = None) -> str:
+def chat_notices_deliver_claimed(*, ids: list[int], now: datetime | None = None) -> str:
     """Send claimed chat notices (one recipient, one channel) as one message."""
     from .notifications import context_for
 
@@ -288,11 +290,12 @@ def _record(rows: list[ChatNotice], *, code: int | None, error: str, now: dateti
     return "failed"
 
 
-def chat_notices_deliver(recipient_id: int, channel: str, *, now: datetime | None = None) -> str:
-    ids = chat_claim(recipient_id, channel, now=now)
+def chat_notices_deliver(*, recipient_id: int, channel: str, now: datetime | None = None) -> str:
+    """Claim and send one recipient's due notices on one channel, as one message."""
+    ids = chat_notices_claim(recipient_id=recipient_id, channel=channel, now=now)
     if not ids:
         return "not-due"
-    return chat_deliver(ids, now=now)
+    return chat_notices_deliver_claimed(ids=ids, now=now)
 
 
 def _release_stale(now: datetime) -> None:
@@ -321,7 +324,7 @@ def chat_notices_sweep(*, now: datetime | None = None, budget: float = 50.0) -> 
     for recipient_id, channel in list(groups):
         if clock.monotonic() > deadline:
             break
-        if chat_notices_deliver(recipient_id, channel, now=now) == "sent":
+        if chat_notices_deliver(recipient_id=recipient_id, channel=channel, now=now) == "sent":
             sent += 1
     return sent
 

@@ -44,10 +44,10 @@ from django.utils.dateparse import parse_datetime
 
 from mqaflow.heartbeat import heartbeat
 
-from .channels import defer_notice
+from .channels import notice_defer
 from .claims import release_stale_claims
 from .models import Notice, NoticeKind, NoticeStatus, Play, PlayStatus
-from .notifications import send_notices
+from .notifications import notices_send
 from .routing import absences_at, escalation_recipient
 from .signals import notices_sent
 
@@ -206,7 +206,7 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Notice]:
                 upcoming.append(at)
                 continue
             row = _planned_row(play, entry, at, now, alerted, context)
-            defer_notice(row, entry, context)  # the recipient's digest and quiet hours
+            notice_defer(notice=row, entry=entry, context=context)  # digest, quiet hours
             done[row.step] = row
             rows.append(row)
         play.next_action_at = min(upcoming, default=None)
@@ -308,13 +308,15 @@ def _deliver_due(
     outcomes: dict[tuple[int, str, int], NoticeOutcome],
 ) -> None:
     while time.monotonic() < deadline and (ids := _claim_next_group(now)):
-        outcome = deliver_claimed(ids, now=now, dry_run=result.dry_run, outcomes=outcomes)
+        outcome = notices_deliver_claimed(
+            notice_ids=ids, now=now, dry_run=result.dry_run, outcomes=outcomes
+        )
         for name, count in outcome.items():
             setattr(result, name, getattr(result, name) + count)
         result.emails += 1 if outcome.get("sent") else 0
 
 
-def claim_one(notice_id: int, *, now: datetime | None = None) -> bool:
+def notice_claim(*, notice_id: int, now: datetime | None = None) -> bool:
     """Claim one pending notice for immediate delivery (after a play is created)."""
     now = now or timezone.now()
     return bool(
@@ -338,9 +340,9 @@ def _still_relevant(notice: Notice, play: Play) -> bool:
     return play.status == PlayStatus.PENDING
 
 
-def deliver_claimed(
-    notice_ids: int | list[int],
+def notices_deliver_claimed(
     *,
+    notice_ids: int | list[int],
     now: datetime | None = None,
     dry_run: bool = False,
     outcomes: dict[tuple[int, str, int], NoticeOutcome] | None = None,
@@ -422,7 +424,7 @@ def _send(sendable: list[tuple[Notice, Play]], now: datetime, *, dry_run: bool =
     rows = [row for row, _ in sendable]
     try:
         if not dry_run:
-            send_notices(sendable, now)
+            notices_send(notices=sendable, now=now)
     except SoftTimeLimitExceeded:
         raise
     except smtplib.SMTPRecipientsRefused as exc:
@@ -468,8 +470,3 @@ def _failed(rows: list[Notice], error: str) -> str:
     _mark(rows, status=NoticeStatus.FAILED, next_attempt_at=None, error=error)
     logger.error("notices %s failed permanently (SMTP refusal)", [r.pk for r in rows])
     return "failed"
-
-
-def due_plays_query(now: datetime):
-    """The sweep's plan query, exposed for the benchmark and EXPLAIN in docs."""
-    return Play.objects.filter(Q(status=PlayStatus.PENDING) & Q(next_action_at__lte=now))

@@ -117,7 +117,7 @@ def _render(base: str, ctx: dict) -> tuple[str, str, str]:
     )
 
 
-def build_message(notices: list[tuple[Notice, Play]], now: datetime) -> EmailMultiAlternatives:
+def _build_message(notices: list[tuple[Notice, Play]], now: datetime) -> EmailMultiAlternatives:
     """One email to one recipient: the notice itself, or a digest of every notice due."""
     first, play = notices[0]
     cache: dict = {}
@@ -155,9 +155,9 @@ def notice_key(row: Notice) -> str:
     return f"{row.play_id}:{row.step}"
 
 
-def send_notices(notices: list[tuple[Notice, Play]], now: datetime) -> None:
+def notices_send(*, notices: list[tuple[Notice, Play]], now: datetime) -> None:
     """Hand one email to the mail backend; raises whatever the backend raises. A recipient
     who turned email off gets nothing here: their chat channels carry the notice."""
     if not email_wanted(notices[0][0].recipient_id):
         return
-    build_message(notices, now).send(fail_silently=False)
+    _build_message(notices, now).send(fail_silently=False)

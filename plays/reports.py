@@ -1,4 +1,5 @@
-"""Read-side queries for the web UI and reports: urgency, team health, SLA compliance.
+"""The reports' selectors: read-only figures for the queue, the team board, the overview
+and the reports page (urgency, team health, SLA compliance, notices per level).
 
 Aggregates run in SQL; only the percentiles of time-to-start are computed in Python, over
 one column of the plays in the period (bounded by the date range), to stay portable.

@@ -1,6 +1,6 @@
 """The web UI: ADRs work their plays, managers watch their teams, everyone reads reports.
 
-Views are thin: visibility comes from `services.visible_plays`, status changes from the
+Views are thin: visibility and permissions come from `plays.selectors`, status changes from the
 services, figures from `plays.reports` and `mqaflow.qualification.reports`.
 """
 
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from mqaflow.models import EngagementEvent, Funnel, Heartbeat, Owner
 from mqaflow.qualification.reports import new_mqas_by_period
 
-from . import assignment, charts, reports, services
+from . import assignment, charts, reports, selectors, services
 from .forms import (
     BoardForm,
     BulkForm,
@@ -134,7 +134,7 @@ def _query_without(params, *names) -> str:
 
 def _visible_play(request, pk: int) -> Play:
     """404 for a play the user may not see: no hint that it exists."""
-    qs = services.visible_plays(request.user).select_related(
+    qs = selectors.visible_plays(user=request.user).select_related(
         "account__owner",
         "assignee",
         "transition__rule",
@@ -159,8 +159,8 @@ def play_detail(request, pk: int):
     )
     subject, body = first_touch_email(play, contacts)
     kept = request.session.pop(f"draft:{play.pk}", None)
-    can_work = services.can_work(request.user, play)
-    can_manage = services.can_manage(request.user, play)
+    can_work = selectors.can_work(user=request.user, play=play)
+    can_manage = selectors.can_manage(user=request.user, play=play)
     comments = list(play.comments.select_related("author__owner").prefetch_related("mentions"))
     # One list, newest first: what the account's people did (engagement events), the
     # play's own log, the notices it sent and the comments on it.
@@ -192,8 +192,8 @@ def play_detail(request, pk: int):
             "complete_form": CompleteForm(),
             "comment_form": CommentForm(),
             "comments": comments,
-            "mentionable": services.mention_candidates(play),
-            "reassign_form": ReassignForm(choices=assignment.reassign_choices(request.user)),
+            "mentionable": selectors.mention_candidates(play=play),
+            "reassign_form": ReassignForm(choices=selectors.reassign_choices(user=request.user)),
             "can_work": can_work,
             "can_manage": can_manage,
             "can_reopen": can_manage
@@ -212,7 +212,8 @@ def _act(request, pk: int, action, *, draft: str | None = None):
     no longer theirs to see."""
     lost = _play_taken_away(request, pk)
     if lost is not None:  # reassigned out of the user's sight since they opened it
-        messages.error(request, services.describe_change(services.last_change(lost), lost))
+        entry = selectors.last_change(play=lost)
+        messages.error(request, selectors.describe_change(entry=entry, play=lost))
         if draft:
             _keep_draft(request, lost, draft)
         return redirect("plays:my_plays")
@@ -225,7 +226,7 @@ def _act(request, pk: int, action, *, draft: str | None = None):
         messages.error(request, str(exc))
         if draft:
             _keep_draft(request, play, draft)
-    if not services.visible_plays(request.user).filter(pk=pk).exists():
+    if not selectors.visible_plays(user=request.user).filter(pk=pk).exists():
         request.session.pop(f"draft:{pk}", None)
         owner = _owner(request)
         manages = owner is not None and owner.reports.exists()
@@ -235,7 +236,7 @@ def _act(request, pk: int, action, *, draft: str | None = None):
 
 def _play_taken_away(request, pk: int) -> Play | None:
     """A play the user held before and can no longer see (moved to someone else)."""
-    if services.visible_plays(request.user).filter(pk=pk).exists():
+    if selectors.visible_plays(user=request.user).filter(pk=pk).exists():
         return None
     owner = _owner(request)
     if owner is None:
@@ -287,7 +288,7 @@ def play_complete(request, pk: int):
     form = CompleteForm(request.POST)
     if not form.is_valid():
         play = _visible_play(request, pk)  # who may not see or complete it learns nothing more
-        if not services.can_work(request.user, play):
+        if not selectors.can_work(user=request.user, play=play):
             return HttpResponseForbidden("Only the assignee can complete this play.")
         messages.error(request, "; ".join(form.errors["outcome"]))
         return redirect("plays:detail", pk=pk)
@@ -412,7 +413,7 @@ def team(request):
             "plays": plays[:QUEUE_LIMIT],
             "dismissals": dismissals,
             "reopen_days": services.REOPEN_WINDOW.days,
-            "reassign_form": ReassignForm(choices=assignment.reassign_choices(request.user)),
+            "reassign_form": ReassignForm(choices=selectors.reassign_choices(user=request.user)),
             "dismiss_form": DismissForm(),
             "now": now,
             "totals": {
@@ -432,7 +433,9 @@ def team_bulk(request):
     allowed, manager = _team_manager(request)
     if not allowed:
         raise Http404("The team page is for managers.")
-    visible = services.visible_plays(request.user).filter(assignee_id__in=reports.team_ids(manager))
+    visible = selectors.visible_plays(user=request.user).filter(
+        assignee_id__in=reports.team_ids(manager)
+    )
     form = BulkForm(request.POST, play_ids=list(visible.values_list("pk", flat=True)))
     if not form.is_valid():
         errors = [e for field in form.errors.values() for e in field]
