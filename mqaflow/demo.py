@@ -395,9 +395,9 @@ def _seed(*, password: str, now: datetime) -> SeedResult:
         Account.objects.filter(pk__in=[a.pk for a, _ in accounts]).update(
             last_event_ingested_at=now
         )
-    from mqaflow.qualification.engine import evaluate_accounts
+    from mqaflow.qualification.engine import accounts_evaluate
 
-    evaluate_accounts([a.pk for a, _ in accounts], now=now)
+    accounts_evaluate(account_ids=[a.pk for a, _ in accounts], now=now)
     stories = _tell_stories(now) if fresh else {}
     return SeedResult(
         owners=Owner.objects.count(),

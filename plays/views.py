@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from mqaflow.models import EngagementEvent, Funnel, Heartbeat, Owner
-from mqaflow.qualification.reports import new_mqas_by_period
+from mqaflow.selectors import new_mqas_by_period
 
 from . import assignment, charts, reports, selectors, services
 from .forms import (

@@ -7,7 +7,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from mqaflow.models import Account, MQAClause, MQATransition
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
 
@@ -37,7 +37,7 @@ def play():
         activity=activity("demo_request"),
         occurred_at=datetime.now(UTC) - timedelta(hours=1),
     )
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     return Play.objects.get(account=account)
 
 

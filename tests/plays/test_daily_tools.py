@@ -14,7 +14,7 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays import services
 from plays.models import DismissReason, Notice, Play, PlayComment
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
@@ -38,7 +38,7 @@ def make_play(owner, *, name, domain=None, funnel=1, hours_ago=0, industry=""):
         activity=activity("demo_request"),
         occurred_at=at - timedelta(minutes=5),
     )
-    evaluate_accounts([account.pk], now=at)
+    accounts_evaluate(account_ids=[account.pk], now=at)
     return Play.objects.get(account=account)
 
 

@@ -7,7 +7,7 @@ import time_machine
 from django.core import mail
 
 from mqaflow.models import MQATransition
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.escalation import escalations_sweep
 from plays.models import Notice, OwnerAbsence, Play, PlayStatus, SLAPolicy
 from plays.services import play_start
@@ -33,7 +33,7 @@ def qualify(account, at=T0):
         activity=activity("demo_request"),
         occurred_at=at - timedelta(hours=1),
     )
-    evaluate_accounts([account.pk], now=at)
+    accounts_evaluate(account_ids=[account.pk], now=at)
     return Play.objects.get(account=account)
 
 
@@ -131,7 +131,8 @@ def test_no_second_play_while_one_is_open(org):
     account = AccountFactory(funnel=1, owner=org["adr"])
     play = qualify(account)
     play_start(play=play, by=org["adr"].user, now=T0 + timedelta(hours=1))
-    evaluate_accounts([account.pk], now=T0 + timedelta(days=40))  # ages out; play started
+    # ages out; play started
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(days=40))
     qualify(account, at=T0 + timedelta(days=41))  # qualifies again
     assert MQATransition.objects.filter(account=account, to_status="mqa").count() == 2
     assert Play.objects.filter(account=account).count() == 1

@@ -9,7 +9,7 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from mqaflow.models import ActNowRule, ApiToken, MQATransition
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.assignment import absences_apply, play_reassign
 from plays.escalation import escalations_sweep
 from plays.models import DismissReason, OwnerAbsence, Play, PlayStatus, SLAPolicy
@@ -41,7 +41,7 @@ def engage(account, at, kind="web_visit", seniority="vp"):
 
 def qualify(account, at=T0):
     engage(account, at, "demo_request")
-    evaluate_accounts([account.pk], now=at, cause="ingest")
+    accounts_evaluate(account_ids=[account.pk], now=at, cause="ingest")
     return Play.objects.filter(account=account).order_by("-pk").first()
 
 
@@ -71,7 +71,9 @@ def test_aged_out_play_is_withdrawn_and_never_escalated(org):
     assert [to for to, _ in sweep_at(T0 + timedelta(minutes=1))] == ["ana@s.example"]
     assert [to for to, _ in sweep_at(T0 + timedelta(hours=18))] == ["ana@s.example"]
     # the demo request ages out of its window before anybody started the play
-    evaluate_accounts([account.pk], now=T0 + timedelta(hours=23, minutes=30), cause="schedule")
+    accounts_evaluate(
+        account_ids=[account.pk], now=T0 + timedelta(hours=23, minutes=30), cause="schedule"
+    )
     play.refresh_from_db()
     assert play.status == PlayStatus.WITHDRAWN
     assert play.withdrawn_reason.startswith("Account no longer qualifies: ")
@@ -87,7 +89,7 @@ def test_pending_notices_are_cancelled_when_the_play_is_withdrawn(org):
     ActNowRule.objects.update(window_days=1)
     account = AccountFactory(funnel=1, owner=org["adr"])
     play = qualify(account)  # its new-play notice was never delivered (no on_commit here)
-    evaluate_accounts([account.pk], now=T0 + timedelta(hours=23, minutes=30))
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(hours=23, minutes=30))
     notice = play.notices.get(kind="assigned")
     assert notice.status == "cancelled"
     assert sweep_at(T0 + timedelta(days=4)) == []
@@ -119,7 +121,7 @@ def test_started_play_is_flagged_not_withdrawn(org):
     from plays.services import play_start
 
     play_start(play=play, by=org["adr"].user, now=T0 + timedelta(hours=1))
-    evaluate_accounts([account.pk], now=T0 + timedelta(days=40))
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(days=40))
     play.refresh_from_db()
     assert play.status == PlayStatus.STARTED
     assert play.account_disqualified_at == T0 + timedelta(days=40)
@@ -129,7 +131,7 @@ def test_started_play_is_flagged_not_withdrawn(org):
 def test_requalification_creates_a_new_play(org):
     account = AccountFactory(funnel=1, owner=org["adr"])
     first = qualify(account)
-    evaluate_accounts([account.pk], now=T0 + timedelta(days=40))
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(days=40))
     second = qualify(account, at=T0 + timedelta(days=41))
     first.refresh_from_db()
     assert first.status == PlayStatus.WITHDRAWN
@@ -143,14 +145,15 @@ def test_grace_period_keeps_a_flapping_account_and_withdraws_a_gone_one(org, cli
     gone = AccountFactory(funnel=1, owner=org["adr"])
     flap_play, gone_play = qualify(flapping), qualify(gone)
     out = T0 + timedelta(days=31)
-    evaluate_accounts([flapping.pk, gone.pk], now=out)
+    accounts_evaluate(account_ids=[flapping.pk, gone.pk], now=out)
     flap_play.refresh_from_db()
     assert flap_play.status == "pending" and flap_play.withdraw_due_at == out + timedelta(hours=6)
     client.force_login(org["adr"].user)
     page = client.get(f"/plays/{flap_play.pk}/").content.decode()
     assert "unless it qualifies again" in page
     engage(flapping, out + timedelta(hours=2), "demo_request")
-    evaluate_accounts([flapping.pk], now=out + timedelta(hours=2))  # back within the grace
+    # back within the grace
+    accounts_evaluate(account_ids=[flapping.pk], now=out + timedelta(hours=2))
     sweep_at(out + timedelta(hours=7))
     flap_play.refresh_from_db()
     gone_play.refresh_from_db()
@@ -162,7 +165,7 @@ def test_policy_switch_off_keeps_the_play(org):
     SLAPolicy.objects.filter(funnel=1).update(withdraw_when_disqualified=False)
     account = AccountFactory(funnel=1, owner=org["adr"])
     play = qualify(account)
-    evaluate_accounts([account.pk], now=T0 + timedelta(days=31))
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(days=31))
     play.refresh_from_db()
     assert play.status == "pending"
 
@@ -170,7 +173,7 @@ def test_policy_switch_off_keeps_the_play(org):
 def test_api_status_filter_knows_withdrawn(org):
     account = AccountFactory(funnel=1, owner=org["adr"])
     qualify(account)
-    evaluate_accounts([account.pk], now=T0 + timedelta(days=31))
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(days=31))
     rows = api(org["adr"].user).get("/api/v1/plays/?status=withdrawn").json()["results"]
     assert [r["status"] for r in rows] == ["withdrawn"]
     assert rows[0]["withdrawn_reason"].startswith("Account no longer qualifies")
@@ -181,14 +184,14 @@ def test_api_status_filter_knows_withdrawn(org):
 
 
 def test_report_counts_distinct_accounts_when_a_rule_flips_back_and_forth(org):
-    from mqaflow.qualification.reports import new_mqas_by_period
+    from mqaflow.selectors import new_mqas_by_period
 
     ActNowRule.objects.update(window_days=1)
     account = AccountFactory(funnel=1, owner=org["adr"])
     other = AccountFactory(funnel=1, owner=org["adr"])
     qualify(account)  # Monday
     qualify(other)
-    evaluate_accounts([account.pk], now=T0 + timedelta(days=2))  # out on Wednesday
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(days=2))  # out on Wednesday
     qualify(account, at=T0 + timedelta(days=3))  # in again on Thursday, same week
     assert MQATransition.objects.filter(account=account, to_status="mqa").count() == 2
     rows = new_mqas_by_period(period="week", start=T0.date(), end=T0.date() + timedelta(6))
@@ -563,12 +566,13 @@ def test_a_large_batch_of_qualifications_creates_plays_set_based(
     accounts = AccountFactory.create_batch(BATCH_THRESHOLD + 10, funnel=1, owner=org["adr"])
     busy = accounts[0]
     qualify(busy)  # already has a play; evaluated out and in again below
-    evaluate_accounts([busy.pk], now=T0 + timedelta(days=3))  # out: its play is withdrawn
+    # out: its play is withdrawn
+    accounts_evaluate(account_ids=[busy.pk], now=T0 + timedelta(days=3))
     for account in accounts:
         engage(account, T0 + timedelta(days=10), "demo_request")
     now = T0 + timedelta(days=10)
     with django_assert_max_num_queries(60):  # the engine's queries and a few per batch
-        evaluate_accounts([a.pk for a in accounts], now=now)
+        accounts_evaluate(account_ids=[a.pk for a in accounts], now=now)
     plays = Play.objects.filter(account__in=accounts, status="pending")
     assert plays.count() == len(accounts)
     play = plays.get(account=busy)

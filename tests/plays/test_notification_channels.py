@@ -11,7 +11,7 @@ import time_machine
 from django.core import mail
 from django.test import Client
 
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.channels import chat_notices_sweep, notice_time
 from plays.escalation import escalations_sweep
 from plays.models import (
@@ -47,7 +47,7 @@ def qualify(owner, at=T0, name="Acme"):
         occurred_at=at - timedelta(hours=1),
     )
     with time_machine.travel(at, tick=False):
-        evaluate_accounts([account.pk], now=at)
+        accounts_evaluate(account_ids=[account.pk], now=at)
     return Play.objects.get(account=account)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from mqaflow.models import ApiToken
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
 from tests.support.processes import ROOT, process_env, stop, wait_for
@@ -36,7 +36,7 @@ def seed() -> dict:
         activity=activity("demo_request"),
         occurred_at=datetime.now(UTC) - timedelta(hours=1),
     )
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     play = Play.objects.get(account=account)
     _, admin_key = ApiToken.issue(user=ceo.user, name="schemathesis admin")
     _, adr_key = ApiToken.issue(user=adr.user, name="schemathesis adr")

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from aiosmtpd.controller import Controller
 
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
 from plays.notifications import NOTICE_HEADER
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
@@ -105,5 +105,5 @@ def qualified_plays(owner, n: int, at, funnel: int = 1) -> list[Play]:
             activity=activity("demo_request"),
             occurred_at=at - timedelta(hours=1),
         )
-    evaluate_accounts([a.pk for a in accounts], now=at)
+    accounts_evaluate(account_ids=[a.pk for a in accounts], now=at)
     return list(Play.objects.filter(account__in=accounts).order_by("pk"))

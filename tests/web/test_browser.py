@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
 
@@ -76,7 +76,7 @@ def world():
             activity=activity("demo_request"),
             occurred_at=now - timedelta(hours=hours_ago + 1),
         )
-        evaluate_accounts([account.pk], now=now - timedelta(hours=hours_ago))
+        accounts_evaluate(account_ids=[account.pk], now=now - timedelta(hours=hours_ago))
         plays[name] = Play.objects.get(account=account)
     return {"adr": adr, "mgr": mgr, "plays": plays}
 
@@ -247,7 +247,7 @@ def team_world(world):
         activity=activity("demo_request"),
         occurred_at=now - timedelta(hours=3),
     )
-    evaluate_accounts([account.pk], now=now - timedelta(hours=2))
+    accounts_evaluate(account_ids=[account.pk], now=now - timedelta(hours=2))
     admin = UserFactory(username="root@seller.example", is_staff=True, is_superuser=True)
     admin.set_password(PASSWORD)
     admin.save()
