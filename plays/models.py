@@ -374,15 +374,15 @@ class Play(models.Model):
         return self.status in OPEN_STATUSES
 
 
-# The word escalation emails and chat messages start with ("[Escalation level 2] …"): kept
-# word for word because recipients filter their mail and chat alerts on it.
+# The first word of escalation emails' subjects and chat titles, kept word for word
+# because recipients filter their mail and chat alerts on it.
 ESCALATION_WORD = "Escalation"  # compatibility: mail filters and chat alerts match it
 
 
 class NoticeKind(models.TextChoices):
     ASSIGNED = "assigned", "New play"
     REMINDER = "reminder", "Reminder"
-    ESCALATION = "escalation", "Escalation step"
+    ESCALATION = "escalation", "Escalated"
     MENTION = "mention", "Mention"
 
 

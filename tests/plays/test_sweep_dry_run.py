@@ -10,7 +10,7 @@ from django.core import mail
 from django.core.management import call_command
 
 from mqaflow.models import Account, MQAStatus
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays import escalation
 from plays.models import Notice, NotificationPreference, Play, PlayStatus
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
@@ -35,7 +35,7 @@ def qualify(account, at=T0) -> Play:
         activity=activity("demo_request"),
         occurred_at=at - timedelta(hours=1),
     )
-    evaluate_accounts([account.pk], now=at)
+    accounts_evaluate(account_ids=[account.pk], now=at)
     return Play.objects.get(account=account)
 
 

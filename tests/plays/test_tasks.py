@@ -3,7 +3,7 @@ name registered."""
 
 import pytest
 
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
 
@@ -21,7 +21,7 @@ def test_a_message_queued_under_the_old_task_name_still_delivers_the_notice():
         contact=ContactFactory(account=account, seniority="vp"),
         activity=activity("demo_request"),
     )
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     notice = Play.objects.get(account=account).notices.get(kind="assigned")
     old = current_app.tasks["plays.tasks.deliver_escalation"]
     assert plays.tasks.notice_deliver.name == "plays.tasks.notice_deliver"
