@@ -1,9 +1,9 @@
-from datetime import date, timedelta
+from datetime import date, datetime
 
 from django import forms
-from django.utils import timezone
 
 from mqaflow.models import Owner
+from mqaflow.qualification.reports import REPORT_MAX_DAYS, parse_report_range, report_bounds
 
 from .models import DismissReason, PlayOutcome, PlayStatus
 from .reports import DUE_FILTERS, QUEUE_SORTS
@@ -150,15 +150,25 @@ class ReportForm(forms.Form):
     end = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
 
     def clean(self):
+        """The shared report range (`parse_report_range`): the last 90 days by default, at
+        most three years."""
         data = super().clean()
-        today = timezone.localdate()
-        data["start"] = data.get("start") or today - timedelta(days=90)
-        data["end"] = data.get("end") or today
-        if data["start"] > data["end"]:
-            self.add_error("end", "Must be on or after the start date.")
-        elif data["end"] - data["start"] > timedelta(days=3 * 366):
-            self.add_error("start", "Choose a range of at most three years.")
+        bounds, errors = parse_report_range(
+            {"start": data.get("start"), "end": data.get("end")},
+            names=("start", "end"),
+            labels=("the start date", "the end date"),
+            defaults=True,
+            max_days=REPORT_MAX_DAYS,
+        )
+        data.update(bounds)
+        for name, messages in errors.items():
+            for message in messages:
+                self.add_error(name, message)
         return data
 
     def range(self) -> tuple[date, date]:
         return self.cleaned_data["start"], self.cleaned_data["end"]
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The range as aware datetimes: first moment of the start, first after the end."""
+        return report_bounds(*self.range())

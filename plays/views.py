@@ -7,7 +7,7 @@ services, figures from `plays.reports` and `mqaflow.qualification.reports`.
 from __future__ import annotations
 
 import csv
-from datetime import datetime, time, timedelta
+from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -468,12 +468,6 @@ def team_bulk(request):
     return redirect("plays:team")
 
 
-def _bounds(form: ReportForm) -> tuple[datetime, datetime]:
-    start, end = form.range()
-    tz = timezone.get_current_timezone()
-    return datetime.combine(start, time.min, tzinfo=tz), datetime.combine(end, time.max, tzinfo=tz)
-
-
 SLA_COLUMNS = ["Plays", "On time", "Median start", "90th pct"]
 
 
@@ -554,12 +548,11 @@ def reports_page(request):
     if request.GET and not form.is_valid():
         return render(request, "plays/reports.html", {"form": form}, status=400)
     if not request.GET:
-        today = timezone.localdate()
-        form = ReportForm({"period": "week", "start": today - timedelta(days=90), "end": today})
+        form = ReportForm({"period": "week"})  # the shared default range
         form.is_valid()
-    start, end = _bounds(form)
+    first, last = form.range()
     period = form.cleaned_data["period"]
-    rows = new_mqas_by_period(period=period, start=start.date(), end=end.date())
+    rows = new_mqas_by_period(period=period, start=first, end=last)
     return render(
         request,
         "plays/reports.html",
@@ -568,9 +561,8 @@ def reports_page(request):
             "rows": rows,
             "chart": charts.mqas_chart(rows, period=period),
             "chart_summary": charts.mqas_summary(rows, period=period),
-            "tables": _report_tables(start, end),
-            "query": request.GET.urlencode()
-            or f"period={period}&start={start.date()}&end={end.date()}",
+            "tables": _report_tables(*form.bounds()),
+            "query": request.GET.urlencode() or f"period={period}&start={first}&end={last}",
         },
     )
 
@@ -585,13 +577,13 @@ def reports_table_csv(request, table: str):
             status=400,
             content_type="text/plain",
         )
-    start, end = _bounds(form)
-    tables = _report_tables(start, end)
+    tables = _report_tables(*form.bounds())
     if table not in tables:
         raise Http404(f"No report table {table!r}.")
     data = tables[table]
     response = HttpResponse(content_type="text/csv")
-    name = f"{table}-{start.date()}-{end.date()}.csv"
+    first, last = form.range()
+    name = f"{table}-{first}-{last}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     writer = csv.writer(response)
     writer.writerow(data["columns"])
