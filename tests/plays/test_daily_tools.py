@@ -17,7 +17,7 @@ from django.utils import timezone
 from mqaflow.qualification.engine import accounts_evaluate
 from plays import services
 from plays.models import DismissReason, Notice, Play, PlayComment
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.factories import AccountFactory, ContactFactory, EventFactory, activity, org_chart
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,12 +44,17 @@ def make_play(owner, *, name, domain=None, funnel=1, hours_ago=0, industry=""):
 
 @pytest.fixture
 def world():
-    ceo = OwnerFactory(name="Cara Top", email="cara.top@seller.example", title="CEO")
-    mgr = OwnerFactory(name="Maya Chen", email="maya.chen@seller.example", manager=ceo)
-    adr = OwnerFactory(name="Ana Souza", email="ana.souza@seller.example", manager=mgr)
-    peer = OwnerFactory(name="Ben Carter", email="ben.carter@seller.example", manager=mgr)
-    other_mgr = OwnerFactory(name="Otto Other", email="otto@seller.example", manager=ceo)
-    outsider = OwnerFactory(name="Olga Out", email="olga@seller.example", manager=other_mgr)
+    roles = ("ceo", "mgr", "adr", "peer", "other_mgr", "other_adr")
+    people = org_chart(
+        *roles,
+        ceo={"name": "Cara Top", "email": "cara.top@seller.example", "title": "CEO"},
+        mgr={"name": "Maya Chen", "email": "maya.chen@seller.example"},
+        adr={"name": "Ana Souza", "email": "ana.souza@seller.example"},
+        peer={"name": "Ben Carter", "email": "ben.carter@seller.example"},
+        other_mgr={"name": "Otto Other", "email": "otto@seller.example"},
+        other_adr={"name": "Olga Out", "email": "olga@seller.example"},
+    )
+    ceo, mgr, adr, peer, other_mgr, outsider = (people[role] for role in roles)
     fresh = make_play(adr, name="Acme", domain="acme.com")
     risky = make_play(adr, name="Globex", hours_ago=20, industry="Energy")
     late = make_play(adr, name="Initech", hours_ago=30, funnel=2)

@@ -11,14 +11,15 @@ from django.db import connection
 from plays.escalation import escalations_sweep
 from plays.models import Notice
 from plays.notifications import NOTICE_HEADER
-from tests.support.reliability_support import org, qualified_plays
+from tests.factories import org_chart
+from tests.support.reliability_support import qualified_plays
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_sweeps_at_once_send_each_email_once():
-    people = org()
+    people = org_chart()
     qualified_plays(people["adr"], 40, T0)
     mail.outbox.clear()
     barrier = threading.Barrier(2, timeout=20)

@@ -17,17 +17,9 @@ from plays.notifications import NOTICE_HEADER
 from plays.reports import sla_compliance_by
 from plays.services import PlayConflict, PlayPermissionError, play_dismiss, play_reopen
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
-from tests.support.reliability_support import org as build_org
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
-
-
-@pytest.fixture
-def org():
-    people = build_org()
-    people["peer"] = OwnerFactory(name="Bo Peer", email="bo@s.example", manager=people["mgr"])
-    return people
 
 
 def engage(account, at, kind="web_visit", seniority="vp"):

@@ -22,20 +22,11 @@ from plays.models import (
     Play,
     SLAPolicy,
 )
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
 from tests.support.webhook_server import WebhookServer
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday; Paris is UTC+1 in March
-
-
-@pytest.fixture
-def org():
-    ceo = OwnerFactory(name="Cara CEO", email="ceo@s.example")
-    vp = OwnerFactory(name="Vic VP", email="vp@s.example", manager=ceo)
-    mgr = OwnerFactory(name="Mia Manager", email="mgr@s.example", manager=vp)
-    adr = OwnerFactory(name="Ana ADR", email="ana@s.example", manager=mgr)
-    return {"ceo": ceo, "vp": vp, "mgr": mgr, "adr": adr}
 
 
 def qualify(owner, at=T0, name="Acme"):

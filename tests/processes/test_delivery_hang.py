@@ -16,7 +16,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from plays import escalation
 from plays.escalation import escalations_sweep
 from plays.models import Notice
-from tests.factories import OwnerFactory
+from tests.factories import OwnerFactory, org_chart
 from tests.support.reliability_support import (
     FlakySMTPHandler,
     HangingServer,
@@ -72,7 +72,7 @@ def test_thirty_minutes_of_smtp_hang_then_every_notice_once_and_none_unknown(set
 
 
 def test_soft_time_limit_mid_send_puts_the_claims_back_to_pending(monkeypatch):
-    adr = OwnerFactory(manager=OwnerFactory())
+    adr = org_chart("mgr", "adr")["adr"]
     qualified_plays(adr, 3, T0)
 
     def interrupted(*, notices, now):

@@ -16,10 +16,10 @@ from plays import escalation
 from plays.escalation import escalations_sweep
 from plays.models import Notice
 from plays.services import play_start
+from tests.factories import org_chart
 from tests.support.reliability_support import (
     FlakySMTPHandler,
     HangingServer,
-    org,
     qualified_plays,
     start_smtp,
     use_smtp,
@@ -55,7 +55,7 @@ def publish_for_real():
 
 @pytest.mark.django_db
 def test_smtp_4xx_is_retried_with_backoff_and_sent_once_when_the_server_recovers(smtp):
-    people = org()
+    people = org_chart()
     [play] = qualified_plays(people["adr"], 1, T0)
     smtp.fail_code = 451
     sweep(T0 + timedelta(minutes=1))
@@ -80,7 +80,7 @@ def test_smtp_4xx_is_retried_with_backoff_and_sent_once_when_the_server_recovers
 def test_smtp_5xx_is_marked_failed_and_shown_in_admin(smtp, client):
     from tests.factories import UserFactory
 
-    people = org()
+    people = org_chart()
     [play] = qualified_plays(people["adr"], 1, T0)
     smtp.fail_code = 550
     sweep(T0 + timedelta(minutes=1))
@@ -97,7 +97,7 @@ def test_a_hanging_mail_server_hits_the_timeout_and_is_retried(settings):
     server = HangingServer()
     use_smtp(settings, server.port, timeout=1)
     try:
-        people = org()
+        people = org_chart()
         [play] = qualified_plays(people["adr"], 1, T0)
         started = time.monotonic()
         sweep(T0 + timedelta(minutes=1))
@@ -111,7 +111,7 @@ def test_a_hanging_mail_server_hits_the_timeout_and_is_retried(settings):
 @pytest.mark.django_db
 def test_crash_after_smtp_accepted_resends_at_most_once(smtp, monkeypatch):
     """Policy: at-least-once with at most one duplicate, never a third send."""
-    people = org()
+    people = org_chart()
     [play] = qualified_plays(people["adr"], 1, T0)
     real_mark_sent = escalation._mark_sent
 
@@ -139,7 +139,7 @@ def test_crash_after_smtp_accepted_resends_at_most_once(smtp, monkeypatch):
 
 @pytest.mark.django_db
 def test_beat_down_for_three_days_sends_every_due_step_once_in_ladder_order(smtp):
-    people = org()
+    people = org_chart()
     plays = qualified_plays(people["adr"], 3, T0)
     sweep(T0 + timedelta(days=3, minutes=5))
     sweep(T0 + timedelta(days=3, minutes=6))
@@ -155,7 +155,7 @@ def test_beat_down_for_three_days_sends_every_due_step_once_in_ladder_order(smtp
 def test_dst_change_and_time_zone_change_keep_due_times_right(settings):
     settings.TIME_ZONE = "Europe/Berlin"
     start = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # Berlin moves its clocks that night
-    people = org()
+    people = org_chart()
     [play] = qualified_plays(people["adr"], 1, start)
     assert play.due_at == start + timedelta(hours=24)
     settings.TIME_ZONE = "America/New_York"  # changed between qualification and escalation
@@ -174,7 +174,7 @@ def test_dst_change_and_time_zone_change_keep_due_times_right(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_database_connection_dropped_during_a_sweep(monkeypatch):
-    people = org()
+    people = org_chart()
     plays = qualified_plays(people["adr"], 4, T0)
     real = escalation.escalation_recipient
     calls = {"n": 0}
@@ -205,7 +205,7 @@ def test_accept_racing_the_sweep_never_emails_after_the_start_committed(settings
     settings.EMAIL_BACKEND = "tests.support.mail_backends.SlowRecordingBackend"
     from tests.support.mail_backends import SlowRecordingBackend
 
-    people = org()
+    people = org_chart()
     [play] = qualified_plays(people["adr"], 1, T0)  # its new-play notice goes out at once
     assert Notice.objects.get(play=play, step=0).status == "sent"
     SlowRecordingBackend.reset(delay=1.0)

@@ -15,7 +15,14 @@ import pytest
 
 from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    EventFactory,
+    OwnerFactory,
+    activity,
+    org_chart,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,9 +59,15 @@ def browser():
 
 @pytest.fixture
 def world():
-    ceo = OwnerFactory(name="Catherine Okafor", title="CEO")
-    mgr = OwnerFactory(name="Maya Chen", title="ADR Manager", manager=ceo)
-    adr = OwnerFactory(name="Ana Souza", manager=mgr)
+    people = org_chart(
+        "ceo",
+        "mgr",
+        "adr",
+        ceo={"name": "Catherine Okafor", "title": "CEO"},
+        mgr={"name": "Maya Chen", "title": "ADR Manager"},
+        adr={"name": "Ana Souza"},
+    )
+    mgr, adr = people["mgr"], people["adr"]
     for owner in (mgr, adr):
         owner.user.set_password(PASSWORD)
         owner.user.save()
