@@ -1,4 +1,5 @@
-"""Where escalations happen: the sweep that plans due steps and delivers them, once.
+"""Where escalations happen: the sweep that plans due steps and delivers every due
+notice (new play, reminder, escalation step, mention), once.
 
 Each sweep (beat, every minute) runs, in short transactions:
 
@@ -7,7 +8,7 @@ Each sweep (beat, every minute) runs, in short transactions:
    period ended are withdrawn (`plays.services.plays_withdraw_due`).
 1. Plan. Pending plays whose `next_action_at` has passed (a partial index keeps this
    proportional to the number due) are locked with SKIP LOCKED; every plan entry now due
-   becomes an `Notice` row, in ladder order, with its recipient resolved from the chain
+   becomes a `Notice` row, in ladder order, with its recipient resolved from the chain
    as it stands now. The (play, kind, step) unique constraint makes a second sweep's
    insert a no-op.
 2. Deliver, one recipient at a time. The recipient's due rows are claimed (`pending` →
@@ -18,6 +19,9 @@ Each sweep (beat, every minute) runs, in short transactions:
    in one transaction. Failures go back to `pending` with exponential backoff; SMTP 5xx
    is `failed`. The sweep stops claiming when its time budget is spent, well inside the
    task's soft time limit, so nothing claimed waits behind other sends.
+
+`--dry-run` (`escalations_sweep(dry_run=True)`) runs these same steps in one transaction
+that is rolled back, without handing anything to the mail backend.
 
 Delivery policy for a crash between the SMTP server accepting a message and the rows being
 marked sent: at-least-once with at most one duplicate. A row left in `sending` longer than

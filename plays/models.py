@@ -22,7 +22,9 @@ from simple_history.models import HistoricalRecords
 from mqaflow.models import Funnel
 
 # The first-touch email goes to the prospect: only prospect-facing values may be placed in
-# it. Why the account qualified (the internal scoring sentence) is shown beside the email.
+# it. Why the account qualified (the internal scoring sentence, `{engagement}` and
+# `{explanation}` in templates of earlier releases) is shown beside the email, never in it:
+# they are unknown placeholders here, so a template that still holds them cannot be saved.
 EMAIL_PLACEHOLDERS = {
     "account": "the account's name",
     "domain": "the account's domain",
@@ -30,8 +32,11 @@ EMAIL_PLACEHOLDERS = {
     "contacts": "names of up to five engaged contacts",
     "assignee": "the ADR's name",
 }
-_PLACEHOLDER_HELP = "Placeholders: " + "; ".join(
-    f"{{{name}}} = {meaning}" for name, meaning in EMAIL_PLACEHOLDERS.items()
+_PLACEHOLDER_HELP = (
+    "Placeholders: "
+    + "; ".join(f"{{{name}}} = {meaning}" for name, meaning in EMAIL_PLACEHOLDERS.items())
+    + ". Not {engagement} or {explanation}: why the account qualified is shown beside the "
+    "email, never sent to the prospect."
 )
 
 
