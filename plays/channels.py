@@ -101,9 +101,9 @@ def notice_time(
         slot = local.replace(hour=pref.digest_hour, minute=0, second=0, microsecond=0)
         local = slot if slot >= local else slot + timedelta(days=1)
     # Wall-clock arithmetic (zoneinfo gives each local time its own offset, DST included).
-    quiet = pref.quiet_start is not None and pref.quiet_end is not None
-    if quiet and _in_quiet_hours(local, pref.quiet_start, pref.quiet_end):
-        local = _quiet_end(local, pref.quiet_start, pref.quiet_end)
+    start, end = pref.quiet_start, pref.quiet_end
+    if start is not None and end is not None and _in_quiet_hours(local, start, end):
+        local = _quiet_end(local, start, end)
     return local.astimezone(at.tzinfo or timezone.get_current_timezone())
 
 
@@ -145,7 +145,7 @@ def chat_notices_record(*, notices: list[Notice], now: datetime) -> int:
     }
     rows = []
     for notice in notices:
-        pref = prefs.get(notice.recipient_id)
+        pref = prefs.get(notice.recipient_id) if notice.recipient_id is not None else None
         if pref is None:
             continue
         for channel, url in pref.chat_channels().items():
@@ -153,7 +153,7 @@ def chat_notices_record(*, notices: list[Notice], now: datetime) -> int:
                 ChatNotice(
                     notice=notice,
                     channel=channel,
-                    recipient_id=notice.recipient_id,
+                    recipient_id=pref.owner_id,
                     url=url,
                     next_attempt_at=now,
                     created_at=now,
@@ -237,7 +237,8 @@ def chat_notices_deliver_claimed(*, ids: list[int], now: datetime | None = None)
             pk__in={r.notice.play_id for r in rows}
         )
     }
-    sendable, stale = [], []
+    sendable: list[ChatNotice] = []
+    stale: list[ChatNotice] = []
     for row in rows:
         play = plays[row.notice.play_id]
         kind = row.notice.kind

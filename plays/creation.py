@@ -29,6 +29,7 @@ from .models import (
     Play,
     PlayLogEntry,
     PlayStatus,
+    PlayTemplate,
     SLAPolicy,
 )
 from .routing import absences_at, assignee_for
@@ -77,7 +78,7 @@ def _create_set_based(transitions: list[MQATransition]) -> list[Play]:
     }  # one row per owner who set preferences: a small table
     absences_by_time: dict[datetime, dict] = {}
     plans: dict[tuple[int, datetime], tuple] = {}
-    templates: dict[int, object] = {}
+    templates: dict[int, PlayTemplate | None] = {}
     plays, notes = [], []
     for transition in transitions:
         policy = policies.get(transition.funnel)

@@ -44,7 +44,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from mqaflow.heartbeat import heartbeat
 
@@ -203,7 +202,7 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Notice]:
         }
         upcoming = []
         for entry in sorted(play.plan, key=lambda e: e["step"]):
-            at = parse_datetime(entry["at"])
+            at = datetime.fromisoformat(entry["at"])
             if entry["step"] in done:
                 continue
             if at > now:

@@ -1,4 +1,6 @@
+from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from django import forms
 
@@ -75,9 +77,11 @@ class BoardForm(QueueForm):
 
     assignee = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
 
-    def __init__(self, *args, owners: list[Owner] = (), **kwargs):
+    def __init__(self, *args, owners: Sequence[Owner] = (), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [("", "Every ADR")] + [(o.pk, o.name) for o in owners]
+        field = self.fields["assignee"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Every ADR")] + [(o.pk, o.name) for o in owners]
 
     def values(self) -> dict:
         values = super().values()
@@ -100,12 +104,14 @@ class BulkForm(forms.Form):
     )
     note = forms.CharField(required=False, max_length=2000)
 
-    def __init__(self, *args, play_ids=(), **kwargs):
+    def __init__(self, *args, play_ids: Sequence[int] = (), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["plays"].choices = [(pk, pk) for pk in play_ids]
+        field = self.fields["plays"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(pk, pk) for pk in play_ids]
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         if data.get("action") == "reassign" and not data.get("owner"):
             self.add_error("owner", "Choose whom to reassign the plays to.")
         if data.get("action") == "dismiss" and not data.get("reason"):
@@ -123,9 +129,9 @@ class DismissForm(forms.Form):
         """The assignee sees only the reasons ADRs may use; managers see them all."""
         super().__init__(*args, **kwargs)
         if adr_only:
-            self.fields["reason"].queryset = DismissReason.objects.filter(
-                is_active=True, adr_may_use=True
-            )
+            field = self.fields["reason"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = DismissReason.objects.filter(is_active=True, adr_may_use=True)
 
 
 class ReassignForm(forms.Form):
@@ -139,9 +145,9 @@ class ReassignForm(forms.Form):
         """Only the people the actor may hand plays to (their team; admins anyone)."""
         super().__init__(*args, **kwargs)
         if choices is not None:
-            self.fields["owner"].queryset = Owner.objects.filter(
-                pk__in=[o.pk for o in choices]
-            ).order_by("name")
+            field = self.fields["owner"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = Owner.objects.filter(pk__in=[o.pk for o in choices]).order_by("name")
 
 
 class ReportForm(forms.Form):
@@ -152,7 +158,7 @@ class ReportForm(forms.Form):
     def clean(self):
         """The shared report range (`parse_report_range`): the last 90 days by default, at
         most three years."""
-        data = super().clean()
+        data = super().clean() or {}
         bounds, errors = parse_report_range(
             {"start": data.get("start"), "end": data.get("end")},
             names=("start", "end"),

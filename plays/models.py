@@ -566,7 +566,7 @@ class NotificationPreference(models.Model):
             raise ValidationError({"email": "Keep at least one channel."})
 
     def chat_channels(self) -> dict[str, str]:
-        channels = {}
+        channels: dict[str, str] = {}
         if self.slack_webhook_url:
             channels[ChatChannel.SLACK] = self.slack_webhook_url
         if self.teams_webhook_url:

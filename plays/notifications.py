@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
-from django.utils.dateparse import parse_datetime
 
 from .channels import email_wanted
 from .models import ESCALATION_WORD, Notice, NoticeKind, NoticeStatus, Play
@@ -50,7 +49,7 @@ def ladder_context(notice: Notice, play: Play, now: datetime, cache: dict | None
         .select_related("recipient")
         .order_by("step")
     )
-    told = [row.recipient for row in sent]
+    told = [row.recipient for row in sent if row.recipient is not None]
     alerted = {o.pk for o in told} | (
         {notice.recipient_id} if notice.kind == NoticeKind.ESCALATION else set()
     )
@@ -70,7 +69,7 @@ def ladder_context(notice: Notice, play: Play, now: datetime, cache: dict | None
             absences=cache["absences"],
         )
         if found.owner is not None and found.owner.pk not in alerted:
-            next_name, next_at = found.owner.name, parse_datetime(entry["at"])
+            next_name, next_at = found.owner.name, datetime.fromisoformat(entry["at"])
             break
     return {
         "told_before": ", ".join(o.name for o in told),

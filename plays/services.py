@@ -20,7 +20,6 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from mqaflow.models import Account, MQAStatus, MQATransition, Owner
 
@@ -118,7 +117,7 @@ def plan_build(
 
 def plan_first_at(*, plan: list[dict]) -> datetime | None:
     """The earliest moment of a plan's entries (None for an empty plan)."""
-    return min((parse_datetime(p["at"]) for p in plan), default=None)
+    return min((datetime.fromisoformat(p["at"]) for p in plan), default=None)
 
 
 def play_clock_restart(*, play: Play, start: datetime) -> None:
@@ -316,10 +315,11 @@ def play_start(*, play: Play, by, message: str | None = None, now: datetime | No
     locked = _locked(play)
     _check_assignee(locked, by, "start")
     now = now or timezone.now()
-    fields = {"started_at": now}
     if message is not None:
-        fields["message"] = message
-    return _change_status(locked, PlayStatus.STARTED, by=by, now=now, **fields)
+        return _change_status(
+            locked, PlayStatus.STARTED, by=by, now=now, started_at=now, message=message
+        )
+    return _change_status(locked, PlayStatus.STARTED, by=by, now=now, started_at=now)
 
 
 @transaction.atomic
@@ -443,7 +443,7 @@ def play_reopen(*, play: Play, by, now: datetime | None = None) -> Play:
     now = now or timezone.now()
     if locked.status != PlayStatus.DISMISSED:
         raise PlayConflict(describe_change(entry=last_change(play=locked), play=locked))
-    if now - locked.dismissed_at > REOPEN_WINDOW:
+    if locked.dismissed_at is not None and now - locked.dismissed_at > REOPEN_WINDOW:
         raise PlayTransitionError("A dismissed play can be reopened within 7 days only.")
     if Play.objects.filter(account=locked.account, status__in=OPEN_STATUSES).exists():
         raise PlayTransitionError("The account already has an open play.")

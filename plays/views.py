@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.forms import Form
 from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -35,6 +36,11 @@ from .models import Play, PlayOutcome, PlayStatus
 from .templating import first_touch_email
 
 TIMELINE_LIMIT = 200
+
+
+def _errors(form: Form, name: str) -> str:
+    """A field's errors as one sentence for a flash message."""
+    return "; ".join(str(message) for message in form.errors[name])
 
 
 def _owner(request):
@@ -262,7 +268,7 @@ def play_start(request, pk: int):
     """Start with the typed email, or (the queue's "s" key) with the drafted one."""
     form = StartForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(form.errors["message"]))
+        messages.error(request, _errors(form, "message"))
         request.session[f"draft:{pk}"] = request.POST.get("message", "")[:40000]
         return redirect("plays:detail", pk=pk)
     use_draft = request.POST.get("draft") == "1"
@@ -290,13 +296,13 @@ def play_complete(request, pk: int):
         play = _visible_play(request, pk)  # who may not see or complete it learns nothing more
         if not selectors.can_work(user=request.user, play=play):
             return HttpResponseForbidden("Only the assignee can complete this play.")
-        messages.error(request, "; ".join(form.errors["outcome"]))
+        messages.error(request, _errors(form, "outcome"))
         return redirect("plays:detail", pk=pk)
 
     def complete(play):
         outcome = form.cleaned_data["outcome"]
         services.play_complete(play=play, by=request.user, outcome=outcome)
-        label = dict(CompleteForm.base_fields["outcome"].choices)[outcome]
+        label = PlayOutcome(outcome).label
         messages.success(request, f"Completed the play for {play.account.name}: {label}.")
 
     return _act(request, pk, complete)
@@ -308,7 +314,7 @@ def play_comment(request, pk: int):
     play = _visible_play(request, pk)
     form = CommentForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(form.errors["body"]))
+        messages.error(request, _errors(form, "body"))
         return redirect("plays:detail", pk=pk)
     try:
         comment = services.play_comment(play=play, by=request.user, body=form.cleaned_data["body"])
@@ -438,8 +444,7 @@ def team_bulk(request):
     )
     form = BulkForm(request.POST, play_ids=list(visible.values_list("pk", flat=True)))
     if not form.is_valid():
-        errors = [e for field in form.errors.values() for e in field]
-        messages.error(request, " ".join(errors))
+        messages.error(request, " ".join(str(e) for field in form.errors.values() for e in field))
         return redirect("plays:team")
     data = form.cleaned_data
     done, failed = [], []
@@ -573,7 +578,7 @@ def reports_table_csv(request, table: str):
     form = ReportForm(request.GET or {"period": "week"})
     if not form.is_valid():
         return HttpResponse(
-            "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+            "; ".join(f"{k}: {' '.join(str(m) for m in v)}" for k, v in form.errors.items()),
             status=400,
             content_type="text/plain",
         )
@@ -597,7 +602,7 @@ def reports_csv(request):
     form = ReportForm(request.GET or {"period": "week"})
     if not form.is_valid():
         return HttpResponse(
-            "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+            "; ".join(f"{k}: {' '.join(str(m) for m in v)}" for k, v in form.errors.items()),
             status=400,
             content_type="text/plain",
         )
