@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                 choices=[
                     ("assigned", "New play"),
                     ("reminder", "Reminder"),
-                    ("escalation", "Escalation step"),
+                    ("escalation", "Escalated"),
                     ("mention", "Mention"),
                 ],
                 max_length=20,
