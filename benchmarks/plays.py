@@ -76,7 +76,7 @@ def run(*, plays: int) -> list[tuple[str, str, str]]:
     with connection.cursor() as cur:
         # Start from no plays: the engine benchmark's ingest already created some.
         cur.execute(
-            "TRUNCATE plays_escalation, plays_playevent, plays_play, "
+            "TRUNCATE plays_notice, plays_playlogentry, plays_play, "
             "plays_historicalplay RESTART IDENTITY"
         )
         cur.execute(TRANSITIONS_SQL, {"accounts": accounts, "plays": plays, "now": now})

@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import OwnerFactory
+from tests.factories import OwnerFactory, org_chart
 
 
 @pytest.fixture
@@ -16,6 +16,12 @@ def api_client(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
+
+
+@pytest.fixture
+def org():
+    """The standard org chart (tests.factories.org_chart): ADR and peer → manager → VP → CEO."""
+    return org_chart()
 
 
 @pytest.fixture(autouse=True)

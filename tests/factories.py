@@ -33,6 +33,39 @@ class OwnerFactory(factory.django.DjangoModelFactory):
     manager = None
 
 
+# The org chart tests talk about: role → (the role's manager, name, email).
+ORG_CHART: dict[str, tuple[str | None, str, str]] = {
+    "ceo": (None, "Cara CEO", "ceo@s.example"),
+    "vp": ("ceo", "Vic VP", "vp@s.example"),
+    "mgr": ("vp", "Mia Manager", "mgr@s.example"),
+    "adr": ("mgr", "Ana ADR", "ana@s.example"),
+    "peer": ("mgr", "Bo Peer", "bo@s.example"),
+    "other_mgr": ("vp", "Otto Manager", "otto@s.example"),
+    "other_adr": ("other_mgr", "Olga ADR", "olga@s.example"),
+}
+STANDARD_ROLES = ("ceo", "vp", "mgr", "adr", "peer")
+
+
+def org_chart(*roles: str, **overrides: dict) -> dict[str, Owner]:
+    """Owners in reporting lines, by role: ADR and peer → manager → VP → CEO unless `roles`
+    names others from ORG_CHART. A role whose manager is not built reports to the nearest
+    one above that is, so `org_chart("ceo", "mgr", "adr")` is a chart without a VP.
+    `overrides` gives a role other factory fields: `org_chart(mgr={"name": "Maya Chen"})`."""
+    roles = roles or STANDARD_ROLES
+    unknown = (set(roles) | set(overrides)) - ORG_CHART.keys()
+    if unknown:
+        raise ValueError(f"Not in the org chart: {', '.join(sorted(unknown))}")
+    people: dict[str, Owner] = {}
+    for role, (boss, name, email) in ORG_CHART.items():  # managers before their reports
+        if role not in roles:
+            continue
+        while boss is not None and boss not in roles:
+            boss = ORG_CHART[boss][0]
+        fields = {"name": name, "email": email, "manager": people.get(boss) if boss else None}
+        people[role] = OwnerFactory(**{**fields, **overrides.get(role, {})})
+    return people
+
+
 class AccountFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Account

@@ -9,7 +9,14 @@ from rest_framework.test import APIClient
 from mqaflow.models import Account, MQAClause, MQATransition
 from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    EventFactory,
+    OwnerFactory,
+    activity,
+    org_chart,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +35,7 @@ def assert_error(response, status, code=None):
 
 @pytest.fixture
 def play():
-    manager = OwnerFactory(name="Manager")
-    adr = OwnerFactory(name="ADR", manager=manager)
+    adr = org_chart("mgr", "adr")["adr"]
     account = AccountFactory(domain="acme.com", funnel=1, owner=adr)
     EventFactory(
         account=account,

@@ -6,7 +6,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from mqaflow.models import Account, Contact, EngagementEvent, Owner
-from tests.factories import AccountFactory, ContactFactory, OwnerFactory
+from tests.factories import AccountFactory, ContactFactory, OwnerFactory, org_chart
 
 pytestmark = pytest.mark.django_db
 
@@ -40,8 +40,8 @@ def test_owner_manager_must_exist_and_cycles_are_rejected(api_client):
     )
     assert response.status_code == 400
     assert "manager" in response.json()
-    ceo = OwnerFactory(email="ceo@s.example")
-    vp = OwnerFactory(email="vp@s.example", manager=ceo)
+    people = org_chart("ceo", "vp")
+    ceo, vp = people["ceo"], people["vp"]
     response = api_client.patch(f"/api/v1/owners/{ceo.email}/", {"manager": vp.email})
     assert response.status_code == 400
     assert "cycle" in response.json()["manager"][0]

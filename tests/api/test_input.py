@@ -12,7 +12,14 @@ from django.test import Client
 from mqaflow.models import Account, Contact, EngagementEvent, Owner
 from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    EventFactory,
+    OwnerFactory,
+    activity,
+    org_chart,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -383,8 +390,8 @@ def test_boundary_events_render_in_the_api_the_play_page_and_admin(settings):
     ],
 )
 def test_unstorable_text_in_a_play_action_is_a_400(api_client, action, body, field):
-    manager = OwnerFactory(name="Manager")
-    adr = OwnerFactory(name="ADR", manager=manager)
+    people = org_chart("mgr", "adr")
+    manager, adr = people["mgr"], people["adr"]
     account = AccountFactory(domain="acme.com", funnel=1, owner=adr)
     EventFactory(
         account=account,

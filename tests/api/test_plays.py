@@ -6,19 +6,16 @@ from rest_framework.test import APIClient
 
 from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import DismissReason, Play
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.factories import AccountFactory, ContactFactory, EventFactory, activity, org_chart
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def world():
-    ceo = OwnerFactory(name="CEO")
-    mgr = OwnerFactory(name="Manager", manager=ceo)
-    adr = OwnerFactory(name="ADR", manager=mgr)
-    peer = OwnerFactory(name="Peer ADR", manager=mgr)
-    other_mgr = OwnerFactory(name="Other manager", manager=ceo)
-    other_adr = OwnerFactory(name="Other ADR", manager=other_mgr)
+    roles = ("ceo", "mgr", "adr", "peer", "other_mgr", "other_adr")
+    people = org_chart(*roles)
+    ceo, mgr, adr, peer, other_mgr, other_adr = (people[role] for role in roles)
     account = AccountFactory(domain="acme.com", funnel=1, owner=adr)
     EventFactory(
         account=account,
@@ -121,7 +118,7 @@ def test_disallowed_transitions_get_409_and_bad_input_400(world):
     assert bad.status_code == 400 and "owner" in bad.json()
     play.refresh_from_db()
     assert play.status == "completed" and play.message == "Hi"
-    assert [e.kind for e in play.events.all()] == ["created", "started", "completed"]
+    assert [e.kind for e in play.log_entries.all()] == ["created", "started", "completed"]
 
 
 def test_reassignment_is_recorded_and_keeps_the_clock(world):
@@ -133,8 +130,8 @@ def test_reassignment_is_recorded_and_keeps_the_clock(world):
     assert response.status_code == 200
     play.refresh_from_db()
     assert play.assignee == world["peer"] and play.due_at == due
-    event = play.events.get(kind="reassigned")
-    assert "Moved from ADR to Peer ADR" in event.note and event.actor == world["mgr"].user
+    event = play.log_entries.get(kind="reassigned")
+    assert "Moved from Ana ADR to Bo Peer" in event.note and event.actor == world["mgr"].user
     assert event.from_assignee == world["adr"] and event.to_assignee == world["peer"]
 
 
@@ -148,4 +145,4 @@ def test_reassignment_can_restart_the_clock(world, settings):
         )
     play.refresh_from_db()
     assert play.due_at > due
-    assert "restarted" in play.events.get(kind="reassigned").note
+    assert "restarted" in play.log_entries.get(kind="reassigned").note

@@ -22,6 +22,7 @@ from tests.factories import (
     OwnerFactory,
     UserFactory,
     activity,
+    org_chart,
 )
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def token_client(key):
 
 @pytest.fixture
 def play():
-    adr = OwnerFactory(name="ADR", manager=OwnerFactory(name="Manager"))
+    adr = org_chart("mgr", "adr")["adr"]
     account = AccountFactory(domain="acme.com", funnel=1, owner=adr)
     EventFactory(
         account=account,

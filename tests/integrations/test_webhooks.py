@@ -22,8 +22,8 @@ from mqaflow.qualification.engine import accounts_evaluate
 from plays import assignment, services
 from plays.escalation import escalations_sweep
 from plays.models import DismissReason, Play
-from tests.factories import OwnerFactory, UserFactory
-from tests.support.reliability_support import org, qualified_plays
+from tests.factories import UserFactory, org_chart
+from tests.support.reliability_support import qualified_plays
 from tests.support.webhook_server import WebhookServer
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +45,7 @@ def endpoint(server, **kwargs):
 
 
 def test_a_play_lifecycle_is_posted_signed_in_order(django_capture_on_commit_callbacks):
-    people = org()
+    people = org_chart()
     with WebhookServer() as server:
         hook = endpoint(server)
         with django_capture_on_commit_callbacks(execute=True):
@@ -90,7 +90,7 @@ def test_an_old_or_forged_signature_is_refused_by_the_snippet():
 
 
 def test_a_rolled_back_change_leaves_no_event(django_capture_on_commit_callbacks):
-    people = org()
+    people = org_chart()
     [play] = qualified_plays(people["adr"], 1, T0)
     with WebhookServer() as server:
         endpoint(server)
@@ -108,8 +108,8 @@ def test_a_rolled_back_change_leaves_no_event(django_capture_on_commit_callbacks
 
 
 def test_every_play_event_type(django_capture_on_commit_callbacks, settings):
-    people = org()
-    peer = OwnerFactory(name="Pat Peer", manager=people["mgr"])
+    people = org_chart()
+    peer = people["peer"]
     with WebhookServer() as server:
         endpoint(server)
         with django_capture_on_commit_callbacks(execute=True):
@@ -152,7 +152,7 @@ def test_every_play_event_type(django_capture_on_commit_callbacks, settings):
 
 
 def test_an_endpoint_gets_only_its_event_types(django_capture_on_commit_callbacks):
-    people = org()
+    people = org_chart()
     with WebhookServer() as server:
         endpoint(server, event_types=["play.started"])
         with django_capture_on_commit_callbacks(execute=True):
@@ -165,7 +165,7 @@ def test_500_then_200_is_retried_with_backoff_and_delivered_once(
     django_capture_on_commit_callbacks, settings
 ):
     settings.WEBHOOK_BACKOFF_BASE_SECONDS = 30
-    people = org()
+    people = org_chart()
     with WebhookServer([500, 503, 200]) as server:
         hook = endpoint(server, event_types=["play.created"])
         with (
@@ -200,7 +200,7 @@ def test_500_then_200_is_retried_with_backoff_and_delivered_once(
 
 def test_a_hanging_receiver_times_out_and_is_retried(django_capture_on_commit_callbacks, settings):
     settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
-    people = org()
+    people = org_chart()
     with WebhookServer([("hang", 3), 200]) as server:
         endpoint(server, event_types=["play.created"])
         started = time.monotonic()
@@ -221,7 +221,7 @@ def test_a_hanging_receiver_times_out_and_is_retried(django_capture_on_commit_ca
 
 @pytest.mark.parametrize("code, retried", [(400, False), (410, False), (429, True), (408, True)])
 def test_a_4xx_is_final_except_408_and_429(django_capture_on_commit_callbacks, code, retried):
-    people = org()
+    people = org_chart()
     with WebhookServer([code, 200]) as server:
         endpoint(server, event_types=["play.created"])
         with django_capture_on_commit_callbacks(execute=True):
@@ -240,7 +240,7 @@ def test_a_day_of_failures_disables_the_endpoint_and_tells_the_admins(
     django_capture_on_commit_callbacks, settings
 ):
     settings.ADMINS = [("Admins", "ops@seller.example")]
-    people = org()
+    people = org_chart()
     with WebhookServer([500]) as server:
         hook = endpoint(server, event_types=["play.created"])
         with (
@@ -272,7 +272,7 @@ def test_a_day_of_failures_disables_the_endpoint_and_tells_the_admins(
 def test_admin_shows_the_log_and_resends_with_the_same_event_id(
     django_capture_on_commit_callbacks,
 ):
-    people = org()
+    people = org_chart()
     with WebhookServer([400, 200]) as server:
         hook = endpoint(server, event_types=["play.created"])
         with django_capture_on_commit_callbacks(execute=True):
@@ -297,7 +297,7 @@ def test_admin_shows_the_log_and_resends_with_the_same_event_id(
 
 
 def test_a_delivery_is_claimed_once():
-    people = org()
+    people = org_chart()
     with WebhookServer() as server:
         endpoint(server, event_types=["play.created"])
         qualified_plays(people["adr"], 1, T0)  # on_commit never runs: nothing sent yet
@@ -307,7 +307,7 @@ def test_a_delivery_is_claimed_once():
 
 
 def test_no_endpoint_no_outbox_rows():
-    people = org()
+    people = org_chart()
     qualified_plays(people["adr"], 3, T0)
     assert Play.objects.count() == 3
     assert not OutboxEvent.objects.exists()

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from mqaflow.qualification.engine import accounts_evaluate
 from plays import services
-from plays.models import DismissReason, Escalation, Play, PlayComment
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from plays.models import DismissReason, Notice, Play, PlayComment
+from tests.factories import AccountFactory, ContactFactory, EventFactory, activity, org_chart
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,12 +44,17 @@ def make_play(owner, *, name, domain=None, funnel=1, hours_ago=0, industry=""):
 
 @pytest.fixture
 def world():
-    ceo = OwnerFactory(name="Cara Top", email="cara.top@seller.example", title="CEO")
-    mgr = OwnerFactory(name="Maya Chen", email="maya.chen@seller.example", manager=ceo)
-    adr = OwnerFactory(name="Ana Souza", email="ana.souza@seller.example", manager=mgr)
-    peer = OwnerFactory(name="Ben Carter", email="ben.carter@seller.example", manager=mgr)
-    other_mgr = OwnerFactory(name="Otto Other", email="otto@seller.example", manager=ceo)
-    outsider = OwnerFactory(name="Olga Out", email="olga@seller.example", manager=other_mgr)
+    roles = ("ceo", "mgr", "adr", "peer", "other_mgr", "other_adr")
+    people = org_chart(
+        *roles,
+        ceo={"name": "Cara Top", "email": "cara.top@seller.example", "title": "CEO"},
+        mgr={"name": "Maya Chen", "email": "maya.chen@seller.example"},
+        adr={"name": "Ana Souza", "email": "ana.souza@seller.example"},
+        peer={"name": "Ben Carter", "email": "ben.carter@seller.example"},
+        other_mgr={"name": "Otto Other", "email": "otto@seller.example"},
+        other_adr={"name": "Olga Out", "email": "olga@seller.example"},
+    )
+    ceo, mgr, adr, peer, other_mgr, outsider = (people[role] for role in roles)
     fresh = make_play(adr, name="Acme", domain="acme.com")
     risky = make_play(adr, name="Globex", hours_ago=20, industry="Energy")
     late = make_play(adr, name="Initech", hours_ago=30, funnel=2)
@@ -73,7 +78,7 @@ def test_complete_records_the_outcome_and_the_api_still_completes_without_one(wo
     services.play_start(play=world["fresh"], by=adr.user)
     play = services.play_complete(play=world["fresh"], by=adr.user, outcome="meeting_booked")
     assert play.outcome == "meeting_booked"
-    assert play.events.get(kind="completed").note == "Outcome: Meeting booked."
+    assert play.log_entries.get(kind="completed").note == "Outcome: Meeting booked."
     with pytest.raises(ValueError, match="Unknown outcome"):
         services.play_complete(play=world["risky"], by=adr.user, outcome="won")
 
@@ -108,7 +113,7 @@ def test_a_comment_mentions_teammates_and_managers_and_each_gets_one_notice(
         )
     # Olga is outside the chain and team; the author is never told of their own mention.
     assert {o.name for o in comment.mentions.all()} == {"Maya Chen", "Ben Carter"}
-    notices = Escalation.objects.filter(play=play, kind="mention").order_by("step")
+    notices = Notice.objects.filter(play=play, kind="mention").order_by("step")
     assert [(n.step, n.recipient.name, n.status) for n in notices] == [
         (1, "Ben Carter", "sent"),  # numbered per play, in the order of the names
         (2, "Maya Chen", "sent"),
@@ -122,7 +127,7 @@ def test_a_comment_mentions_teammates_and_managers_and_each_gets_one_notice(
     # A second comment numbers its mentions after the first ones.
     with django_capture_on_commit_callbacks(execute=True):
         services.play_comment(play=play, by=world["mgr"].user, body="@Ana Souza on it")
-    assert Escalation.objects.get(play=play, kind="mention", recipient=adr).step == 3
+    assert Notice.objects.get(play=play, kind="mention", recipient=adr).step == 3
 
 
 def test_mentions_do_not_disturb_the_escalation_ladder(world, django_capture_on_commit_callbacks):
@@ -133,13 +138,13 @@ def test_mentions_do_not_disturb_the_escalation_ladder(world, django_capture_on_
     with django_capture_on_commit_callbacks(execute=True):
         services.play_comment(play=play, by=world["mgr"].user, body="@Ana please start")
     escalations_sweep(now=timezone.now())
-    kinds = set(Escalation.objects.filter(play=play).values_list("kind", "step"))
+    kinds = set(Notice.objects.filter(play=play).values_list("kind", "step"))
     assert ("reminder", 1) in kinds and ("mention", 1) in kinds
     # closing the play cancels reminders, never a comment already written
-    Escalation.objects.filter(play=play, kind="mention").update(status="pending")
+    Notice.objects.filter(play=play, kind="mention").update(status="pending")
     services.play_start(play=play, by=world["adr"].user)
     services.play_complete(play=play, by=world["adr"].user, outcome="no_response")
-    assert Escalation.objects.get(play=play, kind="mention").status == "pending"
+    assert Notice.objects.get(play=play, kind="mention").status == "pending"
 
 
 def test_comment_view_checks_visibility_and_says_who_will_be_told(world):
@@ -323,7 +328,7 @@ def test_play_page_labels_contacts_and_merged_timeline(world):
     assert "Demo request" in html
     assert 'data-copy="' in html and "mailto:" in html  # email and a copy button
     assert 'id="start-bar"' in html and 'form="start-form"' in html  # sticky action bar
-    for kind in ("Engagement", "Action", "Notice", "Comment"):
+    for kind in ("Engagement", "Log", "Notice", "Comment"):
         assert f'<span class="tl-kind">{kind}</span>' in html, kind
     assert 'name="outcome"' not in html  # only a started play can be completed
     services.play_start(play=play, by=world["adr"].user)
@@ -476,9 +481,9 @@ def test_a_mention_reaches_slack_once_even_on_a_started_play(
             chat_notices_sweep()
         with django_capture_on_commit_callbacks(execute=True):
             chat_notices_sweep()
-    notice = Escalation.objects.get(play=play, kind="mention")
+    notice = Notice.objects.get(play=play, kind="mention")
     assert notice.status == "sent"
-    assert list(ChatNotice.objects.filter(escalation=notice).values_list("status", flat=True)) == [
+    assert list(ChatNotice.objects.filter(notice=notice).values_list("status", flat=True)) == [
         "sent"
     ]
     [request] = slack.requests

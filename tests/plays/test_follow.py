@@ -13,20 +13,13 @@ from mqaflow.qualification.engine import accounts_evaluate
 from plays.assignment import absences_apply, play_reassign
 from plays.escalation import escalations_sweep
 from plays.models import DismissReason, OwnerAbsence, Play, PlayStatus, SLAPolicy
+from plays.notifications import NOTICE_HEADER
 from plays.reports import sla_compliance_by
 from plays.services import PlayConflict, PlayPermissionError, play_dismiss, play_reopen
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
-from tests.support.reliability_support import org as build_org
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
-
-
-@pytest.fixture
-def org():
-    people = build_org()
-    people["peer"] = OwnerFactory(name="Bo Peer", email="bo@s.example", manager=people["mgr"])
-    return people
 
 
 def engage(account, at, kind="web_visit", seniority="vp"):
@@ -76,10 +69,10 @@ def test_aged_out_play_is_withdrawn_and_never_escalated(org):
     play.refresh_from_db()
     assert play.status == PlayStatus.WITHDRAWN
     assert play.withdrawn_reason.startswith("Account no longer qualifies: ")
-    event = play.events.get(kind="withdrawn")
+    event = play.log_entries.get(kind="withdrawn")
     assert event.note == play.withdrawn_reason
     assert sweep_at(T0 + timedelta(days=5)) == []  # nobody is told about it again
-    assert not play.escalations.filter(kind="escalation").exists()
+    assert not play.notices.filter(kind="escalation").exists()
     transition = MQATransition.objects.filter(account=account).first()
     assert transition.to_status == "not_qualified" and transition.cause == "schedule"
 
@@ -89,7 +82,7 @@ def test_pending_notices_are_cancelled_when_the_play_is_withdrawn(org):
     account = AccountFactory(funnel=1, owner=org["adr"])
     play = qualify(account)  # its new-play notice was never delivered (no on_commit here)
     accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(hours=23, minutes=30))
-    notice = play.escalations.get(kind="assigned")
+    notice = play.notices.get(kind="assigned")
     assert notice.status == "cancelled"
     assert sweep_at(T0 + timedelta(days=4)) == []
 
@@ -124,7 +117,7 @@ def test_started_play_is_flagged_not_withdrawn(org):
     play.refresh_from_db()
     assert play.status == PlayStatus.STARTED
     assert play.account_disqualified_at == T0 + timedelta(days=40)
-    assert play.events.filter(kind="account_disqualified").exists()
+    assert play.log_entries.filter(kind="account_disqualified").exists()
 
 
 def test_requalification_creates_a_new_play(org):
@@ -215,7 +208,7 @@ def test_owner_change_moves_the_play_and_notifies_once(org, django_capture_on_co
     assert [(m.to[0], m.subject) for m in mail.outbox] == [
         ("bo@s.example", "Play assigned to you: Acme")
     ]
-    assert "The account's owner changed to Bo Peer" in play.events.get(kind="reassigned").note
+    assert "The account's owner changed to Bo Peer" in play.log_entries.get(kind="reassigned").note
     # a repeat of the same request changes nothing and tells nobody again
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -266,7 +259,7 @@ def test_deactivation_moves_open_plays_to_the_delegate_else_the_manager(
     assert response.status_code == 200
     first.refresh_from_db()
     assert first.assignee == org["mgr"]  # no delegate: the manager
-    assert "Ana ADR was deactivated" in first.events.get(kind="reassigned").note
+    assert "Ana ADR was deactivated" in first.log_entries.get(kind="reassigned").note
     # an owner with a standing delegate hands over to them
     org["peer"].delegate = org["ceo"]
     org["peer"].save()
@@ -285,7 +278,7 @@ def test_escalations_skip_inactive_managers(org):
     org["mgr"].save()
     sent = sweep_at(T0 + timedelta(hours=24, minutes=1))
     assert "vp@s.example" in [to for to, _ in sent]
-    assert "Mia Manager is inactive" in play.escalations.get(step=2).note
+    assert "Mia Manager is inactive" in play.notices.get(step=2).note
 
 
 def test_absence_moves_pending_plays_when_it_starts(org, django_capture_on_commit_callbacks):
@@ -309,7 +302,7 @@ def test_new_plays_never_go_to_an_away_adr_without_delegate(org):
     )
     play = qualify(AccountFactory(funnel=1, owner=org["adr"]))
     assert play.assignee == org["mgr"]
-    assert "away" in play.events.get(kind="created").note
+    assert "away" in play.log_entries.get(kind="created").note
 
 
 def test_reassign_notifies_the_new_assignee_once(org, django_capture_on_commit_callbacks):
@@ -322,7 +315,7 @@ def test_reassign_notifies_the_new_assignee_once(org, django_capture_on_commit_c
     ]
     # Ana's unsent new-play notice is cancelled: the play is no longer hers
     assert sweep_at(T0 + timedelta(minutes=5)) == []
-    rows = play.escalations.filter(kind="assigned").order_by("step")
+    rows = play.notices.filter(kind="assigned").order_by("step")
     assert [(r.step, r.recipient_email, r.status) for r in rows] == [
         (0, "ana@s.example", "cancelled"),
         (1, "bo@s.example", "sent"),
@@ -384,7 +377,7 @@ def test_manager_reopens_an_adr_dismissal_within_seven_days(
         reopened = play_reopen(play=play, by=org["mgr"].user, now=T0 + timedelta(days=2))
     assert reopened.status == "pending"
     assert reopened.due_at == T0 + timedelta(days=3)  # a fresh 24 h SLA
-    assert reopened.events.filter(kind="reopened").exists()
+    assert reopened.log_entries.filter(kind="reopened").exists()
     assert [m.to[0] for m in mail.outbox] == ["ana@s.example"]
     # its new ladder escalates once more, with fresh steps
     sent = sweep_at(T0 + timedelta(days=3, minutes=1))
@@ -446,17 +439,17 @@ def test_one_digest_per_recipient_per_sweep_and_no_duplicate_on_a_second_sweep(o
     assert sorted(recipients) == sorted(set(recipients))  # one email per person
     ceo_mail = next(m for m in mail.outbox if m.to == ["ceo@s.example"])
     assert all(f"Co {n:02}" in ceo_mail.body for n in range(22))
-    assert ceo_mail.subject == "[Escalation] 22 plays not started in your team"
-    keys = ceo_mail.extra_headers["X-Mqaflow-Escalation"].split(", ")
+    assert ceo_mail.subject == "[Escalation] 22 plays not started in your team"  # compatibility
+    keys = ceo_mail.extra_headers[NOTICE_HEADER].split(", ")
     assert len(keys) == 22
     for play in plays:
-        assert play.escalations.filter(step=4, status="sent", recipient=org["ceo"]).count() == 1
+        assert play.notices.filter(step=4, status="sent", recipient=org["ceo"]).count() == 1
     assert sweep_at(T0 + timedelta(hours=73)) == []
 
 
 def test_late_reminder_says_overdue_and_escalation_names_the_chain(org):
     play = qualify(AccountFactory(name="Acme", funnel=1, owner=org["adr"]))
-    play.escalations.update(status="sent")  # the new-play notice went out
+    play.notices.update(status="sent")  # the new-play notice went out
     sweep_at(T0 + timedelta(hours=30))  # reminder and the manager's step, both late
     reminder = next(m for m in mail.outbox if m.to == ["ana@s.example"])
     assert reminder.subject == "Overdue by 6 h: start the Acme play"
@@ -474,7 +467,7 @@ def test_late_reminder_says_overdue_and_escalation_names_the_chain(org):
 def test_reminder_mentions_the_manager_only_when_there_is_one():
     solo = OwnerFactory(name="Solo", email="solo@s.example")
     play = qualify(AccountFactory(funnel=1, owner=solo))
-    play.escalations.update(status="sent")
+    play.notices.update(status="sent")
     sweep_at(T0 + timedelta(hours=18))
     assert "will be told" not in mail.outbox[0].body
 
@@ -576,8 +569,8 @@ def test_a_large_batch_of_qualifications_creates_plays_set_based(
     assert plays.count() == len(accounts)
     play = plays.get(account=busy)
     assert play.assignee == org["adr"] and play.due_at == now + timedelta(hours=24)
-    assert play.events.get(kind="created").to_assignee == org["adr"]
-    notice = play.escalations.get(kind="assigned")
+    assert play.log_entries.get(kind="created").to_assignee == org["adr"]
+    notice = play.notices.get(kind="assigned")
     assert notice.status == "pending" and notice.next_attempt_at == now
     # the next sweep delivers every new-play notice in one digest to the ADR
     sent = sweep_at(now + timedelta(minutes=1))

@@ -5,18 +5,23 @@ from django.test import Client
 
 from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    EventFactory,
+    OwnerFactory,
+    activity,
+    org_chart,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def world():
-    ceo = OwnerFactory(name="Cara CEO")
-    mgr = OwnerFactory(name="Mia Manager", manager=ceo)
-    adr = OwnerFactory(name="Ana ADR", manager=mgr)
-    other_mgr = OwnerFactory(name="Otto Manager", manager=ceo)
-    other_adr = OwnerFactory(name="Olga ADR", manager=other_mgr)
+    roles = ("ceo", "mgr", "adr", "other_mgr", "other_adr")
+    people = org_chart(*roles)
+    ceo, mgr, adr, other_mgr, other_adr = (people[role] for role in roles)
     account = AccountFactory(name="Acme", domain="acme.com", funnel=1, owner=adr)
     EventFactory(
         account=account,

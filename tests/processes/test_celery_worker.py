@@ -1,15 +1,14 @@
 """A real Celery worker process, consuming from the real Redis, against the test database."""
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
 
 from config.celery import app
-from mqaflow.models import MQAStatus
+from mqaflow.models import Account, MQAStatus
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
-from tests.support.processes import process_env
+from tests.support.processes import process_env, stop, wait_for
 from tests.support.processes import worker as start
 
 
@@ -38,15 +37,11 @@ def test_task_round_trip_through_redis_and_a_real_worker(publish_for_real):
     worker = start(process_env(), "roundtrip")
     try:
         recompute_accounts.apply_async(args=[[account.pk]])
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            account.refresh_from_db()
-            if account.mqa_status == MQAStatus.MQA:
-                break
-            time.sleep(0.5)
+        qualified = wait_for(
+            lambda: Account.objects.get(pk=account.pk).mqa_status == MQAStatus.MQA, timeout=60
+        )
     finally:
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0]
-    assert account.mqa_status == MQAStatus.MQA, output[-3000:]
+        output = stop(worker)
+    assert qualified, output[-3000:]
     assert "mqaflow.tasks.recompute_accounts" in output
     assert settings.CELERY_BROKER_URL.startswith("redis://")

@@ -14,12 +14,12 @@ from django.db import OperationalError, connection
 from config.celery import app
 from plays import escalation
 from plays.escalation import escalations_sweep
-from plays.models import Escalation
+from plays.models import Notice
 from plays.services import play_start
+from tests.factories import org_chart
 from tests.support.reliability_support import (
     FlakySMTPHandler,
     HangingServer,
-    org,
     qualified_plays,
     start_smtp,
     use_smtp,
@@ -55,11 +55,11 @@ def publish_for_real():
 
 @pytest.mark.django_db
 def test_smtp_4xx_is_retried_with_backoff_and_sent_once_when_the_server_recovers(smtp):
-    people = org()
+    people = org_chart()
     [play] = qualified_plays(people["adr"], 1, T0)
     smtp.fail_code = 451
     sweep(T0 + timedelta(minutes=1))
-    notice = play.escalations.get(step=0)
+    notice = play.notices.get(step=0)
     assert notice.status == "pending" and notice.attempts == 1
     assert "451" in notice.last_error
     assert notice.next_attempt_at == T0 + timedelta(minutes=2)
@@ -80,15 +80,15 @@ def test_smtp_4xx_is_retried_with_backoff_and_sent_once_when_the_server_recovers
 def test_smtp_5xx_is_marked_failed_and_shown_in_admin(smtp, client):
     from tests.factories import UserFactory
 
-    people = org()
+    people = org_chart()
     [play] = qualified_plays(people["adr"], 1, T0)
     smtp.fail_code = 550
     sweep(T0 + timedelta(minutes=1))
     sweep(T0 + timedelta(hours=2))
-    notice = play.escalations.get(step=0)
+    notice = play.notices.get(step=0)
     assert notice.status == "failed" and notice.attempts == 1 and "550" in notice.last_error
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    page = client.get("/admin/plays/escalation/?status__exact=failed").content.decode()
+    page = client.get("/admin/plays/notice/?status__exact=failed").content.decode()
     assert "550" in page
 
 
@@ -97,12 +97,12 @@ def test_a_hanging_mail_server_hits_the_timeout_and_is_retried(settings):
     server = HangingServer()
     use_smtp(settings, server.port, timeout=1)
     try:
-        people = org()
+        people = org_chart()
         [play] = qualified_plays(people["adr"], 1, T0)
         started = time.monotonic()
         sweep(T0 + timedelta(minutes=1))
         assert time.monotonic() - started < 10
-        notice = play.escalations.get(step=0)
+        notice = play.notices.get(step=0)
         assert notice.status == "pending" and "timed out" in notice.last_error.lower()
     finally:
         server.close()
@@ -111,7 +111,7 @@ def test_a_hanging_mail_server_hits_the_timeout_and_is_retried(settings):
 @pytest.mark.django_db
 def test_crash_after_smtp_accepted_resends_at_most_once(smtp, monkeypatch):
     """Policy: at-least-once with at most one duplicate, never a third send."""
-    people = org()
+    people = org_chart()
     [play] = qualified_plays(people["adr"], 1, T0)
     real_mark_sent = escalation._mark_sent
 
@@ -123,7 +123,7 @@ def test_crash_after_smtp_accepted_resends_at_most_once(smtp, monkeypatch):
         sweep(T0 + timedelta(minutes=1))
     monkeypatch.setattr(escalation, "_mark_sent", real_mark_sent)
     assert len(smtp.messages) == 1
-    notice = play.escalations.get(step=0)
+    notice = play.notices.get(step=0)
     assert notice.status == "sending"
     sweep(T0 + timedelta(minutes=5))  # claim not stale yet: nothing
     assert len(smtp.messages) == 1
@@ -139,7 +139,7 @@ def test_crash_after_smtp_accepted_resends_at_most_once(smtp, monkeypatch):
 
 @pytest.mark.django_db
 def test_beat_down_for_three_days_sends_every_due_step_once_in_ladder_order(smtp):
-    people = org()
+    people = org_chart()
     plays = qualified_plays(people["adr"], 3, T0)
     sweep(T0 + timedelta(days=3, minutes=5))
     sweep(T0 + timedelta(days=3, minutes=6))
@@ -155,16 +155,16 @@ def test_beat_down_for_three_days_sends_every_due_step_once_in_ladder_order(smtp
 def test_dst_change_and_time_zone_change_keep_due_times_right(settings):
     settings.TIME_ZONE = "Europe/Berlin"
     start = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # Berlin moves its clocks that night
-    people = org()
+    people = org_chart()
     [play] = qualified_plays(people["adr"], 1, start)
     assert play.due_at == start + timedelta(hours=24)
     settings.TIME_ZONE = "America/New_York"  # changed between qualification and escalation
     play.refresh_from_db()
     assert play.due_at == start + timedelta(hours=24)
     sweep(start + timedelta(hours=23, minutes=59))
-    assert play.escalations.filter(step=2).count() == 0
+    assert play.notices.filter(step=2).count() == 0
     sweep(start + timedelta(hours=24))
-    manager = play.escalations.get(step=2)
+    manager = play.notices.get(step=2)
     assert manager.due_at == start + timedelta(hours=24)
     assert manager.recipient == people["mgr"]
 
@@ -174,7 +174,7 @@ def test_dst_change_and_time_zone_change_keep_due_times_right(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_database_connection_dropped_during_a_sweep(monkeypatch):
-    people = org()
+    people = org_chart()
     plays = qualified_plays(people["adr"], 4, T0)
     real = escalation.escalation_recipient
     calls = {"n": 0}
@@ -193,7 +193,7 @@ def test_database_connection_dropped_during_a_sweep(monkeypatch):
     monkeypatch.setattr(escalation, "escalation_recipient", real)
     sweep(T0 + timedelta(hours=25, minutes=1))
     for play in plays:
-        steps = list(play.escalations.order_by("step").values_list("step", "status"))
+        steps = list(play.notices.order_by("step").values_list("step", "status"))
         assert steps == [(0, "sent"), (1, "sent"), (2, "sent")]
 
 
@@ -205,9 +205,9 @@ def test_accept_racing_the_sweep_never_emails_after_the_start_committed(settings
     settings.EMAIL_BACKEND = "tests.support.mail_backends.SlowRecordingBackend"
     from tests.support.mail_backends import SlowRecordingBackend
 
-    people = org()
+    people = org_chart()
     [play] = qualified_plays(people["adr"], 1, T0)  # its new-play notice goes out at once
-    assert Escalation.objects.get(play=play, step=0).status == "sent"
+    assert Notice.objects.get(play=play, step=0).status == "sent"
     SlowRecordingBackend.reset(delay=1.0)
     order = []
 
@@ -229,7 +229,7 @@ def test_accept_racing_the_sweep_never_emails_after_the_start_committed(settings
     # it. The manager's step, due in the same sweep, found the play started and was skipped.
     assert [step for step, _ in SlowRecordingBackend.handed_over] == [f"{play.pk}:1"]
     assert all(t <= started_at for _, t in SlowRecordingBackend.handed_over)
-    manager = Escalation.objects.get(play=play, step=2)
+    manager = Notice.objects.get(play=play, step=2)
     assert manager.status == "skipped" and "started first" in manager.note
     play.refresh_from_db()
     assert play.status == "started"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -13,10 +12,18 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from mqaflow.models import Account, MQATransition
-from plays.models import Escalation, Play
-from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
-from tests.support.processes import beat, process_env, stop, wait_for, worker
-from tests.support.reliability_support import FlakySMTPHandler, org, qualified_plays, start_smtp
+from plays.models import Notice, Play
+from tests.factories import AccountFactory, ContactFactory, EventFactory, activity, org_chart
+from tests.support.processes import (
+    beat,
+    lock_waiter,
+    process_env,
+    runs_after,
+    stop,
+    wait_for,
+    worker,
+)
+from tests.support.reliability_support import FlakySMTPHandler, qualified_plays, start_smtp
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -31,7 +38,7 @@ def smtp():
 
 def test_two_workers_and_two_beats_send_every_due_step_exactly_once(broker, smtp, tmp_path):
     handler, port = smtp
-    people = org()
+    people = org_chart()
     now = timezone.now()
     batches = {25: 120, 49: 80, 73: 50}  # hours ago → plays
     expected = 0
@@ -53,17 +60,18 @@ def test_two_workers_and_two_beats_send_every_due_step_exactly_once(broker, smtp
     ]
     try:
         wait_for(lambda: len(handler.escalation_headers()) >= expected, timeout=120)
-        time.sleep(5)  # several more sweep cycles: nothing new may go out
+        # two more sweeps that started after the last notice arrived: nothing new goes out
+        settled = runs_after(procs, "plays.tasks.escalations_sweep_task")
     finally:
         logs = stop(*procs)
+    assert settled, logs[-4000:]
     headers = handler.escalation_headers()
     assert len(headers) == expected, logs[-4000:]
     # digests: far fewer emails than notices (one per recipient per sweep)
     assert len(handler.messages) < expected
     assert len(set(headers)) == len(headers)
     sent = {
-        f"{p}:{s}"
-        for p, s in Escalation.objects.filter(status="sent").values_list("play_id", "step")
+        f"{p}:{s}" for p, s in Notice.objects.filter(status="sent").values_list("play_id", "step")
     }
     assert sent == set(headers)
     assert logs.count("escalations_sweep_task") > 4
@@ -71,18 +79,19 @@ def test_two_workers_and_two_beats_send_every_due_step_exactly_once(broker, smtp
 
 def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(broker, smtp):
     handler, port = smtp
-    people = org()
+    people = org_chart()
     now = timezone.now()
     [play] = qualified_plays(people["adr"], 1, now - timedelta(hours=25))
     from plays.tasks import escalations_sweep_task
 
     # A slow mail server: the worker is killed while it waits for the server's answer.
-    release = threading.Event()
+    received, release = threading.Event(), threading.Event()
     original = handler.handle_DATA
 
     async def slow(server, session, envelope):
         import asyncio
 
+        received.set()  # the whole message is here; the sender waits for the answer
         while not release.is_set():
             await asyncio.sleep(0.05)
         return await original(server, session, envelope)
@@ -91,9 +100,12 @@ def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(b
     env = process_env(port, MQAFLOW_STALE_CLAIM_SECONDS="2")
     first = worker(env, "doomed")
     escalations_sweep_task.apply_async()
-    assert wait_for(lambda: Escalation.objects.filter(play=play, status="sending").exists())
+    assert wait_for(received.is_set)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
+    claims = Notice.objects.filter(play=play, status="sending")
+    assert claims.exists()  # killed mid-send: the claim was never settled
+    stale_at = max(claims.values_list("claimed_at", flat=True)) + timedelta(seconds=2)
     release.set()
     handler.handle_DATA = original
 
@@ -109,12 +121,16 @@ def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(b
     from mqaflow.tasks import recompute_accounts, recompute_pending
 
     holder_ready, holder_release = threading.Event(), threading.Event()
+    holder_pid = []
 
     def hold_lock():
         with transaction.atomic():
             Account.objects.select_for_update().get(pk=account.pk)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                holder_pid.append(cursor.fetchone()[0])
             holder_ready.set()
-            holder_release.wait(30)
+            holder_release.wait(60)
         connection.close()
 
     holder = threading.Thread(target=hold_lock)
@@ -122,7 +138,8 @@ def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(b
     assert holder_ready.wait(10)
     second = worker(env, "doomed2")
     recompute_accounts.apply_async(args=[[account.pk]])
-    time.sleep(6)  # the worker has taken the task and waits on the lock
+    # the worker has taken the task and its backend waits for the holder's row lock
+    assert wait_for(lambda: lock_waiter("doomed2", holder_pid[0]), timeout=60)
     second.send_signal(signal.SIGKILL)
     second.wait(10)
     holder_release.set()
@@ -130,13 +147,14 @@ def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(b
 
     survivor = worker(env, "survivor")
     try:
-        time.sleep(3)
+        # the cut-off claim is stale (MQAFLOW_STALE_CLAIM_SECONDS) before the next sweep
+        assert wait_for(lambda: timezone.now() > stale_at, timeout=10)
         escalations_sweep_task.apply_async()  # what beat does every minute
         recompute_pending.apply_async()
         assert wait_for(lambda: Play.objects.filter(account=account).exists(), timeout=60)
         assert wait_for(
             lambda: (
-                not Escalation.objects.filter(play=play, status__in=["pending", "sending"]).exists()
+                not Notice.objects.filter(play=play, status__in=["pending", "sending"]).exists()
             ),
             timeout=60,
         )
@@ -144,7 +162,7 @@ def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(b
         logs = stop(survivor)
     assert MQATransition.objects.filter(account=account).count() == 1
     assert Play.objects.filter(account=account).count() == 1
-    statuses = dict(play.escalations.values_list("step", "status"))
+    statuses = dict(play.notices.values_list("step", "status"))
     assert statuses[1] == "sent" and statuses[2] == "sent", logs[-3000:]
     # At-least-once with at most one duplicate for the message cut off mid-send.
     for step in (1, 2):

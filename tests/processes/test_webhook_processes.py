@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from datetime import timedelta
 
 import pytest
@@ -14,15 +13,16 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from integrations.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-from tests.support.processes import beat, process_env, stop, wait_for, worker
-from tests.support.reliability_support import org, qualified_plays
+from tests.factories import org_chart
+from tests.support.processes import beat, process_env, runs_after, stop, wait_for, worker
+from tests.support.reliability_support import qualified_plays
 from tests.support.webhook_server import WebhookServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def test_worker_killed_mid_delivery_delivers_after_restart_with_the_same_event_id(broker):
-    people = org()
+    people = org_chart()
     with WebhookServer([("block", None), 200]) as server:
         WebhookEndpoint.objects.create(name="CRM", url=server.url, event_types=["play.created"])
         env = process_env(WEBHOOK_STALE_CLAIM_SECONDS="2")
@@ -38,10 +38,11 @@ def test_worker_killed_mid_delivery_delivers_after_restart_with_the_same_event_i
         server.release.set()  # the receiver got it; nobody will ever read its answer
         delivery = WebhookDelivery.objects.get()
         assert delivery.status == "sending" and delivery.attempts == 1
+        stale_at = delivery.claimed_at + timedelta(seconds=2)  # WEBHOOK_STALE_CLAIM_SECONDS
 
         survivor = worker(env, "survivor")
         try:
-            time.sleep(3)  # the claim is now older than WEBHOOK_STALE_CLAIM_SECONDS
+            assert wait_for(lambda: timezone.now() > stale_at, timeout=10)
             from integrations.tasks import webhooks_sweep_task
 
             webhooks_sweep_task.apply_async()  # what beat does every minute
@@ -60,7 +61,7 @@ def test_worker_killed_mid_delivery_delivers_after_restart_with_the_same_event_i
 
 
 def test_lost_messages_are_delivered_once_by_two_workers_and_two_beats(broker, tmp_path):
-    people = org()
+    people = org_chart()
     with WebhookServer([200]) as server:
         WebhookEndpoint.objects.create(name="CRM", url=server.url, event_types=["play.created"])
         qualified_plays(people["adr"], 30, timezone.now())
@@ -82,9 +83,11 @@ def test_lost_messages_are_delivered_once_by_two_workers_and_two_beats(broker, t
         ]
         try:
             wait_for(lambda: len(server.requests) >= 30, timeout=120)
-            time.sleep(4)  # several more sweeps: nothing may go out again
+            # more sweeps, at least two started after the last post: nothing may go out again
+            settled = runs_after(procs, "integrations.tasks.webhooks_sweep_task")
         finally:
             logs = stop(*procs)
+    assert settled, logs[-3000:]
     ids = server.event_ids()
     assert len(ids) == 30, logs[-3000:]
     assert len(set(ids)) == 30
@@ -95,7 +98,7 @@ def test_lost_messages_are_delivered_once_by_two_workers_and_two_beats(broker, t
 def test_two_workers_and_two_beats_post_each_chat_notice_once(broker, tmp_path):
     from plays.models import ChatNotice, NotificationPreference
 
-    people = org()
+    people = org_chart()
     with WebhookServer([200]) as slack:
         NotificationPreference.objects.create(owner=people["mgr"], slack_webhook_url=slack.url)
         plays = qualified_plays(people["adr"], 12, timezone.now() - timedelta(hours=25))
@@ -115,9 +118,11 @@ def test_two_workers_and_two_beats_post_each_chat_notice_once(broker, tmp_path):
                 lambda: ChatNotice.objects.filter(status="sent").count() >= len(plays),
                 timeout=120,
             )
-            time.sleep(4)  # more sweeps from both beats: nothing may be posted again
+            # more sweeps from both beats, two started after the last post: nothing new
+            settled = runs_after(procs, "plays.tasks.chat_notices_sweep_task")
         finally:
             logs = stop(*procs)
+    assert settled, logs[-3000:]
     posted = [
         block["elements"][0]["url"]
         for request in slack.requests

@@ -6,30 +6,22 @@ from tests.factories import OwnerFactory
 pytestmark = pytest.mark.django_db
 
 
-def _chain():
-    ceo = OwnerFactory(name="CEO")
-    vp = OwnerFactory(name="VP", manager=ceo)
-    mgr = OwnerFactory(name="Manager", manager=vp)
-    adr = OwnerFactory(name="ADR", manager=mgr)
-    return ceo, vp, mgr, adr
-
-
-def test_chain_is_walked_up_to_the_top_in_order():
-    ceo, vp, mgr, adr = _chain()
+def test_chain_is_walked_up_to_the_top_in_order(org):
+    ceo, vp, mgr, adr = (org[role] for role in ("ceo", "vp", "mgr", "adr"))
     assert adr.chain_ids() == [adr.pk, mgr.pk, vp.pk, ceo.pk]
     assert adr.managers() == [mgr, vp, ceo]
     assert ceo.managers() == []
 
 
-def test_subtree_contains_reports_of_reports():
-    _ceo, vp, mgr, adr = _chain()
+def test_subtree_contains_reports_of_reports(org):
+    vp, mgr, adr, peer = (org[role] for role in ("vp", "mgr", "adr", "peer"))
     other = OwnerFactory(name="Other ADR", manager=vp)
-    assert vp.subtree_ids() == {vp.pk, mgr.pk, adr.pk, other.pk}
+    assert vp.subtree_ids() == {vp.pk, mgr.pk, adr.pk, peer.pk, other.pk}
     assert adr.subtree_ids() == {adr.pk}
 
 
-def test_making_a_report_your_manager_is_rejected_as_a_cycle():
-    ceo, _vp, _mgr, adr = _chain()
+def test_making_a_report_your_manager_is_rejected_as_a_cycle(org):
+    ceo, adr = org["ceo"], org["adr"]
     ceo.manager = adr
     with pytest.raises(ValidationError) as err:
         ceo.full_clean()
@@ -37,8 +29,8 @@ def test_making_a_report_your_manager_is_rejected_as_a_cycle():
     assert "cycle" in err.value.message_dict["manager"][0]
 
 
-def test_being_your_own_manager_is_rejected():
-    ceo, *_ = _chain()
+def test_being_your_own_manager_is_rejected(org):
+    ceo = org["ceo"]
     ceo.manager = ceo
     with pytest.raises(ValidationError) as err:
         ceo.full_clean()

@@ -15,18 +15,24 @@ import requests
 from mqaflow.models import ApiToken
 from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.factories import AccountFactory, ContactFactory, EventFactory, activity, org_chart
 from tests.support.processes import ROOT, process_env, stop, wait_for
 from tests.support.reliability_support import free_port
 
 
 def seed() -> dict:
     """The people and rows the schema's examples name, and a pending play of the ADR's."""
-    ceo = OwnerFactory(name="Maya Chen", email="maya@seller.example")
+    people = org_chart(
+        "ceo",
+        "adr",
+        "peer",
+        ceo={"name": "Maya Chen", "email": "maya@seller.example"},
+        adr={"name": "Ana Souza", "email": "ana@seller.example"},
+        peer={"name": "Ben Ode", "email": "ben@seller.example"},
+    )
+    ceo, adr = people["ceo"], people["adr"]
     ceo.user.is_staff = True
     ceo.user.save()
-    adr = OwnerFactory(name="Ana Souza", email="ana@seller.example", manager=ceo)
-    OwnerFactory(name="Ben Ode", email="ben@seller.example", manager=ceo)
     account = AccountFactory(domain="acme.com", name="Acme", funnel=1, owner=adr)
     contact = ContactFactory(account=account, email="jane@acme.com", seniority="vp")
     activity("webinar_attended")

@@ -1,5 +1,5 @@
-"""The production settings, plus two URLs that fail on purpose (tests/support/error_urls.py),
-for `make probe`: a 500 in the real stack, to see what the admins receive."""
+"""The production settings, plus two URLs that fail on purpose (tests/support/error_urls.py), for
+`make probe`: a 500 in the real stack, to see what the admins receive."""
 
 from config.settings.production import *  # noqa: F403
 

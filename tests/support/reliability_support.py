@@ -1,5 +1,5 @@
 """Shared pieces of the fault tests: a real SMTP server that can misbehave on purpose,
-an org chart and a way to make due plays."""
+a hanging one, and a way to make due plays (the org chart is tests.factories.org_chart)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from aiosmtpd.controller import Controller
 
 from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from plays.notifications import NOTICE_HEADER
+from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
 
 
 class FlakySMTPHandler:
@@ -34,7 +35,7 @@ class FlakySMTPHandler:
         """Every (play:step) delivered, one entry per notice: a digest lists several."""
         out = []
         for raw in list(self.messages):
-            header = email.message_from_bytes(raw).get("X-Mqaflow-Escalation", "")
+            header = email.message_from_bytes(raw).get(NOTICE_HEADER, "")
             out.extend(k.strip() for k in " ".join(header.split()).split(",") if k.strip())
         return out
 
@@ -85,14 +86,6 @@ class HangingServer:
         for conn in self.conns:
             conn.close()
         self.sock.close()
-
-
-def org():
-    ceo = OwnerFactory(name="Cara CEO", email="ceo@s.example")
-    vp = OwnerFactory(name="Vic VP", email="vp@s.example", manager=ceo)
-    mgr = OwnerFactory(name="Mia Manager", email="mgr@s.example", manager=vp)
-    adr = OwnerFactory(name="Ana ADR", email="ana@s.example", manager=mgr)
-    return {"ceo": ceo, "vp": vp, "mgr": mgr, "adr": adr}
 
 
 def qualified_plays(owner, n: int, at, funnel: int = 1) -> list[Play]:

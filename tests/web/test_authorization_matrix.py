@@ -15,9 +15,9 @@ from tests.factories import (
     AccountFactory,
     ContactFactory,
     EventFactory,
-    OwnerFactory,
     UserFactory,
     activity,
+    org_chart,
 )
 
 pytestmark = pytest.mark.django_db
@@ -122,12 +122,9 @@ MATRIX = [
 
 @pytest.fixture
 def people():
-    ceo = OwnerFactory(name="CEO")
-    manager = OwnerFactory(name="Manager", manager=ceo)
-    adr = OwnerFactory(name="ADR", manager=manager)
-    peer = OwnerFactory(name="Peer", manager=manager)
-    other_manager = OwnerFactory(name="Other manager", manager=ceo)
-    other_adr = OwnerFactory(name="Other ADR", manager=other_manager)
+    roles = ("ceo", "mgr", "adr", "peer", "other_mgr", "other_adr")
+    org = org_chart(*roles)
+    _ceo, manager, adr, peer, other_manager, other_adr = (org[role] for role in roles)
     account = AccountFactory(domain="acme.com", funnel=1, owner=adr)
     EventFactory(
         account=account,
@@ -148,7 +145,12 @@ def people():
         "integration": key,
         "play": Play.objects.get(account=account),
         "account": account,
-        "owners": {"adr": adr, "manager": manager, "other_adr": other_adr},
+        "owners": {
+            "adr": adr,
+            "manager": manager,
+            "other_adr": other_adr,
+            "other_manager": other_manager,
+        },
         "values": {
             "peer_id": peer.pk,
             "peer_email": peer.email,
@@ -162,10 +164,10 @@ def people():
 def _reset(people, method, path, who):
     """Each row starts from the same world: a pending play of the ADR, the org as built."""
     owners = people["owners"]
-    Owner.objects.filter(pk=owners["adr"].pk).update(manager=owners["manager"], name="ADR")
-    Owner.objects.filter(pk=owners["other_adr"].pk).update(
-        manager=Owner.objects.get(name="Other manager")
+    Owner.objects.filter(pk=owners["adr"].pk).update(
+        manager=owners["manager"], name=owners["adr"].name
     )
+    Owner.objects.filter(pk=owners["other_adr"].pk).update(manager=owners["other_manager"])
     Account.objects.filter(pk=people["account"].pk).update(owner=owners["adr"])
     status = "pending"
     if "complete" in path and who == "adr":
@@ -250,5 +252,5 @@ def test_an_adr_cannot_take_another_team_out_of_the_chain(people):
     )
     assert response.status_code == 403
     other.refresh_from_db()
-    assert other.manager.name == "Other manager"
+    assert other.manager == people["owners"]["other_manager"]
     assert Owner.objects.get(pk=people["owners"]["adr"].pk).manager == people["owners"]["manager"]

@@ -15,7 +15,14 @@ import pytest
 
 from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    EventFactory,
+    OwnerFactory,
+    activity,
+    org_chart,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,9 +59,15 @@ def browser():
 
 @pytest.fixture
 def world():
-    ceo = OwnerFactory(name="Catherine Okafor", title="CEO")
-    mgr = OwnerFactory(name="Maya Chen", title="ADR Manager", manager=ceo)
-    adr = OwnerFactory(name="Ana Souza", manager=mgr)
+    people = org_chart(
+        "ceo",
+        "mgr",
+        "adr",
+        ceo={"name": "Catherine Okafor", "title": "CEO"},
+        mgr={"name": "Maya Chen", "title": "ADR Manager"},
+        adr={"name": "Ana Souza"},
+    )
+    mgr, adr = people["mgr"], people["adr"]
     for owner in (mgr, adr):
         owner.user.set_password(PASSWORD)
         owner.user.save()
@@ -347,9 +360,9 @@ def test_play_page_start_bar_outcome_and_mention(
     assert page.locator(".tl-comment", has_text="booked for Tuesday").count() == 1
     check_axe(page, axe_script, f"completed play with a comment at {width}")
     shot(page, f"play-completed-{width}")
-    from plays.models import Escalation
+    from plays.models import Notice
 
-    notice = Escalation.objects.get(play=play, kind="mention")
+    notice = Notice.objects.get(play=play, kind="mention")
     assert notice.recipient == team_world["mgr"]
     page.close()
 
