@@ -61,7 +61,7 @@ test: export REDIS_URL ?= $(TEST_REDIS_URL)
 test: install browser-deps axe
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || { echo "run 'make format'"; exit 1; }
-	$(PY) manage.py makemigrations --check --dry-run --settings=mqaflow.settings_test >/dev/null \
+	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test >/dev/null \
 		|| { echo "Missing migrations: run manage.py makemigrations"; exit 1; }
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 

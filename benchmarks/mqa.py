@@ -102,7 +102,7 @@ def _fallback_owner() -> None:
 def _api_ingest(now, batches: int = 10, size: int = 5000) -> float:
     """The API as in production: the recompute each batch asks for goes to the broker
     (nobody consumes it here), it does not run inside the request."""
-    from mqaflow.celery import app
+    from config.celery import app
 
     app.conf.task_always_eager = False
     try:
@@ -236,7 +236,7 @@ def _timed(fn) -> float:
 
 def run(*, accounts: int, events: int) -> list[tuple[str, str, str]]:
     from mqaflow.models import Account
-    from mqaflow.qualification.engine import evaluate_accounts
+    from mqaflow.qualification.engine import accounts_evaluate
     from mqaflow.signals import account_qualified, accounts_qualified
 
     now = timezone.now()
@@ -253,7 +253,7 @@ def run(*, accounts: int, events: int) -> list[tuple[str, str, str]]:
     try:
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()
-        first = evaluate_accounts(now=now, cause="bench")
+        first = accounts_evaluate(now=now, cause="bench")
         first_s = time.perf_counter() - started
         # The process's peak so far: Django, the data generation's client side and the
         # biggest recompute (every qualifying account transitions at once).
@@ -277,13 +277,13 @@ def run(*, accounts: int, events: int) -> list[tuple[str, str, str]]:
     accounts_qualified.sender_receivers_cache.clear()
     try:
         steady_at = now + timedelta(minutes=15)
-        evaluate_accounts(now=steady_at, cause="bench")  # settles what aged out in 15 min
+        accounts_evaluate(now=steady_at, cause="bench")  # settles what aged out in 15 min
 
         # Interleaved at one fixed moment: engine, lower bound, engine, lower bound, …
         qualified = check_lower_bound(steady_at)
         engine_s, bound_s = [], []
         for _ in range(3):
-            engine_s.append(_timed(lambda: evaluate_accounts(now=steady_at, cause="bench")))
+            engine_s.append(_timed(lambda: accounts_evaluate(now=steady_at, cause="bench")))
             bound_s.append(_timed(lambda: lower_bound(steady_at)))
         full_s, bound = statistics.median(engine_s), statistics.median(bound_s)
         rows += [
@@ -310,7 +310,7 @@ def run(*, accounts: int, events: int) -> list[tuple[str, str, str]]:
         samples = []
         for i in range(7):
             started = time.perf_counter()
-            evaluate_accounts(ids, now=now + timedelta(minutes=20 + i), cause="bench")
+            accounts_evaluate(account_ids=ids, now=now + timedelta(minutes=20 + i), cause="bench")
             samples.append(time.perf_counter() - started)
         incremental = statistics.median(samples)
         rows.append(

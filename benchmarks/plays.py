@@ -76,7 +76,7 @@ def run(*, plays: int) -> list[tuple[str, str, str]]:
     with connection.cursor() as cur:
         # Start from no plays: the engine benchmark's ingest already created some.
         cur.execute(
-            "TRUNCATE plays_escalation, plays_playevent, plays_play, "
+            "TRUNCATE plays_notice, plays_playlogentry, plays_play, "
             "plays_historicalplay RESTART IDENTITY"
         )
         cur.execute(TRANSITIONS_SQL, {"accounts": accounts, "plays": plays, "now": now})
@@ -147,7 +147,7 @@ def _latency(owner, samples: int = 20) -> list[tuple[str, str, str]]:
 
     from django.test import Client
 
-    from mqaflow.celery import app
+    from config.celery import app
     from mqaflow.models import Account
     from plays.models import Play
     from tests.factories import UserFactory
@@ -161,7 +161,7 @@ def _latency(owner, samples: int = 20) -> list[tuple[str, str, str]]:
             "-m",
             "celery",
             "-A",
-            "mqaflow",
+            "config",
             "worker",
             "--pool",
             "solo",

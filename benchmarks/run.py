@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     recreate(url)
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mqaflow.settings_test")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 

@@ -100,7 +100,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resend the selected deliveries (same event id)")
     def resend(self, request, queryset):
-        count = deliveries_resend(list(queryset.values_list("pk", flat=True)))
+        count = deliveries_resend(delivery_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Queued {count} deliveries again.")
 
 

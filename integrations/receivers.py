@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.dispatch import receiver
 
 from mqaflow.signals import account_disqualified, account_qualified
-from plays.models import EscalationKind
+from plays.models import NoticeKind
 from plays.signals import notices_sent, play_changed
 
 from .payloads import actor_payload, play_payload, transition_payload
@@ -47,7 +47,7 @@ def play_changed_webhook(sender, play, kind, at, by=None, note="", **kwargs) -> 
 @receiver(notices_sent, dispatch_uid="integrations.play_escalated")
 def play_escalated_webhook(sender, notices, at, **kwargs) -> None:
     for notice in notices:
-        if notice.kind != EscalationKind.ESCALATION:
+        if notice.kind != NoticeKind.ESCALATION:
             continue
         data = {
             "play": play_payload(notice.play),

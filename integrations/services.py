@@ -76,7 +76,7 @@ def _publish(delivery_id: int) -> bool:
     return publish(deliver_webhook, delivery_id)
 
 
-def delivery_claim(delivery_id: int, *, now: datetime | None = None) -> bool:
+def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> bool:
     """Take a due delivery for sending; False if someone else has it or it is not due."""
     now = now or timezone.now()
     # No join here: Django would turn it into `WHERE id IN (SELECT … status = 'pending')`,
@@ -119,7 +119,7 @@ def _post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int | N
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def delivery_send(delivery_id: int) -> str:
+def delivery_send(*, delivery_id: int) -> str:
     """Send a claimed delivery and record the outcome; returns delivered/retry/failed."""
     delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
     if delivery.status != DeliveryStatus.SENDING:
@@ -139,7 +139,7 @@ def delivery_send(delivery_id: int) -> str:
     code, error = _post(endpoint.url, body, headers, settings.WEBHOOK_TIMEOUT_SECONDS)
     duration_ms = int((time.monotonic() - started) * 1000)
     return delivery_record_outcome(
-        delivery, code=code, error=error, duration_ms=duration_ms, now=timezone.now()
+        delivery=delivery, code=code, error=error, duration_ms=duration_ms, now=timezone.now()
     )
 
 
@@ -152,7 +152,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 @transaction.atomic
 def delivery_record_outcome(
-    delivery: WebhookDelivery, *, code: int | None, error: str, duration_ms: int, now: datetime
+    *, delivery: WebhookDelivery, code: int | None, error: str, duration_ms: int, now: datetime
 ) -> str:
     """Write the attempt to the log and move the delivery on (delivered, retry or failed)."""
     window = timedelta(hours=settings.WEBHOOK_RETRY_HOURS)
@@ -224,7 +224,7 @@ def _endpoint_failed(endpoint_id: int, now: datetime) -> None:
     )
 
 
-def deliveries_resend(delivery_ids: list[int], *, now: datetime | None = None) -> int:
+def deliveries_resend(*, delivery_ids: list[int], now: datetime | None = None) -> int:
     """Admin "resend": queue the deliveries again (same event id), whatever their state."""
     now = now or timezone.now()
     ids = list(
@@ -264,12 +264,12 @@ def webhooks_sweep(*, now: datetime | None = None) -> int:
     )
     for pk in due:
         if not _publish(pk):  # broker down: deliver from here rather than wait
-            delivery_deliver(pk)
+            delivery_deliver(delivery_id=pk)
     return len(due)
 
 
-def delivery_deliver(delivery_id: int) -> str:
+def delivery_deliver(*, delivery_id: int) -> str:
     """Claim and send one delivery (the task's body)."""
-    if not delivery_claim(delivery_id):
+    if not delivery_claim(delivery_id=delivery_id):
         return "not-due"
-    return delivery_send(delivery_id)
+    return delivery_send(delivery_id=delivery_id)

@@ -8,7 +8,7 @@ from .services import delivery_deliver, webhooks_sweep
 @shared_task(acks_late=True)
 def deliver_webhook(delivery_id: int) -> str:
     """Deliver one webhook now; if this message is lost the sweep publishes it again."""
-    return delivery_deliver(delivery_id)
+    return delivery_deliver(delivery_id=delivery_id)
 
 
 @shared_task(acks_late=True)

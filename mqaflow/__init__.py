@@ -1,3 +1,1 @@
-from .celery import app as celery_app
-
-__all__ = ("celery_app",)
+"""Accounts, engagement and qualification: the MQA domain (configuration lives in config/)."""

@@ -21,7 +21,7 @@ from .models import (
 from .models.accounts import MQA_STATE_FIELDS
 from .models.tokens import SCOPES
 from .models.transitions import RecomputeRun
-from .qualification.scheduling import request_recompute
+from .qualification.scheduling import recompute_request
 
 
 @admin.register(Owner)
@@ -94,7 +94,7 @@ class AccountAdmin(SimpleHistoryAdmin):
             )
         super().save_model(request, obj, form, change)
         if cause:
-            request_recompute([obj.pk], cause=cause)
+            recompute_request(account_ids=[obj.pk], cause=cause)
 
     @admin.display(description="Decision now")
     def why_not_yet(self, obj: Account) -> str:
@@ -102,9 +102,9 @@ class AccountAdmin(SimpleHistoryAdmin):
         stored explanation above is the one of the last status change."""
         if obj.pk is None:
             return "—"
-        from .qualification.engine import explain_account
+        from .qualification.engine import account_explain
 
-        decision = explain_account(obj, now=timezone.now())
+        decision = account_explain(account=obj, now=timezone.now())
         return f"{decision.get_status_display()}: {decision.explanation}"
 
 

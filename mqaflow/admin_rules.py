@@ -14,7 +14,7 @@ from .models import (
     MQATransition,
     SizeBand,
 )
-from .qualification.scheduling import request_recompute
+from .qualification.scheduling import recompute_request
 
 
 def _accounts_of(rule: MQARule):
@@ -38,7 +38,7 @@ class RecomputeOnSave:
 
     def _recompute(self, request, obj):
         ids = list(self.affected(obj).values_list("pk", flat=True))
-        request_recompute(ids, cause=f"rule change by {request.user.get_username()}")
+        recompute_request(account_ids=ids, cause=f"rule change by {request.user.get_username()}")
         self.message_user(
             request, f"{len(ids)} account(s) will be re-evaluated with the new rule.", messages.INFO
         )
@@ -50,7 +50,7 @@ class RecomputeOnSave:
     def delete_model(self, request, obj):
         ids = list(self.affected(obj).values_list("pk", flat=True))
         super().delete_model(request, obj)
-        request_recompute(ids, cause=f"rule change by {request.user.get_username()}")
+        recompute_request(account_ids=ids, cause=f"rule change by {request.user.get_username()}")
 
 
 class MQAClauseInline(admin.StackedInline):

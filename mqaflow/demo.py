@@ -295,7 +295,7 @@ def _events(rng, accounts, contacts, now: datetime) -> list[EngagementEvent]:
 def _shift(play, delta: timedelta) -> None:
     """Move a new play (and its account's qualification) `delta` into the past, as if it
     had been created then: its deadlines, frozen plan, history and first notice."""
-    from plays.models import Escalation, Play, PlayEvent
+    from plays.models import Notice, Play, PlayLogEntry
     from plays.services import first_at
 
     for entry in play.plan:
@@ -307,8 +307,8 @@ def _shift(play, delta: timedelta) -> None:
         plan=play.plan,
         next_action_at=first_at(play.plan),
     )
-    PlayEvent.objects.filter(play=play).update(at=F("at") - delta)
-    Escalation.objects.filter(play=play).update(
+    PlayLogEntry.objects.filter(play=play).update(at=F("at") - delta)
+    Notice.objects.filter(play=play).update(
         created_at=F("created_at") - delta,
         due_at=F("due_at") - delta,
         next_attempt_at=F("next_attempt_at") - delta,
@@ -395,9 +395,9 @@ def _seed(*, password: str, now: datetime) -> SeedResult:
         Account.objects.filter(pk__in=[a.pk for a, _ in accounts]).update(
             last_event_ingested_at=now
         )
-    from mqaflow.qualification.engine import evaluate_accounts
+    from mqaflow.qualification.engine import accounts_evaluate
 
-    evaluate_accounts([a.pk for a, _ in accounts], now=now)
+    accounts_evaluate(account_ids=[a.pk for a, _ in accounts], now=now)
     stories = _tell_stories(now) if fresh else {}
     return SeedResult(
         owners=Owner.objects.count(),

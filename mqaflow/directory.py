@@ -74,9 +74,9 @@ def account_update(*, account: Account, by=None, **changes) -> Account:
     locked._changed_by = by
     locked.save()
     if cause:
-        from mqaflow.qualification.scheduling import request_recompute
+        from mqaflow.qualification.scheduling import recompute_request
 
-        request_recompute([locked.pk], cause=cause)
+        recompute_request(account_ids=[locked.pk], cause=cause)
     return locked
 
 

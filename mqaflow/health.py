@@ -9,24 +9,19 @@ probe (a monitor asking twice a minute during an outage would send 120 mails an 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime
+from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from mqaflow.models import Heartbeat
 
 logger = logging.getLogger(__name__)
-
-# A job is stale when it has not succeeded for this long (its interval plus slack).
-STALE_AFTER = {
-    "escalations_sweep": timedelta(minutes=5),
-    "recompute_pending": timedelta(minutes=5),
-    "recompute_all": timedelta(minutes=45),
-}
 
 
 def check_database() -> str | None:
@@ -39,8 +34,7 @@ def check_database() -> str | None:
 
 
 def check_broker() -> str | None:
-    from mqaflow.celery import app
-
+    app = current_app  # the project's app (config/celery.py), loaded with the settings
     if app.conf.task_always_eager:
         return None
     try:
@@ -51,11 +45,14 @@ def check_broker() -> str | None:
     return None
 
 
-def check_jobs(now=None) -> dict[str, str | None]:
+def check_jobs(now: datetime | None = None) -> dict[str, str | None]:
+    """Each periodic job's problem, or None; a job is stale once it has not succeeded for
+    its MQAFLOW_HEALTH_STALE_AFTER (its interval plus slack)."""
     now = now or timezone.now()
-    seen = {h.name: h for h in Heartbeat.objects.filter(name__in=STALE_AFTER)}
+    stale_after = settings.MQAFLOW_HEALTH_STALE_AFTER
+    seen = {h.name: h for h in Heartbeat.objects.filter(name__in=stale_after)}
     problems: dict[str, str | None] = {}
-    for name, limit in getattr(settings, "MQAFLOW_HEALTH_STALE_AFTER", STALE_AFTER).items():
+    for name, limit in stale_after.items():
         beat = seen.get(name)
         if beat is None or beat.last_ok_at is None:
             problems[name] = "has not run yet"
@@ -66,7 +63,7 @@ def check_jobs(now=None) -> dict[str, str | None]:
     return problems
 
 
-def last_recompute() -> dict | None:
+def last_recompute() -> dict[str, Any] | None:
     """The latest qualification run, for information (it does not change the status)."""
     from mqaflow.models.transitions import RecomputeRun
 
@@ -85,14 +82,14 @@ def last_recompute() -> dict | None:
 
 
 @never_cache
-def health(request):
+def health(request: HttpRequest) -> JsonResponse:
     database = check_database()
-    checks = {"database": database or "ok", "broker": check_broker() or "ok"}
+    checks: dict[str, str] = {"database": database or "ok", "broker": check_broker() or "ok"}
     if database is None:
         for name, problem in check_jobs().items():
             checks[name] = problem or "ok"
     healthy = all(value == "ok" for value in checks.values())
-    body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
+    body: dict[str, Any] = {"status": "ok" if healthy else "unhealthy", "checks": checks}
     if database is None:
         body["last_recompute"] = last_recompute()
     response = JsonResponse(

@@ -1,4 +1,4 @@
-"""Ingesting engagement events: validate a whole batch, then store it in one insert.
+"""Ingesting engagement events: validate a whole batch, then store it in one transaction.
 
 Used by the events API and `import_csv events`. A batch is all-or-nothing: every error of
 every item is collected (by item index and field) before anything is written, so a client
@@ -190,7 +190,7 @@ def credited_minutes(activity_minutes: Decimal, multiplier: Decimal | None) -> D
     )
 
 
-def events_ingest(items: Iterable[object], *, now: datetime | None = None) -> IngestResult:
+def events_ingest(*, items: Iterable[object], now: datetime | None = None) -> IngestResult:
     """Validate and store a batch of events; raise BatchInvalid with every error, or store all."""
     now = now or timezone.now()
     items = list(items)
@@ -265,7 +265,7 @@ def _store(rows: list[EngagementEvent], *, now: datetime) -> IngestResult:
     NOTHING, then the accounts' update locks in id order. `created` counts the rows this
     transaction really inserted (RETURNING), not rows a concurrent batch inserted meanwhile.
     """
-    from mqaflow.qualification.scheduling import request_recompute
+    from mqaflow.qualification.scheduling import recompute_request
 
     unique: dict[str, EngagementEvent] = {}
     for row in rows:
@@ -290,7 +290,7 @@ def _store(rows: list[EngagementEvent], *, now: datetime) -> IngestResult:
                 .values_list("pk", flat=True)
             )
             Account.objects.filter(pk__in=touched).update(last_event_ingested_at=now)
-            request_recompute(touched)
+            recompute_request(account_ids=touched)
     return IngestResult(
         created=len(stored), duplicates=len(rows) - len(stored), account_ids=set(touched)
     )

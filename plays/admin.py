@@ -16,13 +16,13 @@ from .deadlines import add_sla_hours
 from .models import (
     ChatNotice,
     DismissReason,
-    Escalation,
     EscalationStep,
+    Notice,
     NotificationPreference,
     OwnerAbsence,
     Play,
     PlayComment,
-    PlayEvent,
+    PlayLogEntry,
     PlayTemplate,
     SLAPolicy,
 )
@@ -191,8 +191,8 @@ class SLAPolicyAdmin(InlineChangesInHistory, SimpleHistoryAdmin):
         )
 
 
-class EscalationInline(admin.TabularInline):
-    model = Escalation
+class NoticeInline(admin.TabularInline):
+    model = Notice
     extra = 0
     can_delete = False
     fields = [
@@ -210,8 +210,8 @@ class EscalationInline(admin.TabularInline):
     readonly_fields = fields
 
 
-class PlayEventInline(admin.TabularInline):
-    model = PlayEvent
+class PlayLogEntryInline(admin.TabularInline):
+    model = PlayLogEntry
     extra = 0
     can_delete = False
     fields = ["at", "kind", "from_status", "to_status", "actor", "note"]
@@ -252,11 +252,11 @@ class PlayAdmin(SimpleHistoryAdmin):
         "status",
         "assignee",
     ]
-    inlines = [EscalationInline, PlayEventInline, PlayCommentInline]
+    inlines = [NoticeInline, PlayLogEntryInline, PlayCommentInline]
 
 
-@admin.register(Escalation)
-class EscalationAdmin(admin.ModelAdmin):
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):
     list_display = [
         "play",
         "step",
@@ -272,18 +272,18 @@ class EscalationAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind", "level"]
     search_fields = ["recipient_email", "play__account__name"]
     list_select_related = ["play__account"]
-    readonly_fields = [f.name for f in Escalation._meta.fields]
+    readonly_fields = [f.name for f in Notice._meta.fields]
     actions = ["retry_now"]
 
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Retry failed or unknown escalations now")
+    @admin.action(description="Retry failed or unknown notices now")
     def retry_now(self, request, queryset):
         count = queryset.filter(status__in=["failed", "unknown"]).update(
             status="pending", next_attempt_at=timezone.now(), last_error=""
         )
-        self.message_user(request, f"{count} escalation(s) will be retried by the next sweep.")
+        self.message_user(request, f"{count} notice(s) will be retried by the next sweep.")
 
 
 @admin.register(PlayTemplate)
@@ -336,9 +336,9 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
 
 @admin.register(ChatNotice)
 class ChatNoticeAdmin(admin.ModelAdmin):
-    list_display = ["escalation", "channel", "status", "attempts", "response_code", "sent_at"]
+    list_display = ["notice", "channel", "status", "attempts", "response_code", "sent_at"]
     list_filter = ["channel", "status"]
-    search_fields = ["recipient__email", "escalation__play__account__name"]
+    search_fields = ["recipient__email", "notice__play__account__name"]
     readonly_fields = [f.name for f in ChatNotice._meta.fields]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 

@@ -16,7 +16,7 @@ from mqaflow.models import Owner
 from mqaflow.validation import DOMAIN_MAX_LENGTH
 
 from . import assignment, services
-from .models import DismissReason, Escalation, Play, PlayStatus
+from .models import DismissReason, Notice, Play, PlayStatus
 from .serializers import (
     CompleteSerializer,
     DismissSerializer,
@@ -29,7 +29,7 @@ from .serializers import (
 def _with_details(qs):
     return (
         qs.select_related("account", "assignee", "transition", "dismissed_reason")
-        .prefetch_related(Prefetch("escalations", Escalation.objects.order_by("step")))
+        .prefetch_related(Prefetch("notices", Notice.objects.order_by("step")))
         .order_by("due_at", "pk")
     )
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from mqaflow.models import Account, Owner
 
-from .models import OPEN_STATUSES, OwnerAbsence, Play, PlayEvent, PlayStatus
+from .models import OPEN_STATUSES, OwnerAbsence, Play, PlayLogEntry, PlayStatus
 from .routing import assignee_for, successor_of
 from .services import (
     PlayConflict,
@@ -61,7 +61,7 @@ def play_move(play: Play, to_owner: Owner, *, by, now: datetime, why: str) -> Pl
         )
         note += " The SLA clock keeps running."
     play.save()
-    PlayEvent.objects.create(
+    PlayLogEntry.objects.create(
         play=play,
         at=now,
         actor=by if by is not None and by.is_authenticated else None,

@@ -1,6 +1,6 @@
 """Notices where people read them: each owner's channels, digests and quiet hours.
 
-Timing. A notice's first attempt (`Escalation.next_attempt_at`) is when its recipient wants
+Timing. A notice's first attempt (`Notice.next_attempt_at`) is when its recipient wants
 it: reminders and escalations wait for the next hourly or daily digest if the recipient
 chose one (new-play notices never do), and every notice waits out the recipient's quiet
 hours — except an escalation step marked urgent. Notices due to one person at the same
@@ -35,12 +35,13 @@ from django.utils import timezone
 
 from .claims import release_stale_claims
 from .models import (
+    ESCALATION_WORD,
     ChatChannel,
     ChatNotice,
-    Escalation,
-    EscalationKind,
-    EscalationStatus,
+    Notice,
     NoticeDelivery,
+    NoticeKind,
+    NoticeStatus,
     NotificationPreference,
     Play,
 )
@@ -93,10 +94,10 @@ def notice_time(
         return at
     zone = _zone(pref)
     local = at.astimezone(zone)
-    if kind != EscalationKind.ASSIGNED and pref.delivery == NoticeDelivery.HOURLY:
+    if kind != NoticeKind.ASSIGNED and pref.delivery == NoticeDelivery.HOURLY:
         top = local.replace(minute=0, second=0, microsecond=0)
         local = top if top == local else top + timedelta(hours=1)
-    elif kind != EscalationKind.ASSIGNED and pref.delivery == NoticeDelivery.DAILY:
+    elif kind != NoticeKind.ASSIGNED and pref.delivery == NoticeDelivery.DAILY:
         slot = local.replace(hour=pref.digest_hour, minute=0, second=0, microsecond=0)
         local = slot if slot >= local else slot + timedelta(days=1)
     # Wall-clock arithmetic (zoneinfo gives each local time its own offset, DST included).
@@ -106,7 +107,7 @@ def notice_time(
     return local.astimezone(at.tzinfo or timezone.get_current_timezone())
 
 
-def defer_notice(row: Escalation, entry: dict | None, context: dict) -> None:
+def defer_notice(row: Notice, entry: dict | None, context: dict) -> None:
     """Set a planned notice's first attempt by its recipient's preferences (the planner
     calls this for every row it plans; `context` caches preferences for the sweep)."""
     if row.next_attempt_at is None or row.recipient_id is None:
@@ -122,7 +123,7 @@ def defer_notice(row: Escalation, entry: dict | None, context: dict) -> None:
 
 def assigned_notice_time(owner, at: datetime) -> datetime:
     """A new-play notice: never digested, but it waits out quiet hours."""
-    return notice_time(preference_of(owner.pk), kind=EscalationKind.ASSIGNED, at=at)
+    return notice_time(preference_of(owner.pk), kind=NoticeKind.ASSIGNED, at=at)
 
 
 def email_wanted(owner_id: int | None) -> bool:
@@ -133,7 +134,7 @@ def email_wanted(owner_id: int | None) -> bool:
 # --- recording chat notices --------------------------------------------------------------
 
 
-def chat_notices_record(notices: list[Escalation], now: datetime) -> int:
+def chat_notices_record(notices: list[Notice], now: datetime) -> int:
     """In the transaction that marks the notices sent: one chat notice per chat channel of
     each recipient, published after commit."""
     prefs = {
@@ -150,7 +151,7 @@ def chat_notices_record(notices: list[Escalation], now: datetime) -> int:
         for channel, url in pref.chat_channels().items():
             rows.append(
                 ChatNotice(
-                    escalation=notice,
+                    notice=notice,
                     channel=channel,
                     recipient_id=notice.recipient_id,
                     url=url,
@@ -186,14 +187,14 @@ def chat_claim(recipient_id: int, channel: str, *, now: datetime | None = None) 
             .filter(
                 recipient_id=recipient_id,
                 channel=channel,
-                status=EscalationStatus.PENDING,
+                status=NoticeStatus.PENDING,
                 next_attempt_at__lte=now,
             )
             .order_by("created_at", "pk")
             .values_list("pk", flat=True)[:DIGEST_MAX]
         )
         ChatNotice.objects.filter(pk__in=ids).update(
-            status=EscalationStatus.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
+            status=NoticeStatus.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
         )
     return ids
 
@@ -222,8 +223,8 @@ def chat_deliver(ids: list[int], *, now: datetime | None = None) -> str:
 
     now = now or timezone.now()
     rows = list(
-        ChatNotice.objects.select_related("escalation__recipient")
-        .filter(pk__in=ids, status=EscalationStatus.SENDING)
+        ChatNotice.objects.select_related("notice__recipient")
+        .filter(pk__in=ids, status=NoticeStatus.SENDING)
         .order_by("created_at", "pk")
     )
     if not rows:
@@ -231,30 +232,30 @@ def chat_deliver(ids: list[int], *, now: datetime | None = None) -> str:
     plays = {
         p.pk: p
         for p in Play.objects.select_related("account", "assignee", "transition").filter(
-            pk__in={r.escalation.play_id for r in rows}
+            pk__in={r.notice.play_id for r in rows}
         )
     }
     sendable, stale = [], []
     for row in rows:
-        play = plays[row.escalation.play_id]
-        kind = row.escalation.kind
+        play = plays[row.notice.play_id]
+        kind = row.notice.kind
         relevant = (
             True  # a comment's mention is news whatever the play's status
-            if kind == EscalationKind.MENTION
-            else play.is_open and play.assignee_id == row.escalation.recipient_id
-            if kind == EscalationKind.ASSIGNED
+            if kind == NoticeKind.MENTION
+            else play.is_open and play.assignee_id == row.notice.recipient_id
+            if kind == NoticeKind.ASSIGNED
             else play.status == "pending"
         )
         (sendable if relevant else stale).append(row)
     if stale:
         ChatNotice.objects.filter(pk__in=[r.pk for r in stale]).update(
-            status=EscalationStatus.SKIPPED,
+            status=NoticeStatus.SKIPPED,
             next_attempt_at=None,
             last_error="Not sent: the play changed first.",
         )
     if not sendable:
         return "skipped"
-    items = [context_for(r.escalation, plays[r.escalation.play_id], now) for r in sendable]
+    items = [context_for(r.notice, plays[r.notice.play_id], now) for r in sendable]
     channel, url = sendable[0].channel, sendable[0].url
     payload = slack_payload(items) if channel == ChatChannel.SLACK else teams_payload(items)
     code, error = _post(url, payload)
@@ -265,15 +266,15 @@ def chat_deliver(ids: list[int], *, now: datetime | None = None) -> str:
 def _record(rows: list[ChatNotice], *, code: int | None, error: str, now: datetime) -> str:
     """The message's send record: every notice in it moves together, in one transaction."""
     ids = [r.pk for r in rows]
-    mine = ChatNotice.objects.filter(pk__in=ids, status=EscalationStatus.SENDING)
+    mine = ChatNotice.objects.filter(pk__in=ids, status=NoticeStatus.SENDING)
     if code is not None and 200 <= code < 300:
-        mine.update(status=EscalationStatus.SENT, sent_at=now, response_code=code, last_error="")
+        mine.update(status=NoticeStatus.SENT, sent_at=now, response_code=code, last_error="")
         return "sent"
     if code is None or code >= 500 or code in RETRYABLE_4XX:
         attempts = max(r.attempts for r in rows)
         delay = min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
         mine.update(
-            status=EscalationStatus.PENDING,
+            status=NoticeStatus.PENDING,
             next_attempt_at=now + delay,
             response_code=code,
             last_error=error[:2000],
@@ -281,7 +282,7 @@ def _record(rows: list[ChatNotice], *, code: int | None, error: str, now: dateti
         logger.warning("chat notices %s not sent; retry at %s", ids, now + delay)
         return "retrying"
     mine.update(
-        status=EscalationStatus.FAILED, next_attempt_at=None, response_code=code, last_error=error
+        status=NoticeStatus.FAILED, next_attempt_at=None, response_code=code, last_error=error
     )
     logger.error("chat notices %s refused (HTTP %s)", ids, code)
     return "failed"
@@ -313,7 +314,7 @@ def chat_notices_sweep(*, now: datetime | None = None, budget: float = 50.0) -> 
     deadline = clock.monotonic() + budget
     sent = 0
     groups = (
-        ChatNotice.objects.filter(Q(status=EscalationStatus.PENDING) & Q(next_attempt_at__lte=now))
+        ChatNotice.objects.filter(Q(status=NoticeStatus.PENDING) & Q(next_attempt_at__lte=now))
         .values_list("recipient_id", "channel")
         .distinct()
     )
@@ -329,16 +330,16 @@ def chat_notices_sweep(*, now: datetime | None = None, budget: float = 50.0) -> 
 
 
 def _title(item: dict) -> str:
-    escalation = item["escalation"]
+    notice = item["notice"]
     label = {"assigned": "New play", "reminder": "Reminder", "mention": "You were mentioned"}.get(
-        escalation.kind, f"Escalation (level {escalation.level})"
+        notice.kind, f"{ESCALATION_WORD} (level {notice.level})"
     )
     return f"{label}: {item['account'].name}"
 
 
 def _facts(item: dict) -> list[tuple[str, str]]:
     play, account = item["play"], item["account"]
-    facts = [("Comment", item["escalation"].note)] if item["escalation"].kind == "mention" else []
+    facts = [("Comment", item["notice"].note)] if item["notice"].kind == "mention" else []
     facts += [
         ("Account", f"{account.name} ({account.domain})"),
         ("Assignee", item["assignee"].name),

@@ -23,11 +23,11 @@ from mqaflow.models import Account, MQATransition
 from .channels import notice_time
 from .models import (
     OPEN_STATUSES,
-    Escalation,
-    EscalationKind,
+    Notice,
+    NoticeKind,
     NotificationPreference,
     Play,
-    PlayEvent,
+    PlayLogEntry,
     PlayStatus,
     SLAPolicy,
 )
@@ -109,9 +109,9 @@ def _create_set_based(transitions: list[MQATransition]) -> list[Play]:
         )
         notes.append(routing.notes)
     Play.objects.bulk_create(plays, batch_size=1000)
-    PlayEvent.objects.bulk_create(
+    PlayLogEntry.objects.bulk_create(
         [
-            PlayEvent(
+            PlayLogEntry(
                 play=play,
                 at=play.created_at,
                 kind="created",
@@ -123,18 +123,18 @@ def _create_set_based(transitions: list[MQATransition]) -> list[Play]:
         ],
         batch_size=1000,
     )
-    Escalation.objects.bulk_create(
+    Notice.objects.bulk_create(
         [
-            Escalation(
+            Notice(
                 play=play,
                 step=ASSIGNED_STEP,
-                kind=EscalationKind.ASSIGNED,
+                kind=NoticeKind.ASSIGNED,
                 level=0,
                 recipient=play.assignee,
                 recipient_email=play.assignee.email,
                 due_at=play.created_at,
                 next_attempt_at=notice_time(
-                    prefs.get(play.assignee_id), kind=EscalationKind.ASSIGNED, at=play.created_at
+                    prefs.get(play.assignee_id), kind=NoticeKind.ASSIGNED, at=play.created_at
                 ),
                 created_at=play.created_at,
                 note=" ".join(why),

@@ -1,10 +1,12 @@
-"""Plays, the SLA policies that time them, and the escalations they cause.
+"""Plays, the SLA policies that time them, and the notices they cause.
 
 A play freezes its deadlines when it is created (`due_at`, `remind_at`, `plan`), so editing
 a policy never moves the clock of a play already waiting. `next_action_at` is the time of
 the play's next unplanned step; the sweep finds due plays through a partial index on it.
-Every notice is an `Escalation` row, unique per (play, step): the row is the guard that an
-email goes out once, and the audit of who was told, when, and who was skipped and why.
+Every notice (new play, reminder, escalation step, mention) is a `Notice` row, unique per
+(play, kind, step): the row is the guard that an email goes out once, and the audit of who
+was told, when, and who was skipped and why. What happened to the play itself (created,
+started, reassigned…) is its log, one `PlayLogEntry` per change.
 """
 
 from __future__ import annotations
@@ -372,14 +374,19 @@ class Play(models.Model):
         return self.status in OPEN_STATUSES
 
 
-class EscalationKind(models.TextChoices):
+# The word escalation emails and chat messages start with ("[Escalation level 2] …"): kept
+# word for word because recipients filter their mail and chat alerts on it.
+ESCALATION_WORD = "Escalation"  # compatibility: mail filters and chat alerts match it
+
+
+class NoticeKind(models.TextChoices):
     ASSIGNED = "assigned", "New play"
     REMINDER = "reminder", "Reminder"
-    ESCALATION = "escalation", "Escalation"
+    ESCALATION = "escalation", "Escalation step"
     MENTION = "mention", "Mention"
 
 
-class EscalationStatus(models.TextChoices):
+class NoticeStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SENDING = "sending", "Sending"
     SENT = "sent", "Sent"
@@ -389,16 +396,17 @@ class EscalationStatus(models.TextChoices):
     UNKNOWN = "unknown", "Unknown (crashed mid-send)"
 
 
-class Escalation(models.Model):
-    """One notice of a play (new-play email, reminder or escalation), sent at most once.
+class Notice(models.Model):
+    """One notice of a play (new play, reminder, escalation step or mention), sent at most
+    once; a notice of kind "escalation" is one rung of the escalation-step ladder.
 
     Reminders and escalations are numbered by their plan step; "assigned" notices by the
     play's assignment round (0 at creation, then one per move to a new assignee);
     mentions in comments by their order on the play (1, 2, …)."""
 
-    play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="escalations")
+    play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="notices")
     step = models.PositiveSmallIntegerField()
-    kind = models.CharField(max_length=20, choices=EscalationKind.choices)
+    kind = models.CharField(max_length=20, choices=NoticeKind.choices)
     level = models.PositiveSmallIntegerField(
         default=0, help_text="How many levels above the assignee the recipient is (0: assignee)."
     )
@@ -408,7 +416,7 @@ class Escalation(models.Model):
     recipient_email = models.EmailField(blank=True)
     due_at = models.DateTimeField()
     status = models.CharField(
-        max_length=20, choices=EscalationStatus.choices, default=EscalationStatus.PENDING
+        max_length=20, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     crash_resends = models.PositiveSmallIntegerField(
@@ -432,7 +440,7 @@ class Escalation(models.Model):
             models.Index(
                 fields=["next_attempt_at"],
                 condition=models.Q(status__in=["pending", "sending"]),
-                name="escalation_undelivered",
+                name="notice_undelivered",
             ),
         ]
 
@@ -441,10 +449,12 @@ class Escalation(models.Model):
         return f"{kind} {self.step} of play #{self.play_id} → {self.recipient_email}"
 
 
-class PlayEvent(models.Model):
-    """The play's own story: created, assigned, started, reassigned, dismissed…"""
+class PlayLogEntry(models.Model):
+    """One line of the play's log: created, assigned, started, reassigned, dismissed…
 
-    play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="events")
+    Not to be confused with `mqaflow.EngagementEvent`, what the account's people did."""
+
+    play = models.ForeignKey(Play, on_delete=models.CASCADE, related_name="log_entries")
     at = models.DateTimeField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -462,6 +472,7 @@ class PlayEvent(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+        verbose_name_plural = "play log entries"
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
@@ -567,14 +578,12 @@ class ChatNotice(models.Model):
     """A notice on a chat channel: sent at most once per (play, step, channel), with the
     same claim, retry and backoff rules as its email (plays.channels)."""
 
-    escalation = models.ForeignKey(
-        Escalation, on_delete=models.CASCADE, related_name="chat_notices"
-    )
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="chat_notices")
     channel = models.CharField(max_length=10, choices=ChatChannel.choices)
     recipient = models.ForeignKey("mqaflow.Owner", on_delete=models.CASCADE, related_name="+")
     url = models.URLField(max_length=500)
     status = models.CharField(
-        max_length=20, choices=EscalationStatus.choices, default=EscalationStatus.PENDING
+        max_length=20, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     crash_resends = models.PositiveSmallIntegerField(
@@ -588,10 +597,10 @@ class ChatNotice(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["escalation", "channel"]
+        ordering = ["notice", "channel"]
         constraints = [
             models.UniqueConstraint(
-                fields=["escalation", "channel"], name="one_chat_notice_per_channel"
+                fields=["notice", "channel"], name="one_chat_notice_per_channel"
             ),
         ]
         indexes = [
@@ -603,4 +612,4 @@ class ChatNotice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_channel_display()}: {self.escalation}"
+        return f"{self.get_channel_display()}: {self.notice}"

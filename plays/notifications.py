@@ -11,8 +11,11 @@ from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
 
 from .channels import email_wanted
-from .models import Escalation, EscalationKind, EscalationStatus, Play
+from .models import ESCALATION_WORD, Notice, NoticeKind, NoticeStatus, Play
 from .routing import absences_at, escalation_recipient, relation
+
+# Which notices an email carries ("play:step, …"); the name predates `Notice` and stays.
+NOTICE_HEADER = "X-Mqaflow-Escalation"  # compatibility: mail filters and tooling read it
 
 
 def humanize_duration(delta: timedelta) -> str:
@@ -30,11 +33,9 @@ def humanize_duration(delta: timedelta) -> str:
     return " ".join(parts) or "less than a minute"
 
 
-def ladder_context(
-    escalation: Escalation, play: Play, now: datetime, cache: dict | None = None
-) -> dict:
+def ladder_context(notice: Notice, play: Play, now: datetime, cache: dict | None = None) -> dict:
     """Who was told before this notice, and who is told next and when (if anyone): an
-    escalation names the chain so nobody wonders whether their boss already knows.
+    escalation notice names the chain so nobody wonders whether their boss already knows.
 
     `cache` carries the absences and chains loaded once for a whole digest."""
     cache = {} if cache is None else cache
@@ -42,8 +43,8 @@ def ladder_context(
         cache["absences"] = absences_at(now)
     chains = cache.setdefault("chains", {})
     sent = (
-        play.escalations.filter(
-            kind=EscalationKind.ESCALATION, status=EscalationStatus.SENT, step__lt=escalation.step
+        play.notices.filter(
+            kind=NoticeKind.ESCALATION, status=NoticeStatus.SENT, step__lt=notice.step
         )
         .exclude(recipient=None)
         .select_related("recipient")
@@ -51,14 +52,14 @@ def ladder_context(
     )
     told = [row.recipient for row in sent]
     alerted = {o.pk for o in told} | (
-        {escalation.recipient_id} if escalation.kind == EscalationKind.ESCALATION else set()
+        {notice.recipient_id} if notice.kind == NoticeKind.ESCALATION else set()
     )
     next_name, next_at = "", None
     if play.assignee_id not in chains:
         chains[play.assignee_id] = play.assignee.managers()
     chain = chains[play.assignee_id]
     for entry in sorted(play.plan, key=lambda e: e["step"]):
-        if entry["step"] <= escalation.step or entry["kind"] != EscalationKind.ESCALATION:
+        if entry["step"] <= notice.step or entry["kind"] != NoticeKind.ESCALATION:
             continue
         found = escalation_recipient(
             play.assignee,
@@ -79,34 +80,32 @@ def ladder_context(
     }
 
 
-def context_for(
-    escalation: Escalation, play: Play, now: datetime, cache: dict | None = None
-) -> dict:
-    recipient_name = escalation.recipient.name if escalation.recipient else ""
+def context_for(notice: Notice, play: Play, now: datetime, cache: dict | None = None) -> dict:
+    recipient_name = notice.recipient.name if notice.recipient else ""
     late = now - play.due_at
     return {
-        "escalation": escalation,
+        "notice": notice,
         "play": play,
         "account": play.account,
         "assignee": play.assignee,
         "recipient_name": recipient_name,
-        "who": relation(escalation.level, play.assignee.name),
+        "who": relation(notice.level, play.assignee.name),
         "explanation": play.transition.explanation or play.account.mqa_explanation,
         "waiting": humanize_duration(now - play.created_at),
         "late": humanize_duration(late) if late > timedelta(0) else "",
         "due_in": humanize_duration(-late) if late <= timedelta(0) else "",
         "due_at": play.due_at,
         "link": play.link,
-        "level_label": _level_label(escalation),
+        "level_label": _level_label(notice),
         "site_url": settings.SITE_URL,
-        **ladder_context(escalation, play, now, cache),
+        **ladder_context(notice, play, now, cache),
     }
 
 
-def _level_label(escalation: Escalation) -> str:
-    if escalation.kind != "escalation":
-        return escalation.get_kind_display()
-    return f"Escalation level {escalation.level}"
+def _level_label(notice: Notice) -> str:
+    if notice.kind != "escalation":
+        return notice.get_kind_display()
+    return f"{ESCALATION_WORD} level {notice.level}"
 
 
 def _render(base: str, ctx: dict) -> tuple[str, str, str]:
@@ -118,7 +117,7 @@ def _render(base: str, ctx: dict) -> tuple[str, str, str]:
     )
 
 
-def build_message(notices: list[tuple[Escalation, Play]], now: datetime) -> EmailMultiAlternatives:
+def build_message(notices: list[tuple[Notice, Play]], now: datetime) -> EmailMultiAlternatives:
     """One email to one recipient: the notice itself, or a digest of every notice due."""
     first, play = notices[0]
     cache: dict = {}
@@ -131,7 +130,7 @@ def build_message(notices: list[tuple[Escalation, Play]], now: datetime) -> Emai
             "recipient_name": first.recipient.name if first.recipient else "",
             "items": items,
             "count": len(items),
-            "escalations": sum(1 for row, _ in notices if row.kind == EscalationKind.ESCALATION),
+            "escalations": sum(1 for row, _ in notices if row.kind == NoticeKind.ESCALATION),
             "site_url": settings.SITE_URL,
         }
         subject, text, html = _render("emails/digest", ctx)
@@ -140,23 +139,23 @@ def build_message(notices: list[tuple[Escalation, Play]], now: datetime) -> Emai
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[first.recipient_email],
-        headers={"X-Mqaflow-Escalation": ", ".join(notice_key(row) for row, _ in notices)},
+        headers={NOTICE_HEADER: ", ".join(notice_key(row) for row, _ in notices)},
         connection=get_connection(timeout=settings.EMAIL_TIMEOUT),
     )
     message.attach_alternative(html, "text/html")
     return message
 
 
-def notice_key(row: Escalation) -> str:
+def notice_key(row: Notice) -> str:
     """'play:step' as in every earlier release; later assignment rounds are 'play:a<n>'."""
-    if row.kind == EscalationKind.ASSIGNED and row.step:
+    if row.kind == NoticeKind.ASSIGNED and row.step:
         return f"{row.play_id}:a{row.step}"
-    if row.kind == EscalationKind.MENTION:
+    if row.kind == NoticeKind.MENTION:
         return f"{row.play_id}:m{row.step}"
     return f"{row.play_id}:{row.step}"
 
 
-def send_notices(notices: list[tuple[Escalation, Play]], now: datetime) -> None:
+def send_notices(notices: list[tuple[Notice, Play]], now: datetime) -> None:
     """Hand one email to the mail backend; raises whatever the backend raises. A recipient
     who turned email off gets nothing here: their chat channels carry the notice."""
     if not email_wanted(notices[0][0].recipient_id):

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from mqaflow.models import Owner
 
-from .models import OPEN_STATUSES, Escalation, Play, PlayEvent, PlayStatus
+from .models import OPEN_STATUSES, Notice, Play, PlayLogEntry, PlayStatus
 
 COMPLIANCE_DEFINITION = (
     "Of the plays an ADR held at their deadline, the share they started (or dismissed "
@@ -43,8 +43,8 @@ def with_level(qs: QuerySet) -> QuerySet:
     """Annotate each play with how many escalation levels were sent (its escalation level)."""
     return qs.annotate(
         escalation_level=Count(
-            "escalations",
-            filter=Q(escalations__kind="escalation", escalations__status="sent"),
+            "notices",
+            filter=Q(notices__kind="escalation", notices__status="sent"),
         )
     )
 
@@ -141,7 +141,7 @@ def with_holder(qs: QuerySet) -> QuerySet:
     time, else at its deadline), their team, and whether they dismissed it themselves."""
     decided_at = Least(Coalesce("started_at", "due_at"), "due_at")
     last_move = (
-        PlayEvent.objects.filter(
+        PlayLogEntry.objects.filter(
             play=OuterRef("pk"), to_assignee__isnull=False, at__lte=OuterRef("decided_at")
         )
         .order_by("-at", "-pk")
@@ -221,9 +221,7 @@ def sla_compliance_by_team(start: datetime, end: datetime) -> dict[str, dict]:
 
 def escalations_per_level(start: datetime, end: datetime) -> list[dict]:
     return list(
-        Escalation.objects.filter(
-            kind="escalation", status="sent", sent_at__gte=start, sent_at__lt=end
-        )
+        Notice.objects.filter(kind="escalation", status="sent", sent_at__gte=start, sent_at__lt=end)
         .values("level")
         .annotate(count=Count("id"))
         .order_by("level")
@@ -380,7 +378,7 @@ def weekly_load(ids: set[int], *, now: datetime) -> dict[int, int]:
     """Plays each owner received this week (created for them or moved to them, Monday on)."""
     since = week_start(now)
     received = (
-        PlayEvent.objects.filter(
+        PlayLogEntry.objects.filter(
             to_assignee_id__in=ids, at__gte=since, kind__in=["created", "reassigned"]
         )
         .values("to_assignee_id")
@@ -398,7 +396,7 @@ def org_overview(*, now: datetime | None = None) -> dict:
         at_risk=Count("id", filter=pending & Q(remind_at__lte=now, due_at__gt=now)),
         breached=Count("id", filter=pending & Q(due_at__lte=now)),
     )
-    escalated = Escalation.objects.filter(
+    escalated = Notice.objects.filter(
         kind="escalation", status="sent", play__status__in=OPEN_STATUSES
     )
     totals["escalated"] = escalated.values("play").distinct().count()

@@ -1,23 +1,27 @@
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from mqaflow.api.serializers import StrictJSONTypes
 
-from .models import Escalation, Play, PlayOutcome
+from .models import Notice, Play, PlayOutcome
 
 
-class EscalationSerializer(serializers.ModelSerializer):
+# The JSON is the contract of earlier releases: the schema component and the play's field
+# keep the name `escalations` although the model is `Notice` (it holds every kind of notice).
+@extend_schema_serializer(component_name="Escalation")  # compatibility: generated clients
+class NoticeSerializer(serializers.ModelSerializer):
     # Blank when nobody could be told (the note says why): not always an email.
     recipient = serializers.CharField(source="recipient_email", allow_blank=True)
 
     class Meta:
-        model = Escalation
+        model = Notice
         fields = ["step", "kind", "level", "recipient", "due_at", "sent_at", "status", "note"]
 
 
 class PlaySerializer(serializers.ModelSerializer):
     account = serializers.CharField(source="account.domain")
     assignee = serializers.EmailField(source="assignee.email")
-    escalations = EscalationSerializer(many=True, read_only=True)
+    escalations = NoticeSerializer(source="notices", many=True, read_only=True)
     explanation = serializers.CharField(source="transition.explanation")
     dismissed_reason = serializers.CharField(
         source="dismissed_reason.slug", default=None, allow_null=True

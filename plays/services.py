@@ -27,12 +27,12 @@ from .deadlines import add_sla_hours
 from .models import (
     OPEN_STATUSES,
     DismissReason,
-    Escalation,
-    EscalationKind,
-    EscalationStatus,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
     Play,
     PlayComment,
-    PlayEvent,
+    PlayLogEntry,
     PlayOutcome,
     PlayStatus,
     PlayTemplate,
@@ -82,7 +82,7 @@ def build_plan(
     plan = [
         {
             "step": first_step,
-            "kind": EscalationKind.REMINDER,
+            "kind": NoticeKind.REMINDER,
             "at": remind_at.isoformat(),
             "levels_up": 0,
             "to_top": False,
@@ -93,7 +93,7 @@ def build_plan(
         plan.append(
             {
                 "step": number,
-                "kind": EscalationKind.ESCALATION,
+                "kind": NoticeKind.ESCALATION,
                 "at": add_sla_hours(created_at, step.after_hours, policy=policy).isoformat(),
                 "levels_up": step.levels_up or 0,
                 "to_top": step.to_top,
@@ -112,7 +112,7 @@ def first_at(plan: list[dict]) -> datetime | None:
 def restart_clock(play: Play, start: datetime) -> None:
     """A fresh SLA from `start`: new deadlines, plan steps numbered after every step the
     play already has (sent steps stay on record, unsent ones are cancelled by the caller)."""
-    used = play.escalations.exclude(kind=EscalationKind.ASSIGNED).aggregate(m=Max("step"))["m"]
+    used = play.notices.exclude(kind=NoticeKind.ASSIGNED).aggregate(m=Max("step"))["m"]
     planned = max((p["step"] for p in play.plan), default=0)
     due_at, remind_at, plan = build_plan(play.policy, start, first_step=max(used or 0, planned) + 1)
     play.plan, play.due_at, play.remind_at = plan, due_at, remind_at
@@ -160,7 +160,7 @@ def play_create(
             play.save()
     except IntegrityError:  # a concurrent qualification created the open play first
         return None
-    PlayEvent.objects.create(
+    PlayLogEntry.objects.create(
         play=play,
         at=now,
         kind="created",
@@ -207,7 +207,7 @@ def keep_after_requalification(play: Play, transition: MQATransition, now: datet
     if play.withdraw_due_at is None and play.account_disqualified_at is None:
         return
     Play.objects.filter(pk=play.pk).update(withdraw_due_at=None, account_disqualified_at=None)
-    PlayEvent.objects.create(
+    PlayLogEntry.objects.create(
         play=play,
         at=now,
         kind="requalified",
@@ -215,16 +215,16 @@ def keep_after_requalification(play: Play, transition: MQATransition, now: datet
     )
 
 
-def notify_assignee(play: Play, *, now: datetime, note: str = "") -> Escalation:
+def notify_assignee(play: Play, *, now: datetime, note: str = "") -> Notice:
     """A "play assigned to you" notice for the current assignee, sent at once after commit.
 
     Each assignment round has its own row (unique per play, kind and step), so a move
     notifies the new assignee once however often the request is retried."""
-    last = play.escalations.filter(kind=EscalationKind.ASSIGNED).aggregate(m=Max("step"))["m"]
-    notice = Escalation.objects.create(
+    last = play.notices.filter(kind=NoticeKind.ASSIGNED).aggregate(m=Max("step"))["m"]
+    notice = Notice.objects.create(
         play=play,
         step=ASSIGNED_STEP if last is None else last + 1,
-        kind=EscalationKind.ASSIGNED,
+        kind=NoticeKind.ASSIGNED,
         level=0,
         recipient=play.assignee,
         recipient_email=play.assignee.email,
@@ -237,35 +237,35 @@ def notify_assignee(play: Play, *, now: datetime, note: str = "") -> Escalation:
     return notice
 
 
-def _deliver_after_commit(escalation: Escalation) -> None:
+def _deliver_after_commit(notice: Notice) -> None:
     """Send the notice right after commit; if the message is lost the sweep sends it."""
     from mqaflow.broker import publish
 
-    from .tasks import deliver_escalation
+    from .tasks import notice_deliver
 
-    transaction.on_commit(partial(publish, deliver_escalation, escalation.pk))
+    transaction.on_commit(partial(publish, notice_deliver, notice.pk))
 
 
 def cancel_notices(play: Play, why: str, *, recipient_id: int | None = None) -> int:
     """Cancel every notice of the play not yet handed to the mail server (optionally only
     those addressed to one person): nobody is told about it again."""
-    qs = Escalation.objects.filter(play=play, status=EscalationStatus.PENDING).exclude(
-        kind=EscalationKind.MENTION  # a comment stays news whatever happens to the play
+    qs = Notice.objects.filter(play=play, status=NoticeStatus.PENDING).exclude(
+        kind=NoticeKind.MENTION  # a comment stays news whatever happens to the play
     )
     if recipient_id is not None:
         qs = qs.filter(recipient_id=recipient_id)
-    return qs.update(status=EscalationStatus.CANCELLED, next_attempt_at=None, last_error=why)
+    return qs.update(status=NoticeStatus.CANCELLED, next_attempt_at=None, last_error=why)
 
 
 def _locked(play: Play) -> Play:
     return Play.objects.select_for_update(of=("self",)).select_related("account").get(pk=play.pk)
 
 
-def last_change(play: Play) -> PlayEvent | None:
-    return play.events.select_related("actor__owner").order_by("-at", "-pk").first()
+def last_change(play: Play) -> PlayLogEntry | None:
+    return play.log_entries.select_related("actor__owner").order_by("-at", "-pk").first()
 
 
-def describe_change(event: PlayEvent | None, play: Play) -> str:
+def describe_change(event: PlayLogEntry | None, play: Play) -> str:
     """ "Reassigned to Bo by Mia at Mon 2 Mar 10:15." — what a stale page missed."""
     if event is None:
         return f"This play is {play.get_status_display().lower()}."
@@ -301,7 +301,7 @@ def _change_status(
         locked.next_action_at = None
         locked.withdraw_due_at = None
     locked.save()
-    PlayEvent.objects.create(
+    PlayLogEntry.objects.create(
         play=locked,
         at=now,
         actor=by if by is not None and by.is_authenticated else None,
@@ -349,7 +349,7 @@ def _check_assignee(locked: Play, by, verb: str) -> None:
         return
     mine = getattr(by, "owner", None) if by.is_authenticated else None
     moved_away = (
-        locked.events.filter(from_assignee=mine, kind="reassigned")
+        locked.log_entries.filter(from_assignee=mine, kind="reassigned")
         .select_related("actor__owner", "to_assignee")
         .order_by("-at", "-pk")
         .first()
@@ -419,18 +419,16 @@ def parse_mentions(body: str, candidates: list[Owner]) -> list[Owner]:
     return found
 
 
-def notify_mention(comment: PlayComment, owner: Owner, *, now: datetime) -> Escalation:
+def notify_mention(comment: PlayComment, owner: Owner, *, now: datetime) -> Notice:
     """A "you were mentioned" notice, sent at once after commit; mentions are numbered per
     play (unique per play, kind and step) like the assignment rounds."""
-    last = comment.play.escalations.filter(kind=EscalationKind.MENTION).aggregate(m=Max("step"))[
-        "m"
-    ]
+    last = comment.play.notices.filter(kind=NoticeKind.MENTION).aggregate(m=Max("step"))["m"]
     author = getattr(comment.author, "owner", None)
     who = author.name if author else (comment.author.get_username() if comment.author else "")
-    notice = Escalation.objects.create(
+    notice = Notice.objects.create(
         play=comment.play,
         step=(last or 0) + 1,
-        kind=EscalationKind.MENTION,
+        kind=NoticeKind.MENTION,
         level=0,
         recipient=owner,
         recipient_email=owner.email,
@@ -579,13 +577,13 @@ def plays_follow_disqualification(*, transition: MQATransition) -> None:
     if play.status == PlayStatus.STARTED:
         play.account_disqualified_at = now
         play.save(update_fields=["account_disqualified_at"])
-        PlayEvent.objects.create(
+        PlayLogEntry.objects.create(
             play=play, at=now, kind="account_disqualified", note=f"{reason}. The ADR decides."
         )
         return
     policy = play.policy
     if not policy.withdraw_when_disqualified:
-        PlayEvent.objects.create(
+        PlayLogEntry.objects.create(
             play=play,
             at=now,
             kind="account_disqualified",
@@ -596,7 +594,7 @@ def plays_follow_disqualification(*, transition: MQATransition) -> None:
     if grace and transition.to_status != MQAStatus.EXCLUDED:
         play.withdraw_due_at = now + grace
         play.save(update_fields=["withdraw_due_at"])
-        PlayEvent.objects.create(
+        PlayLogEntry.objects.create(
             play=play,
             at=now,
             kind="account_disqualified",
@@ -644,9 +642,9 @@ def plays_replan(*, policy: SLAPolicy, now: datetime | None = None) -> int:
     count = 0
     for play in Play.objects.select_for_update().filter(policy=policy, status=PlayStatus.PENDING):
         done = set(
-            play.escalations.exclude(
-                kind__in=[EscalationKind.ASSIGNED, EscalationKind.MENTION]
-            ).values_list("step", flat=True)
+            play.notices.exclude(kind__in=[NoticeKind.ASSIGNED, NoticeKind.MENTION]).values_list(
+                "step", flat=True
+            )
         )
         first_step = min((p["step"] for p in play.plan), default=REMINDER_STEP)
         start = play.clock_started_at or play.created_at
@@ -655,7 +653,7 @@ def plays_replan(*, policy: SLAPolicy, now: datetime | None = None) -> int:
         play.policy_version = policy.version
         play.next_action_at = first_at([p for p in plan if p["step"] not in done])
         play.save()
-        PlayEvent.objects.create(
+        PlayLogEntry.objects.create(
             play=play, at=now, kind="replanned", note=f"Re-planned under policy v{policy.version}."
         )
         count += 1

@@ -11,5 +11,5 @@ from django.dispatch import Signal
 play_changed = Signal()
 
 # Sent after notices were handed to their channel and marked sent, in the same transaction;
-# kwargs: notices (list[Escalation]), at (datetime).
+# kwargs: notices (list[Notice]), at (datetime).
 notices_sent = Signal()

@@ -1,4 +1,7 @@
-"""Celery entry points for plays; the work is in plays.escalation."""
+"""Celery entry points for plays; the work is in plays.escalation and plays.channels.
+
+Task names are stored in queued messages and beat rows: a renamed task keeps its old name
+registered as an alias."""
 
 from celery import shared_task
 
@@ -12,12 +15,20 @@ def escalations_sweep_task() -> int:
 
 
 @shared_task(acks_late=True)
-def deliver_escalation(escalation_id: int) -> str:
-    """Deliver a new-play notice at once; if this message is lost the sweep sends it."""
-    if not claim_one(escalation_id):
+def notice_deliver(notice_id: int) -> str:
+    """Deliver a new-play or mention notice at once; if this message is lost the sweep
+    sends it."""
+    if not claim_one(notice_id):
         return "not-due"
-    outcome = deliver_claimed(escalation_id)
+    outcome = deliver_claimed(notice_id)
     return next(iter(outcome), "skipped")
+
+
+@shared_task(name="plays.tasks.deliver_escalation", acks_late=True)
+def deliver_escalation(escalation_id: int) -> str:
+    """Compatibility: the task's name before it became `notice_deliver`. Messages published
+    by an earlier release may still be queued under this name; they run the new task."""
+    return notice_deliver(escalation_id)
 
 
 @shared_task(acks_late=True)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from mqaflow.models import Contact, Seniority
+from mqaflow.models import SENIORITY_RANK, Contact
 
 from .models import Play
-
-_RANK = {value: rank for rank, value in enumerate(Seniority.values)}
 
 
 class _Blank(defaultdict):
@@ -24,7 +22,7 @@ def first_touch_email(play: Play, contacts: list[Contact]) -> tuple[str, str]:
         return "", ""
     engaged = sorted(
         (c for c in contacts if c.name),
-        key=lambda c: (_RANK.get(c.seniority, 99), c.name),
+        key=lambda c: (SENIORITY_RANK.get(c.seniority, len(SENIORITY_RANK)), c.name),
     )
     lead = engaged[0] if engaged else None
     values = _Blank(

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from mqaflow.models import EngagementEvent, Funnel, Heartbeat, Owner
-from mqaflow.qualification.reports import new_mqas_by_period
+from mqaflow.selectors import new_mqas_by_period
 
 from . import assignment, charts, reports, services
 from .forms import (
@@ -162,12 +162,14 @@ def play_detail(request, pk: int):
     can_work = services.can_work(request.user, play)
     can_manage = services.can_manage(request.user, play)
     comments = list(play.comments.select_related("author__owner").prefetch_related("mentions"))
+    # One list, newest first: what the account's people did (engagement events), the
+    # play's own log, the notices it sent and the comments on it.
     history = sorted(
         [("engagement", e.occurred_at, e) for e in timeline]
-        + [("event", e.at, e) for e in play.events.select_related("actor__owner")]
+        + [("log", entry.at, entry) for entry in play.log_entries.select_related("actor__owner")]
         + [
-            ("escalation", e.sent_at or e.created_at, e)
-            for e in play.escalations.select_related("recipient")
+            ("notice", notice.sent_at or notice.created_at, notice)
+            for notice in play.notices.select_related("recipient")
         ]
         + [("comment", c.created_at, c) for c in comments],
         key=lambda item: item[1],
@@ -239,7 +241,7 @@ def _play_taken_away(request, pk: int) -> Play | None:
     if owner is None:
         return None
     return (
-        Play.objects.filter(pk=pk, events__from_assignee=owner)
+        Play.objects.filter(pk=pk, log_entries__from_assignee=owner)
         .select_related("account")
         .distinct()
         .first()

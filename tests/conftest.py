@@ -80,7 +80,7 @@ def broker():
     import redis
     from django.conf import settings
 
-    from mqaflow.celery import app
+    from config.celery import app
 
     app.conf.task_always_eager = False
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)

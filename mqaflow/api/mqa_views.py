@@ -10,7 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mqaflow.models import Account, MQATransition
-from mqaflow.qualification.reports import PERIODS, new_mqas_by_period, parse_report_range
+from mqaflow.qualification.reports import PERIODS, parse_report_range
+from mqaflow.selectors import new_mqas_by_period
 
 from .query import QueryMixin, QueryParam
 
@@ -117,11 +118,11 @@ class MQAExplainView(APIView):
     def get(self, request, domain: str):
         from django.utils import timezone
 
-        from mqaflow.qualification.engine import explain_account
+        from mqaflow.qualification.engine import account_explain
 
         account = get_object_or_404(Account, domain=domain.lower())
         now = timezone.now()
-        decision = explain_account(account, now=now)
+        decision = account_explain(account=account, now=now)
         data = {
             "domain": account.domain,
             "stored_status": account.mqa_status,

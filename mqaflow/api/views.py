@@ -261,7 +261,7 @@ class EventsView(QueryMixin, generics.ListAPIView):
                 {"non_field_errors": [f"At most {limit} events per request; got {len(items)}."]}
             )
         try:
-            result = events_ingest(items)
+            result = events_ingest(items=items)
         except BatchInvalid as exc:
             errors = exc.errors
             if not isinstance(data, list):

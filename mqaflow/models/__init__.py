@@ -8,7 +8,7 @@ from .accounts import (
     SeniorityMultiplier,
     normalise_domain,
 )
-from .choices import Funnel, MQAStatus, Persona, Seniority
+from .choices import SENIORITY_RANK, Funnel, MQAStatus, Persona, Seniority
 from .ops import Heartbeat
 from .rules import ActNowRule, BandwidthPeriod, MQAClause, MQARule, SizeBand
 from .tokens import ApiToken
@@ -16,6 +16,7 @@ from .transitions import MQATransition
 
 __all__ = [
     "MAX_CHAIN_DEPTH",
+    "SENIORITY_RANK",
     "Account",
     "ActNowRule",
     "ActivityType",

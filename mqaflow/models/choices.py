@@ -38,6 +38,11 @@ class Seniority(models.TextChoices):
         return values[: values.index(level) + 1]
 
 
+# How senior a seniority is: 0 for the most senior, as `Seniority` declares them. The one
+# map for the engine (its SQL and ORM measurements) and for the pages that list contacts.
+SENIORITY_RANK: dict[str, int] = {value: rank for rank, value in enumerate(Seniority.values)}
+
+
 class MQAStatus(models.TextChoices):
     NOT_QUALIFIED = "not_qualified", "Not qualified"
     MQA = "mqa", "MQA"

@@ -1,6 +1,7 @@
 """MQA rules as data: segments, clauses, Act Now triggers and the bandwidth calendar.
 
-How these rows are evaluated lives in mqaflow/qualification.py.
+How these rows are read lives in mqaflow/qualification/rulebook.py; how they decide an
+account, in mqaflow/qualification/engine.py (and the SQL it compiles them to, sql.py).
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Where MQAs are decided: `engine.evaluate_accounts` and what explains and schedules it."""
+"""Where MQAs are decided: `engine.accounts_evaluate` and what explains and schedules it."""

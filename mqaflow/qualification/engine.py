@@ -1,6 +1,6 @@
 """Where MQAs are decided.
 
-`evaluate_accounts` compiles the rules in force into one SQL statement (`sql.DecisionQuery`)
+`accounts_evaluate` compiles the rules in force into one SQL statement (`sql.DecisionQuery`)
 that measures and decides every account (or the given ones) and returns only those whose
 status changes. Only for those does Python build the `Decision` (figures and the sentence
 that explains it), with the same rule logic that `decide` applies to ORM measurements.
@@ -120,9 +120,9 @@ class Change:
     decision: Decision
 
 
-def evaluate_accounts(
-    account_ids: Iterable[int] | None = None,
+def accounts_evaluate(
     *,
+    account_ids: Iterable[int] | None = None,
     now: datetime | None = None,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
@@ -402,7 +402,7 @@ def _write_orm(changes: list[Change], *, now: datetime, cause: str) -> list[MQAT
         recorded.append(_transition(change, now=now, cause=cause))
     if not to_update:
         return []
-    accounts_write_state(to_update)
+    accounts_write_state(accounts=to_update)
     return MQATransition.objects.bulk_create(recorded, batch_size=1000)
 
 
@@ -486,7 +486,7 @@ def _write_set_based(changes: list[Change], *, now: datetime, cause: str) -> Tra
     )
 
 
-def explain_account(account: Account, *, now: datetime | None = None) -> Decision:
+def account_explain(*, account: Account, now: datetime | None = None) -> Decision:
     """What the engine would decide for one account right now, without writing anything.
 
     The stored explanation is the one of the last transition; this answers "why is it not

@@ -16,10 +16,9 @@ from decimal import Decimal
 
 from django.db.models import Case, Count, IntegerField, Max, Min, Q, Sum, Value, When
 
-from mqaflow.models import EngagementEvent, Seniority
+from mqaflow.models import SENIORITY_RANK, EngagementEvent, Seniority
 
-# 0 = most senior; a contact-less (anonymous) event ranks below everyone.
-SENIORITY_RANK = {value: rank for rank, value in enumerate(Seniority.values)}
+# A contact-less (anonymous) event ranks below everyone.
 ANONYMOUS_RANK = len(SENIORITY_RANK)
 
 

@@ -4,17 +4,16 @@ Ingest marks the touched accounts (`last_event_ingested_at`) in its own transact
 asks for a recompute after commit. A message lost to a Redis outage is made good by the
 catch-up task run every minute by beat: it evaluates every account with evidence ingested
 since the last run that covered all such accounts (a full recompute, or the previous
-catch-up), as the `RecomputeRun` records say, so no per-account "evaluated at" stamp has to
-be rewritten on every run.
+catch-up), as the `RecomputeRun` records say (`mqaflow.selectors.pending_account_ids`), so
+no per-account "evaluated at" stamp has to be rewritten on every run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
 
 # The cause recorded by the catch-up run, which is how the next one finds where to start.
 CATCH_UP = "catch-up"
@@ -23,7 +22,7 @@ CATCH_UP = "catch-up"
 CATCH_UP_MARGIN = timedelta(minutes=5)
 
 
-def request_recompute(account_ids: Iterable[int], *, cause: str = "ingest") -> None:
+def recompute_request(*, account_ids: Iterable[int], cause: str = "ingest") -> None:
     """Publish one coalesced recompute once the current transaction commits; `cause` is
     recorded on the transitions it leads to."""
     ids = sorted(set(account_ids))
@@ -37,20 +36,3 @@ def _publish(account_ids: list[int], cause: str) -> None:
     from mqaflow.tasks import recompute_accounts
 
     publish(recompute_accounts, account_ids, cause=cause)
-
-
-def pending_account_ids(*, margin: timedelta = CATCH_UP_MARGIN) -> list[int]:
-    """Accounts with engagement ingested since the last run that covered them all."""
-    from mqaflow.models import Account
-    from mqaflow.models.transitions import RecomputeRun
-
-    cover: datetime | None = (
-        RecomputeRun.objects.filter(Q(scope=RecomputeRun.Scope.ALL) | Q(cause=CATCH_UP))
-        .order_by("-started_at")
-        .values_list("started_at", flat=True)
-        .first()
-    )
-    pending = Account.objects.filter(last_event_ingested_at__isnull=False)
-    if cover is not None:
-        pending = pending.filter(last_event_ingested_at__gte=cover - margin)
-    return list(pending.order_by("pk").values_list("pk", flat=True))

@@ -33,9 +33,17 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
 
-from mqaflow.models import Account, Contact, EngagementEvent, MQAStatus, Persona, Seniority
+from mqaflow.models import (
+    SENIORITY_RANK,
+    Account,
+    Contact,
+    EngagementEvent,
+    MQAStatus,
+    Persona,
+    Seniority,
+)
 
-from .measure import ANONYMOUS_RANK, SENIORITY_RANK, Figures, Scope
+from .measure import ANONYMOUS_RANK, Figures, Scope
 from .rulebook import ClauseCheck, Rulebook, act_now_scope, clause_scope
 
 EVENTS = EngagementEvent._meta.db_table

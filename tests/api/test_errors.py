@@ -7,7 +7,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from mqaflow.models import MQAClause, MQATransition
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays import services
 from plays.models import Play
 from tests.factories import (
@@ -44,7 +44,7 @@ def play():
         activity=activity("demo_request"),
         occurred_at=datetime.now(UTC) - timedelta(hours=1),
     )
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     return Play.objects.get(account=account)
 
 

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from mqaflow.models import Account, Contact, EngagementEvent, Owner
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
 from tests.factories import (
     AccountFactory,
@@ -364,7 +364,7 @@ def test_boundary_events_render_in_the_api_the_play_page_and_admin(settings):
         activity=activity("demo_request"),
         occurred_at=NOW - timedelta(hours=1),
     )
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     play = Play.objects.get(account=account)
     client = Client()
     client.force_login(adr.user)
@@ -397,7 +397,7 @@ def test_unstorable_text_in_a_play_action_is_a_400(api_client, action, body, fie
         activity=activity("demo_request"),
         occurred_at=datetime.now(UTC) - timedelta(hours=1),
     )
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     play = Play.objects.get(account=account)
     client = Client()
     client.force_login(adr.user if action == "start" else manager.user)

@@ -4,7 +4,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import DismissReason, Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity, org_chart
 
@@ -23,7 +23,7 @@ def world():
         activity=activity("demo_request"),
         occurred_at=datetime.now(UTC) - timedelta(hours=1),
     )
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     play = Play.objects.get(account=account)
     return locals()
 
@@ -118,7 +118,7 @@ def test_disallowed_transitions_get_409_and_bad_input_400(world):
     assert bad.status_code == 400 and "owner" in bad.json()
     play.refresh_from_db()
     assert play.status == "completed" and play.message == "Hi"
-    assert [e.kind for e in play.events.all()] == ["created", "started", "completed"]
+    assert [e.kind for e in play.log_entries.all()] == ["created", "started", "completed"]
 
 
 def test_reassignment_is_recorded_and_keeps_the_clock(world):
@@ -130,7 +130,7 @@ def test_reassignment_is_recorded_and_keeps_the_clock(world):
     assert response.status_code == 200
     play.refresh_from_db()
     assert play.assignee == world["peer"] and play.due_at == due
-    event = play.events.get(kind="reassigned")
+    event = play.log_entries.get(kind="reassigned")
     assert "Moved from Ana ADR to Bo Peer" in event.note and event.actor == world["mgr"].user
     assert event.from_assignee == world["adr"] and event.to_assignee == world["peer"]
 
@@ -145,4 +145,4 @@ def test_reassignment_can_restart_the_clock(world, settings):
         )
     play.refresh_from_db()
     assert play.due_at > due
-    assert "restarted" in play.events.get(kind="reassigned").note
+    assert "restarted" in play.log_entries.get(kind="reassigned").note

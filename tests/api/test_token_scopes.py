@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from mqaflow.models import ApiToken
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
 from tests.factories import (
     AccountFactory,
@@ -44,7 +44,7 @@ def play():
         activity=activity("demo_request"),
         occurred_at=timezone.now() - timedelta(hours=1),
     )
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     return Play.objects.get(account=account)
 
 

@@ -18,7 +18,7 @@ from django.test import Client
 from integrations.models import DeliveryAttempt, OutboxEvent, WebhookDelivery, WebhookEndpoint
 from integrations.services import delivery_claim, webhooks_sweep
 from mqaflow.models import MQAStatus
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays import assignment, services
 from plays.escalation import escalations_sweep
 from plays.models import DismissReason, Play
@@ -123,7 +123,7 @@ def test_every_play_event_type(django_capture_on_commit_callbacks, settings):
             account = other.account
             account.excluded, account.excluded_reason = True, "Competitor"
             account.save()
-            evaluate_accounts([account.pk])
+            accounts_evaluate(account_ids=[account.pk])
         with django_capture_on_commit_callbacks(execute=True):
             [late] = qualified_plays(people["adr"], 1, T0)
         with (
@@ -302,8 +302,8 @@ def test_a_delivery_is_claimed_once():
         endpoint(server, event_types=["play.created"])
         qualified_plays(people["adr"], 1, T0)  # on_commit never runs: nothing sent yet
     delivery = WebhookDelivery.objects.get()
-    assert delivery_claim(delivery.pk) is True
-    assert delivery_claim(delivery.pk) is False  # a second worker, a second beat
+    assert delivery_claim(delivery_id=delivery.pk) is True
+    assert delivery_claim(delivery_id=delivery.pk) is False  # a second worker, a second beat
 
 
 def test_no_endpoint_no_outbox_rows():

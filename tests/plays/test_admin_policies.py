@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from mqaflow.models import MQARule
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.admin import ladder_errors
 from plays.models import Play, SLAPolicy
 from plays.services import play_start
@@ -101,7 +101,7 @@ def test_saving_a_policy_with_pending_plays_offers_the_replan(admin_client):
             activity=activity("demo_request"),
             occurred_at=T0 - timedelta(hours=1),
         )
-    evaluate_accounts([a.pk for a in accounts], now=T0)
+    accounts_evaluate(account_ids=[a.pk for a in accounts], now=T0)
     started = Play.objects.filter(account=accounts[0]).get()
     play_start(play=started, by=adr.user, now=T0 + timedelta(hours=1))
     policy = SLAPolicy.objects.get(funnel=1)

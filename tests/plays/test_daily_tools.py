@@ -14,9 +14,9 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays import services
-from plays.models import DismissReason, Escalation, Play, PlayComment
+from plays.models import DismissReason, Notice, Play, PlayComment
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity, org_chart
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def make_play(owner, *, name, domain=None, funnel=1, hours_ago=0, industry=""):
         activity=activity("demo_request"),
         occurred_at=at - timedelta(minutes=5),
     )
-    evaluate_accounts([account.pk], now=at)
+    accounts_evaluate(account_ids=[account.pk], now=at)
     return Play.objects.get(account=account)
 
 
@@ -78,7 +78,7 @@ def test_complete_records_the_outcome_and_the_api_still_completes_without_one(wo
     services.play_start(play=world["fresh"], by=adr.user)
     play = services.play_complete(play=world["fresh"], by=adr.user, outcome="meeting_booked")
     assert play.outcome == "meeting_booked"
-    assert play.events.get(kind="completed").note == "Outcome: Meeting booked."
+    assert play.log_entries.get(kind="completed").note == "Outcome: Meeting booked."
     with pytest.raises(ValueError, match="Unknown outcome"):
         services.play_complete(play=world["risky"], by=adr.user, outcome="won")
 
@@ -113,7 +113,7 @@ def test_a_comment_mentions_teammates_and_managers_and_each_gets_one_notice(
         )
     # Olga is outside the chain and team; the author is never told of their own mention.
     assert {o.name for o in comment.mentions.all()} == {"Maya Chen", "Ben Carter"}
-    notices = Escalation.objects.filter(play=play, kind="mention").order_by("step")
+    notices = Notice.objects.filter(play=play, kind="mention").order_by("step")
     assert [(n.step, n.recipient.name, n.status) for n in notices] == [
         (1, "Ben Carter", "sent"),  # numbered per play, in the order of the names
         (2, "Maya Chen", "sent"),
@@ -127,7 +127,7 @@ def test_a_comment_mentions_teammates_and_managers_and_each_gets_one_notice(
     # A second comment numbers its mentions after the first ones.
     with django_capture_on_commit_callbacks(execute=True):
         services.play_comment(play=play, by=world["mgr"].user, body="@Ana Souza on it")
-    assert Escalation.objects.get(play=play, kind="mention", recipient=adr).step == 3
+    assert Notice.objects.get(play=play, kind="mention", recipient=adr).step == 3
 
 
 def test_mentions_do_not_disturb_the_escalation_ladder(world, django_capture_on_commit_callbacks):
@@ -138,13 +138,13 @@ def test_mentions_do_not_disturb_the_escalation_ladder(world, django_capture_on_
     with django_capture_on_commit_callbacks(execute=True):
         services.play_comment(play=play, by=world["mgr"].user, body="@Ana please start")
     escalations_sweep(now=timezone.now())
-    kinds = set(Escalation.objects.filter(play=play).values_list("kind", "step"))
+    kinds = set(Notice.objects.filter(play=play).values_list("kind", "step"))
     assert ("reminder", 1) in kinds and ("mention", 1) in kinds
     # closing the play cancels reminders, never a comment already written
-    Escalation.objects.filter(play=play, kind="mention").update(status="pending")
+    Notice.objects.filter(play=play, kind="mention").update(status="pending")
     services.play_start(play=play, by=world["adr"].user)
     services.play_complete(play=play, by=world["adr"].user, outcome="no_response")
-    assert Escalation.objects.get(play=play, kind="mention").status == "pending"
+    assert Notice.objects.get(play=play, kind="mention").status == "pending"
 
 
 def test_comment_view_checks_visibility_and_says_who_will_be_told(world):
@@ -328,7 +328,7 @@ def test_play_page_labels_contacts_and_merged_timeline(world):
     assert "Demo request" in html
     assert 'data-copy="' in html and "mailto:" in html  # email and a copy button
     assert 'id="start-bar"' in html and 'form="start-form"' in html  # sticky action bar
-    for kind in ("Engagement", "Action", "Notice", "Comment"):
+    for kind in ("Engagement", "Log", "Notice", "Comment"):
         assert f'<span class="tl-kind">{kind}</span>' in html, kind
     assert 'name="outcome"' not in html  # only a started play can be completed
     services.play_start(play=play, by=world["adr"].user)
@@ -364,7 +364,7 @@ def test_reports_by_industry_and_size_band_each_with_its_csv(world):
 
 
 def test_email_file_path_is_the_folder_the_url_names():
-    from mqaflow.settings import email_file_path
+    from config.settings.email import email_file_path
 
     base = Path("/srv/app")
     assert email_file_path("filemail:///srv/app/var/mail", base) == "/srv/app/var/mail"
@@ -374,7 +374,7 @@ def test_email_file_path_is_the_folder_the_url_names():
 def test_beat_start_runs_the_jobs_so_health_is_green_at_once(client, monkeypatch):
     from celery.signals import beat_init
 
-    from mqaflow.celery import STARTUP_TASKS, app, run_startup_tasks
+    from config.celery import STARTUP_TASKS, app, run_startup_tasks
 
     assert client.get("/health/").status_code == 503  # nothing has run yet
     sent = []
@@ -477,9 +477,9 @@ def test_a_mention_reaches_slack_once_even_on_a_started_play(
             chat_notices_sweep()
         with django_capture_on_commit_callbacks(execute=True):
             chat_notices_sweep()
-    notice = Escalation.objects.get(play=play, kind="mention")
+    notice = Notice.objects.get(play=play, kind="mention")
     assert notice.status == "sent"
-    assert list(ChatNotice.objects.filter(escalation=notice).values_list("status", flat=True)) == [
+    assert list(ChatNotice.objects.filter(notice=notice).values_list("status", flat=True)) == [
         "sent"
     ]
     [request] = slack.requests

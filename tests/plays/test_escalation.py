@@ -7,9 +7,9 @@ import time_machine
 from django.core import mail
 
 from mqaflow.models import MQATransition
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.escalation import escalations_sweep
-from plays.models import Escalation, OwnerAbsence, Play, PlayStatus, SLAPolicy
+from plays.models import Notice, OwnerAbsence, Play, PlayStatus, SLAPolicy
 from plays.services import play_start
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
 
@@ -24,7 +24,7 @@ def qualify(account, at=T0):
         activity=activity("demo_request"),
         occurred_at=at - timedelta(hours=1),
     )
-    evaluate_accounts([account.pk], now=at)
+    accounts_evaluate(account_ids=[account.pk], now=at)
     return Play.objects.get(account=account)
 
 
@@ -67,7 +67,7 @@ def test_funnel_1_ladder_end_to_end(org, django_capture_on_commit_callbacks):
     assert [to for to, _ in sent] == ["ceo@s.example"]
     assert "3 levels below you" in mail.outbox[0].body
     assert sweep_at(T0 + timedelta(days=10)) == []
-    steps = list(play.escalations.order_by("step").values_list("step", "status", "recipient_email"))
+    steps = list(play.notices.order_by("step").values_list("step", "status", "recipient_email"))
     assert steps == [
         (0, "sent", "ana@s.example"),
         (1, "sent", "ana@s.example"),
@@ -115,14 +115,15 @@ def test_catch_up_after_a_day_without_sweeps_sends_due_steps_in_order_once(org):
     assert "Overdue by 2 days 1 h" in mail.outbox[0].body
     assert "(2 days 1 h late)" in sent[-1][1]
     assert sweep_at(T0 + timedelta(hours=74)) == []
-    assert play.escalations.count() == 5
+    assert play.notices.count() == 5
 
 
 def test_no_second_play_while_one_is_open(org):
     account = AccountFactory(funnel=1, owner=org["adr"])
     play = qualify(account)
     play_start(play=play, by=org["adr"].user, now=T0 + timedelta(hours=1))
-    evaluate_accounts([account.pk], now=T0 + timedelta(days=40))  # ages out; play started
+    # ages out; play started
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(days=40))
     qualify(account, at=T0 + timedelta(days=41))  # qualifies again
     assert MQATransition.objects.filter(account=account, to_status="mqa").count() == 2
     assert Play.objects.filter(account=account).count() == 1
@@ -135,8 +136,8 @@ def test_unowned_and_inactive_owner_accounts_go_to_the_fallback(org):
     gone = OwnerFactory(is_active=False)
     inactive = qualify(AccountFactory(funnel=1, owner=gone))
     assert unowned.assignee == fallback and inactive.assignee == fallback
-    assert "no owner" in unowned.events.get(kind="created").note
-    assert "inactive" in inactive.events.get(kind="created").note
+    assert "no owner" in unowned.log_entries.get(kind="created").note
+    assert "inactive" in inactive.log_entries.get(kind="created").note
 
 
 def test_away_owner_goes_to_delegate_and_away_manager_is_skipped(org):
@@ -152,11 +153,11 @@ def test_away_owner_goes_to_delegate_and_away_manager_is_skipped(org):
     OwnerAbsence.objects.create(owner=org["mgr"], starts_at=T0, ends_at=T0 + timedelta(days=7))
     sent = sweep_at(T0 + timedelta(hours=24))
     assert sent[-1][0] == "vp@s.example"
-    step = play.escalations.get(step=2)
+    step = play.notices.get(step=2)
     assert "Mia Manager is away with no delegate" in step.note
     # the 48 h step also resolves to the VP, who was already alerted: skipped, not resent
     assert sweep_at(T0 + timedelta(hours=48)) == []
-    skipped = play.escalations.get(step=3)
+    skipped = play.notices.get(step=3)
     assert skipped.status == "skipped" and "already alerted" in skipped.note
 
 
@@ -165,7 +166,7 @@ def test_short_chain_gives_the_highest_manager(org):
     adr = OwnerFactory(name="Solo ADR", manager=boss)
     play = qualify(AccountFactory(funnel=1, owner=adr))
     sweep_at(T0 + timedelta(hours=72))
-    rows = {e.step: e for e in play.escalations.all()}
+    rows = {e.step: e for e in play.notices.all()}
     assert rows[2].recipient == boss and rows[2].status == "sent"
     assert rows[3].status == "skipped" and rows[4].status == "skipped"
     assert "already alerted" in rows[3].note
@@ -175,7 +176,7 @@ def test_failing_mail_backend_leaves_it_unsent_and_a_later_sweep_sends(org, sett
     play = qualify(AccountFactory(funnel=1, owner=org["adr"]))
     settings.EMAIL_BACKEND = "tests.support.mail_backends.RefusingBackend"
     sweep_at(T0 + timedelta(hours=1))
-    notice = play.escalations.get(step=0)
+    notice = play.notices.get(step=0)
     assert notice.status == "pending" and notice.sent_at is None
     assert "ConnectionRefusedError" in notice.last_error
     assert notice.next_attempt_at == T0 + timedelta(hours=1, minutes=1)
@@ -191,7 +192,7 @@ def test_smtp_5xx_is_marked_failed(org, settings):
     play = qualify(AccountFactory(funnel=1, owner=org["adr"]))
     settings.EMAIL_BACKEND = "tests.support.mail_backends.Rejecting550Backend"
     sweep_at(T0 + timedelta(hours=1))
-    notice = play.escalations.get(step=0)
+    notice = play.notices.get(step=0)
     assert notice.status == "failed" and "SMTP 550" in notice.last_error
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert sweep_at(T0 + timedelta(hours=2)) == []
@@ -199,15 +200,15 @@ def test_smtp_5xx_is_marked_failed(org, settings):
 
 def test_crash_mid_send_is_resent_once_then_marked_unknown(org):
     play = qualify(AccountFactory(funnel=1, owner=org["adr"]))
-    notice = play.escalations.get(step=0)
+    notice = play.notices.get(step=0)
     # a worker claimed it and died after the SMTP server may have accepted it
-    Escalation.objects.filter(pk=notice.pk).update(status="sending", claimed_at=T0, attempts=1)
+    Notice.objects.filter(pk=notice.pk).update(status="sending", claimed_at=T0, attempts=1)
     assert sweep_at(T0 + timedelta(minutes=5)) == []  # not stale yet
     assert len(sweep_at(T0 + timedelta(minutes=11))) == 1  # resent once
     notice.refresh_from_db()
     assert notice.status == "sent" and notice.crash_resends == 1
     # if the resend dies too, it is never sent a third time
-    Escalation.objects.filter(pk=notice.pk).update(status="sending", claimed_at=T0)
+    Notice.objects.filter(pk=notice.pk).update(status="sending", claimed_at=T0)
     assert sweep_at(T0 + timedelta(hours=2)) == []
     notice.refresh_from_db()
     assert notice.status == "unknown"
@@ -218,7 +219,7 @@ def test_dry_run_plans_nothing(org):
     with time_machine.travel(T0 + timedelta(hours=30), tick=False):
         result = escalations_sweep(dry_run=True)
     assert [e.step for e in result.planned] == [1, 2]
-    assert play.escalations.count() == 1
+    assert play.notices.count() == 1
 
 
 def test_escalate_plays_command_dry_run_and_real_run(org):
@@ -231,7 +232,7 @@ def test_escalate_plays_command_dry_run_and_real_run(org):
     with time_machine.travel(T0 + timedelta(hours=25), tick=False):
         call_command("escalate_plays", "--dry-run", stdout=out)
     assert "2 step(s) due; nothing sent" in out.getvalue()
-    assert play.escalations.count() == 1
+    assert play.notices.count() == 1
     out = StringIO()
     mail.outbox.clear()
     with time_machine.travel(T0 + timedelta(hours=25), tick=False):
@@ -254,4 +255,4 @@ def test_policy_edits_do_not_move_waiting_plays_until_replanned(org):
     assert plays_replan(policy=policy, now=T0 + timedelta(hours=1)) == 1
     play.refresh_from_db()
     assert play.due_at == T0 + timedelta(hours=8) and play.policy_version == 2
-    assert play.events.filter(kind="replanned").exists()
+    assert play.log_entries.filter(kind="replanned").exists()

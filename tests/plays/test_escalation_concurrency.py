@@ -9,7 +9,8 @@ from django.core import mail
 from django.db import connection
 
 from plays.escalation import escalations_sweep
-from plays.models import Escalation
+from plays.models import Notice
+from plays.notifications import NOTICE_HEADER
 from tests.factories import org_chart
 from tests.support.reliability_support import qualified_plays
 
@@ -45,9 +46,9 @@ def test_two_sweeps_at_once_send_each_email_once():
     # The new-play notices went out at creation (eager on_commit); the sweeps send each
     # play's reminder and manager escalation exactly once, grouped per recipient: the ADR
     # and the manager each get digests, never a second copy of any (play, step).
-    sent = [key for m in mail.outbox for key in m.extra_headers["X-Mqaflow-Escalation"].split(", ")]
+    sent = [key for m in mail.outbox for key in m.extra_headers[NOTICE_HEADER].split(", ")]
     assert len(sent) == 40 * 2
     assert len(set(sent)) == len(sent)
     assert {m.to[0] for m in mail.outbox} == {people["adr"].email, people["mgr"].email}
     assert len(mail.outbox) <= 4  # one digest per recipient per sweep, two sweeps at most
-    assert Escalation.objects.filter(status="sent").count() == 120
+    assert Notice.objects.filter(status="sent").count() == 120

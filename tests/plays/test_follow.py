@@ -9,10 +9,11 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from mqaflow.models import ActNowRule, ApiToken, MQATransition
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.assignment import absences_apply, play_reassign
 from plays.escalation import escalations_sweep
 from plays.models import DismissReason, OwnerAbsence, Play, PlayStatus, SLAPolicy
+from plays.notifications import NOTICE_HEADER
 from plays.reports import sla_compliance_by
 from plays.services import PlayConflict, PlayPermissionError, play_dismiss, play_reopen
 from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
@@ -32,7 +33,7 @@ def engage(account, at, kind="web_visit", seniority="vp"):
 
 def qualify(account, at=T0):
     engage(account, at, "demo_request")
-    evaluate_accounts([account.pk], now=at, cause="ingest")
+    accounts_evaluate(account_ids=[account.pk], now=at, cause="ingest")
     return Play.objects.filter(account=account).order_by("-pk").first()
 
 
@@ -62,14 +63,16 @@ def test_aged_out_play_is_withdrawn_and_never_escalated(org):
     assert [to for to, _ in sweep_at(T0 + timedelta(minutes=1))] == ["ana@s.example"]
     assert [to for to, _ in sweep_at(T0 + timedelta(hours=18))] == ["ana@s.example"]
     # the demo request ages out of its window before anybody started the play
-    evaluate_accounts([account.pk], now=T0 + timedelta(hours=23, minutes=30), cause="schedule")
+    accounts_evaluate(
+        account_ids=[account.pk], now=T0 + timedelta(hours=23, minutes=30), cause="schedule"
+    )
     play.refresh_from_db()
     assert play.status == PlayStatus.WITHDRAWN
     assert play.withdrawn_reason.startswith("Account no longer qualifies: ")
-    event = play.events.get(kind="withdrawn")
+    event = play.log_entries.get(kind="withdrawn")
     assert event.note == play.withdrawn_reason
     assert sweep_at(T0 + timedelta(days=5)) == []  # nobody is told about it again
-    assert not play.escalations.filter(kind="escalation").exists()
+    assert not play.notices.filter(kind="escalation").exists()
     transition = MQATransition.objects.filter(account=account).first()
     assert transition.to_status == "not_qualified" and transition.cause == "schedule"
 
@@ -78,8 +81,8 @@ def test_pending_notices_are_cancelled_when_the_play_is_withdrawn(org):
     ActNowRule.objects.update(window_days=1)
     account = AccountFactory(funnel=1, owner=org["adr"])
     play = qualify(account)  # its new-play notice was never delivered (no on_commit here)
-    evaluate_accounts([account.pk], now=T0 + timedelta(hours=23, minutes=30))
-    notice = play.escalations.get(kind="assigned")
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(hours=23, minutes=30))
+    notice = play.notices.get(kind="assigned")
     assert notice.status == "cancelled"
     assert sweep_at(T0 + timedelta(days=4)) == []
 
@@ -110,17 +113,17 @@ def test_started_play_is_flagged_not_withdrawn(org):
     from plays.services import play_start
 
     play_start(play=play, by=org["adr"].user, now=T0 + timedelta(hours=1))
-    evaluate_accounts([account.pk], now=T0 + timedelta(days=40))
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(days=40))
     play.refresh_from_db()
     assert play.status == PlayStatus.STARTED
     assert play.account_disqualified_at == T0 + timedelta(days=40)
-    assert play.events.filter(kind="account_disqualified").exists()
+    assert play.log_entries.filter(kind="account_disqualified").exists()
 
 
 def test_requalification_creates_a_new_play(org):
     account = AccountFactory(funnel=1, owner=org["adr"])
     first = qualify(account)
-    evaluate_accounts([account.pk], now=T0 + timedelta(days=40))
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(days=40))
     second = qualify(account, at=T0 + timedelta(days=41))
     first.refresh_from_db()
     assert first.status == PlayStatus.WITHDRAWN
@@ -134,14 +137,15 @@ def test_grace_period_keeps_a_flapping_account_and_withdraws_a_gone_one(org, cli
     gone = AccountFactory(funnel=1, owner=org["adr"])
     flap_play, gone_play = qualify(flapping), qualify(gone)
     out = T0 + timedelta(days=31)
-    evaluate_accounts([flapping.pk, gone.pk], now=out)
+    accounts_evaluate(account_ids=[flapping.pk, gone.pk], now=out)
     flap_play.refresh_from_db()
     assert flap_play.status == "pending" and flap_play.withdraw_due_at == out + timedelta(hours=6)
     client.force_login(org["adr"].user)
     page = client.get(f"/plays/{flap_play.pk}/").content.decode()
     assert "unless it qualifies again" in page
     engage(flapping, out + timedelta(hours=2), "demo_request")
-    evaluate_accounts([flapping.pk], now=out + timedelta(hours=2))  # back within the grace
+    # back within the grace
+    accounts_evaluate(account_ids=[flapping.pk], now=out + timedelta(hours=2))
     sweep_at(out + timedelta(hours=7))
     flap_play.refresh_from_db()
     gone_play.refresh_from_db()
@@ -153,7 +157,7 @@ def test_policy_switch_off_keeps_the_play(org):
     SLAPolicy.objects.filter(funnel=1).update(withdraw_when_disqualified=False)
     account = AccountFactory(funnel=1, owner=org["adr"])
     play = qualify(account)
-    evaluate_accounts([account.pk], now=T0 + timedelta(days=31))
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(days=31))
     play.refresh_from_db()
     assert play.status == "pending"
 
@@ -161,7 +165,7 @@ def test_policy_switch_off_keeps_the_play(org):
 def test_api_status_filter_knows_withdrawn(org):
     account = AccountFactory(funnel=1, owner=org["adr"])
     qualify(account)
-    evaluate_accounts([account.pk], now=T0 + timedelta(days=31))
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(days=31))
     rows = api(org["adr"].user).get("/api/v1/plays/?status=withdrawn").json()["results"]
     assert [r["status"] for r in rows] == ["withdrawn"]
     assert rows[0]["withdrawn_reason"].startswith("Account no longer qualifies")
@@ -172,14 +176,14 @@ def test_api_status_filter_knows_withdrawn(org):
 
 
 def test_report_counts_distinct_accounts_when_a_rule_flips_back_and_forth(org):
-    from mqaflow.qualification.reports import new_mqas_by_period
+    from mqaflow.selectors import new_mqas_by_period
 
     ActNowRule.objects.update(window_days=1)
     account = AccountFactory(funnel=1, owner=org["adr"])
     other = AccountFactory(funnel=1, owner=org["adr"])
     qualify(account)  # Monday
     qualify(other)
-    evaluate_accounts([account.pk], now=T0 + timedelta(days=2))  # out on Wednesday
+    accounts_evaluate(account_ids=[account.pk], now=T0 + timedelta(days=2))  # out on Wednesday
     qualify(account, at=T0 + timedelta(days=3))  # in again on Thursday, same week
     assert MQATransition.objects.filter(account=account, to_status="mqa").count() == 2
     rows = new_mqas_by_period(period="week", start=T0.date(), end=T0.date() + timedelta(6))
@@ -204,7 +208,7 @@ def test_owner_change_moves_the_play_and_notifies_once(org, django_capture_on_co
     assert [(m.to[0], m.subject) for m in mail.outbox] == [
         ("bo@s.example", "Play assigned to you: Acme")
     ]
-    assert "The account's owner changed to Bo Peer" in play.events.get(kind="reassigned").note
+    assert "The account's owner changed to Bo Peer" in play.log_entries.get(kind="reassigned").note
     # a repeat of the same request changes nothing and tells nobody again
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -255,7 +259,7 @@ def test_deactivation_moves_open_plays_to_the_delegate_else_the_manager(
     assert response.status_code == 200
     first.refresh_from_db()
     assert first.assignee == org["mgr"]  # no delegate: the manager
-    assert "Ana ADR was deactivated" in first.events.get(kind="reassigned").note
+    assert "Ana ADR was deactivated" in first.log_entries.get(kind="reassigned").note
     # an owner with a standing delegate hands over to them
     org["peer"].delegate = org["ceo"]
     org["peer"].save()
@@ -274,7 +278,7 @@ def test_escalations_skip_inactive_managers(org):
     org["mgr"].save()
     sent = sweep_at(T0 + timedelta(hours=24, minutes=1))
     assert "vp@s.example" in [to for to, _ in sent]
-    assert "Mia Manager is inactive" in play.escalations.get(step=2).note
+    assert "Mia Manager is inactive" in play.notices.get(step=2).note
 
 
 def test_absence_moves_pending_plays_when_it_starts(org, django_capture_on_commit_callbacks):
@@ -298,7 +302,7 @@ def test_new_plays_never_go_to_an_away_adr_without_delegate(org):
     )
     play = qualify(AccountFactory(funnel=1, owner=org["adr"]))
     assert play.assignee == org["mgr"]
-    assert "away" in play.events.get(kind="created").note
+    assert "away" in play.log_entries.get(kind="created").note
 
 
 def test_reassign_notifies_the_new_assignee_once(org, django_capture_on_commit_callbacks):
@@ -311,7 +315,7 @@ def test_reassign_notifies_the_new_assignee_once(org, django_capture_on_commit_c
     ]
     # Ana's unsent new-play notice is cancelled: the play is no longer hers
     assert sweep_at(T0 + timedelta(minutes=5)) == []
-    rows = play.escalations.filter(kind="assigned").order_by("step")
+    rows = play.notices.filter(kind="assigned").order_by("step")
     assert [(r.step, r.recipient_email, r.status) for r in rows] == [
         (0, "ana@s.example", "cancelled"),
         (1, "bo@s.example", "sent"),
@@ -373,7 +377,7 @@ def test_manager_reopens_an_adr_dismissal_within_seven_days(
         reopened = play_reopen(play=play, by=org["mgr"].user, now=T0 + timedelta(days=2))
     assert reopened.status == "pending"
     assert reopened.due_at == T0 + timedelta(days=3)  # a fresh 24 h SLA
-    assert reopened.events.filter(kind="reopened").exists()
+    assert reopened.log_entries.filter(kind="reopened").exists()
     assert [m.to[0] for m in mail.outbox] == ["ana@s.example"]
     # its new ladder escalates once more, with fresh steps
     sent = sweep_at(T0 + timedelta(days=3, minutes=1))
@@ -435,17 +439,17 @@ def test_one_digest_per_recipient_per_sweep_and_no_duplicate_on_a_second_sweep(o
     assert sorted(recipients) == sorted(set(recipients))  # one email per person
     ceo_mail = next(m for m in mail.outbox if m.to == ["ceo@s.example"])
     assert all(f"Co {n:02}" in ceo_mail.body for n in range(22))
-    assert ceo_mail.subject == "[Escalation] 22 plays not started in your team"
-    keys = ceo_mail.extra_headers["X-Mqaflow-Escalation"].split(", ")
+    assert ceo_mail.subject == "[Escalation] 22 plays not started in your team"  # compatibility
+    keys = ceo_mail.extra_headers[NOTICE_HEADER].split(", ")
     assert len(keys) == 22
     for play in plays:
-        assert play.escalations.filter(step=4, status="sent", recipient=org["ceo"]).count() == 1
+        assert play.notices.filter(step=4, status="sent", recipient=org["ceo"]).count() == 1
     assert sweep_at(T0 + timedelta(hours=73)) == []
 
 
 def test_late_reminder_says_overdue_and_escalation_names_the_chain(org):
     play = qualify(AccountFactory(name="Acme", funnel=1, owner=org["adr"]))
-    play.escalations.update(status="sent")  # the new-play notice went out
+    play.notices.update(status="sent")  # the new-play notice went out
     sweep_at(T0 + timedelta(hours=30))  # reminder and the manager's step, both late
     reminder = next(m for m in mail.outbox if m.to == ["ana@s.example"])
     assert reminder.subject == "Overdue by 6 h: start the Acme play"
@@ -463,7 +467,7 @@ def test_late_reminder_says_overdue_and_escalation_names_the_chain(org):
 def test_reminder_mentions_the_manager_only_when_there_is_one():
     solo = OwnerFactory(name="Solo", email="solo@s.example")
     play = qualify(AccountFactory(funnel=1, owner=solo))
-    play.escalations.update(status="sent")
+    play.notices.update(status="sent")
     sweep_at(T0 + timedelta(hours=18))
     assert "will be told" not in mail.outbox[0].body
 
@@ -554,18 +558,19 @@ def test_a_large_batch_of_qualifications_creates_plays_set_based(
     accounts = AccountFactory.create_batch(BATCH_THRESHOLD + 10, funnel=1, owner=org["adr"])
     busy = accounts[0]
     qualify(busy)  # already has a play; evaluated out and in again below
-    evaluate_accounts([busy.pk], now=T0 + timedelta(days=3))  # out: its play is withdrawn
+    # out: its play is withdrawn
+    accounts_evaluate(account_ids=[busy.pk], now=T0 + timedelta(days=3))
     for account in accounts:
         engage(account, T0 + timedelta(days=10), "demo_request")
     now = T0 + timedelta(days=10)
     with django_assert_max_num_queries(60):  # the engine's queries and a few per batch
-        evaluate_accounts([a.pk for a in accounts], now=now)
+        accounts_evaluate(account_ids=[a.pk for a in accounts], now=now)
     plays = Play.objects.filter(account__in=accounts, status="pending")
     assert plays.count() == len(accounts)
     play = plays.get(account=busy)
     assert play.assignee == org["adr"] and play.due_at == now + timedelta(hours=24)
-    assert play.events.get(kind="created").to_assignee == org["adr"]
-    notice = play.escalations.get(kind="assigned")
+    assert play.log_entries.get(kind="created").to_assignee == org["adr"]
+    notice = play.notices.get(kind="assigned")
     assert notice.status == "pending" and notice.next_attempt_at == now
     # the next sweep delivers every new-play notice in one digest to the ADR
     sent = sweep_at(now + timedelta(minutes=1))

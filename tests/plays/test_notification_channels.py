@@ -11,13 +11,13 @@ import time_machine
 from django.core import mail
 from django.test import Client
 
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.channels import chat_notices_sweep, notice_time
 from plays.escalation import escalations_sweep
 from plays.models import (
     ChatNotice,
-    Escalation,
     EscalationStep,
+    Notice,
     NotificationPreference,
     Play,
     SLAPolicy,
@@ -38,7 +38,7 @@ def qualify(owner, at=T0, name="Acme"):
         occurred_at=at - timedelta(hours=1),
     )
     with time_machine.travel(at, tick=False):
-        evaluate_accounts([account.pk], now=at)
+        accounts_evaluate(account_ids=[account.pk], now=at)
     return Play.objects.get(account=account)
 
 
@@ -65,7 +65,8 @@ def test_slack_and_teams_carry_the_emails_facts(org, django_capture_on_commit_ca
     [slack_request] = slack.requests
     [teams_request] = teams.requests
     block_kit = json.loads(slack_request["body"])
-    assert block_kit["text"] == "Escalation (level 1): Acme"
+    title = "Escalation (level 1): Acme"  # compatibility: the title starts as it always did
+    assert block_kit["text"] == title
     fields = {
         f["text"].split("\n")[0].strip("*"): f["text"].split("\n", 1)[1]
         for block in block_kit["blocks"]
@@ -79,11 +80,11 @@ def test_slack_and_teams_carry_the_emails_facts(org, django_capture_on_commit_ca
     [button] = next(b for b in block_kit["blocks"] if b["type"] == "actions")["elements"]
     assert button["url"].endswith(f"/plays/{play.pk}/")
     card = json.loads(teams_request["body"])
-    assert card["@type"] == "MessageCard" and card["title"] == "Escalation (level 1): Acme"
+    assert card["@type"] == "MessageCard" and card["title"] == title
     facts = {f["name"]: f["value"] for f in card["sections"][0]["facts"]}
     assert facts["Overdue by"] == "3 h" and facts["Assignee"] == "Ana ADR"
     assert card["potentialAction"][0]["targets"][0]["uri"].endswith(f"/plays/{play.pk}/")
-    step = Escalation.objects.get(play=play, recipient=org["mgr"], kind="escalation")
+    step = Notice.objects.get(play=play, recipient=org["mgr"], kind="escalation")
     assert sorted(step.chat_notices.values_list("channel", "status")) == [
         ("slack", "sent"),
         ("teams", "sent"),
@@ -99,7 +100,7 @@ def test_the_vp_hears_who_was_told_before(org, django_capture_on_commit_callback
     assert "vp@s.example" not in sent  # email off: Slack only
     body = json.loads(slack.requests[0]["body"])
     assert "*Told before*\nMia Manager" in json.dumps(body).replace("\\n", "\n")
-    assert Escalation.objects.get(recipient=org["vp"]).status == "sent"
+    assert Notice.objects.get(recipient=org["vp"]).status == "sent"
 
 
 def test_a_chat_notice_is_sent_once_and_retried_like_email(org, django_capture_on_commit_callbacks):
@@ -118,7 +119,7 @@ def test_a_chat_notice_is_sent_once_and_retried_like_email(org, django_capture_o
     notice.refresh_from_db()
     assert notice.status == "sent" and notice.attempts == 2
     assert len(slack.requests) == 2
-    assert ChatNotice.objects.filter(escalation__play=play).count() == 1
+    assert ChatNotice.objects.filter(notice__play=play).count() == 1
 
 
 def test_a_refused_chat_message_is_not_retried(org, django_capture_on_commit_callbacks):
@@ -142,7 +143,7 @@ def test_quiet_hours_hold_notices_in_the_owners_time_zone(org, django_capture_on
     ):
         play = qualify(org["adr"], at=evening)  # and the immediate delivery after commit
     assert mail.outbox == []
-    notice = Escalation.objects.get(play=play, kind="assigned")
+    notice = Notice.objects.get(play=play, kind="assigned")
     assert notice.next_attempt_at == datetime(2026, 3, 3, 6, 30, tzinfo=UTC)  # 07:30 Paris
     assert sweep(datetime(2026, 3, 3, 6, 29, tzinfo=UTC), django_capture_on_commit_callbacks) == []
     sent = sweep(datetime(2026, 3, 3, 6, 31, tzinfo=UTC), django_capture_on_commit_callbacks)
@@ -181,7 +182,7 @@ def test_an_hourly_digest_sends_one_email_for_every_notice_due(
     assert sent == ["mgr@s.example"]
     [email] = mail.outbox
     assert "Acme" in email.body and "Globex" in email.body
-    rows = Escalation.objects.filter(play__in=[first, second], recipient=org["mgr"])
+    rows = Notice.objects.filter(play__in=[first, second], recipient=org["mgr"])
     assert {r.status for r in rows} == {"sent"}
     assert len({r.sent_at for r in rows}) == 1  # one send record for the whole digest
 
@@ -198,7 +199,7 @@ def test_a_daily_digest_waits_for_the_local_hour_but_new_plays_do_not(
     assert "ana@s.example" not in sweep(
         T0 + timedelta(hours=18), django_capture_on_commit_callbacks
     )
-    reminder = Escalation.objects.get(play=play, kind="reminder")
+    reminder = Notice.objects.get(play=play, kind="reminder")
     assert reminder.next_attempt_at == datetime(2026, 3, 3, 13, 0, tzinfo=UTC)
     assert "ana@s.example" in sweep(reminder.next_attempt_at, django_capture_on_commit_callbacks)
 

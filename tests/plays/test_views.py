@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import Client
 
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
 from tests.factories import (
     AccountFactory,
@@ -30,7 +30,7 @@ def world():
         occurred_at=datetime.now(UTC) - timedelta(hours=1),
     )
     EventFactory(account=account, activity=activity("web_visit"))  # anonymous
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     play = Play.objects.get(account=account)
     return locals()
 
@@ -206,7 +206,7 @@ def test_reports_page_chart_table_and_csv(world):
         activity=activity("demo_request"),
         occurred_at=datetime.now(UTC) - timedelta(hours=31),
     )
-    evaluate_accounts([other.pk], now=datetime.now(UTC) - timedelta(hours=30))
+    accounts_evaluate(account_ids=[other.pk], now=datetime.now(UTC) - timedelta(hours=30))
     late = Play.objects.get(account=other)  # breached, never started
     client.post(f"/plays/{world['play'].pk}/start/", {"message": "hi"})
     html = client.get("/reports/?period=week").content.decode()

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.conf import settings
 
-from mqaflow.celery import app
+from config.celery import app
 from mqaflow.models import Account, MQAStatus
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
 from tests.support.processes import process_env, stop, wait_for

@@ -15,7 +15,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from plays import escalation
 from plays.escalation import escalations_sweep
-from plays.models import Escalation
+from plays.models import Notice
 from tests.factories import OwnerFactory, org_chart
 from tests.support.reliability_support import (
     FlakySMTPHandler,
@@ -39,7 +39,7 @@ def test_thirty_minutes_of_smtp_hang_then_every_notice_once_and_none_unknown(set
     adrs = [OwnerFactory(name=f"ADR {n}", manager=manager) for n in range(4)]
     for adr in adrs:
         qualified_plays(adr, 20, T0)  # 80 new-play notices, none delivered yet
-    assert Escalation.objects.filter(status="pending").count() == 80
+    assert Notice.objects.filter(status="pending").count() == 80
 
     hanging = HangingServer()
     use_smtp(settings, hanging.port, timeout=1)
@@ -48,10 +48,10 @@ def test_thirty_minutes_of_smtp_hang_then_every_notice_once_and_none_unknown(set
         for minute in range(1, 31):
             result = sweep(T0 + timedelta(minutes=minute), budget=0.5)
             # whatever a sweep did not try stays pending; nothing is left claimed
-            assert not Escalation.objects.filter(status="sending").exists()
+            assert not Notice.objects.filter(status="sending").exists()
             assert result.sent == 0
-        assert Escalation.objects.filter(status="pending").count() == 80
-        tried = Escalation.objects.filter(attempts__gt=0).count()
+        assert Notice.objects.filter(status="pending").count() == 80
+        tried = Notice.objects.filter(attempts__gt=0).count()
         assert 0 < tried <= 80
     finally:
         hanging.close()
@@ -64,7 +64,7 @@ def test_thirty_minutes_of_smtp_hang_then_every_notice_once_and_none_unknown(set
             sweep(T0 + timedelta(minutes=minutes), budget=30)
     finally:
         controller.stop()
-    statuses = set(Escalation.objects.values_list("status", flat=True))
+    statuses = set(Notice.objects.values_list("status", flat=True))
     assert statuses == {"sent"}
     keys = handler.escalation_headers()
     assert len(keys) == 80 and len(set(keys)) == 80  # every notice exactly once
@@ -81,6 +81,6 @@ def test_soft_time_limit_mid_send_puts_the_claims_back_to_pending(monkeypatch):
     monkeypatch.setattr(escalation, "send_notices", interrupted)
     with pytest.raises(SoftTimeLimitExceeded):
         sweep(T0 + timedelta(minutes=1), budget=30)
-    rows = Escalation.objects.all()
+    rows = Notice.objects.all()
     assert {r.status for r in rows} == {"pending"}
     assert all("time limit" in r.last_error for r in rows)

@@ -174,7 +174,7 @@ def stack(tmp_path):
     log = (tmp_path / "web.log").open("w")
     web = subprocess.Popen(
         [
-            *(sys.executable, "-m", "gunicorn", "mqaflow.wsgi"),
+            *(sys.executable, "-m", "gunicorn", "config.wsgi"),
             *("--bind", f"127.0.0.1:{port}", "--workers", str(WEB_WORKERS), "--timeout", "60"),
         ],
         cwd=ROOT,

@@ -10,9 +10,9 @@ import pytest
 import redis
 from django.test import Client
 
+from config.settings.django import redis_caches
 from mqaflow import cache as fail_open
 from mqaflow.models import EngagementEvent
-from mqaflow.settings import redis_caches
 from tests.factories import AccountFactory, OwnerFactory
 from tests.processes.test_reliability_redis import PrivateRedis
 

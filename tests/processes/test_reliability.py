@@ -11,10 +11,10 @@ import pytest
 import time_machine
 from django.db import OperationalError, connection
 
-from mqaflow.celery import app
+from config.celery import app
 from plays import escalation
 from plays.escalation import escalations_sweep
-from plays.models import Escalation
+from plays.models import Notice
 from plays.services import play_start
 from tests.factories import org_chart
 from tests.support.reliability_support import (
@@ -59,7 +59,7 @@ def test_smtp_4xx_is_retried_with_backoff_and_sent_once_when_the_server_recovers
     [play] = qualified_plays(people["adr"], 1, T0)
     smtp.fail_code = 451
     sweep(T0 + timedelta(minutes=1))
-    notice = play.escalations.get(step=0)
+    notice = play.notices.get(step=0)
     assert notice.status == "pending" and notice.attempts == 1
     assert "451" in notice.last_error
     assert notice.next_attempt_at == T0 + timedelta(minutes=2)
@@ -85,10 +85,10 @@ def test_smtp_5xx_is_marked_failed_and_shown_in_admin(smtp, client):
     smtp.fail_code = 550
     sweep(T0 + timedelta(minutes=1))
     sweep(T0 + timedelta(hours=2))
-    notice = play.escalations.get(step=0)
+    notice = play.notices.get(step=0)
     assert notice.status == "failed" and notice.attempts == 1 and "550" in notice.last_error
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    page = client.get("/admin/plays/escalation/?status__exact=failed").content.decode()
+    page = client.get("/admin/plays/notice/?status__exact=failed").content.decode()
     assert "550" in page
 
 
@@ -102,7 +102,7 @@ def test_a_hanging_mail_server_hits_the_timeout_and_is_retried(settings):
         started = time.monotonic()
         sweep(T0 + timedelta(minutes=1))
         assert time.monotonic() - started < 10
-        notice = play.escalations.get(step=0)
+        notice = play.notices.get(step=0)
         assert notice.status == "pending" and "timed out" in notice.last_error.lower()
         sweep(notice.next_attempt_at)  # the retry, after the backoff
         notice.refresh_from_db()
@@ -126,7 +126,7 @@ def test_crash_after_smtp_accepted_resends_at_most_once(smtp, monkeypatch):
         sweep(T0 + timedelta(minutes=1))
     monkeypatch.setattr(escalation, "_mark_sent", real_mark_sent)
     assert len(smtp.messages) == 1
-    notice = play.escalations.get(step=0)
+    notice = play.notices.get(step=0)
     assert notice.status == "sending"
     sweep(T0 + timedelta(minutes=5))  # claim not stale yet: nothing
     assert len(smtp.messages) == 1
@@ -165,9 +165,9 @@ def test_dst_change_and_time_zone_change_keep_due_times_right(settings):
     play.refresh_from_db()
     assert play.due_at == start + timedelta(hours=24)
     sweep(start + timedelta(hours=23, minutes=59))
-    assert play.escalations.filter(step=2).count() == 0
+    assert play.notices.filter(step=2).count() == 0
     sweep(start + timedelta(hours=24))
-    manager = play.escalations.get(step=2)
+    manager = play.notices.get(step=2)
     assert manager.due_at == start + timedelta(hours=24)
     assert manager.recipient == people["mgr"]
 
@@ -196,7 +196,7 @@ def test_database_connection_dropped_during_a_sweep(monkeypatch):
     monkeypatch.setattr(escalation, "escalation_recipient", real)
     sweep(T0 + timedelta(hours=25, minutes=1))
     for play in plays:
-        steps = list(play.escalations.order_by("step").values_list("step", "status"))
+        steps = list(play.notices.order_by("step").values_list("step", "status"))
         assert steps == [(0, "sent"), (1, "sent"), (2, "sent")]
 
 
@@ -210,7 +210,7 @@ def test_accept_racing_the_sweep_never_emails_after_the_start_committed(settings
 
     people = org_chart()
     [play] = qualified_plays(people["adr"], 1, T0)  # its new-play notice goes out at once
-    assert Escalation.objects.get(play=play, step=0).status == "sent"
+    assert Notice.objects.get(play=play, step=0).status == "sent"
     SlowRecordingBackend.reset(delay=1.0)
     order = []
 
@@ -235,7 +235,7 @@ def test_accept_racing_the_sweep_never_emails_after_the_start_committed(settings
     # it. The manager's step, due in the same sweep, found the play started and was skipped.
     assert [step for step, _ in SlowRecordingBackend.handed_over] == [f"{play.pk}:1"]
     assert all(t <= started_at for _, t in SlowRecordingBackend.handed_over)
-    manager = Escalation.objects.get(play=play, step=2)
+    manager = Notice.objects.get(play=play, step=2)
     assert manager.status == "skipped" and "started first" in manager.note
     play.refresh_from_db()
     assert play.status == "started"

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from mqaflow.models import Account, MQATransition
-from plays.models import Escalation, Play
+from plays.models import Notice, Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity, org_chart
 from tests.support.processes import (
     beat,
@@ -71,8 +71,7 @@ def test_two_workers_and_two_beats_send_every_due_step_exactly_once(broker, smtp
     assert len(handler.messages) < expected
     assert len(set(headers)) == len(headers)
     sent = {
-        f"{p}:{s}"
-        for p, s in Escalation.objects.filter(status="sent").values_list("play_id", "step")
+        f"{p}:{s}" for p, s in Notice.objects.filter(status="sent").values_list("play_id", "step")
     }
     assert sent == set(headers)
     assert logs.count("escalations_sweep_task") > 4
@@ -104,7 +103,7 @@ def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(b
     assert wait_for(received.is_set)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
-    claims = Escalation.objects.filter(play=play, status="sending")
+    claims = Notice.objects.filter(play=play, status="sending")
     assert claims.exists()  # killed mid-send: the claim was never settled
     stale_at = max(claims.values_list("claimed_at", flat=True)) + timedelta(seconds=2)
     release.set()
@@ -155,7 +154,7 @@ def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(b
         assert wait_for(lambda: Play.objects.filter(account=account).exists(), timeout=60)
         assert wait_for(
             lambda: (
-                not Escalation.objects.filter(play=play, status__in=["pending", "sending"]).exists()
+                not Notice.objects.filter(play=play, status__in=["pending", "sending"]).exists()
             ),
             timeout=60,
         )
@@ -163,7 +162,7 @@ def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(b
         logs = stop(survivor)
     assert MQATransition.objects.filter(account=account).count() == 1
     assert Play.objects.filter(account=account).count() == 1
-    statuses = dict(play.escalations.values_list("step", "status"))
+    statuses = dict(play.notices.values_list("step", "status"))
     assert statuses[1] == "sent" and statuses[2] == "sent", logs[-3000:]
     # At-least-once with at most one duplicate for the message cut off mid-send.
     for step in (1, 2):

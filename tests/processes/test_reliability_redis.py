@@ -11,9 +11,9 @@ import pytest
 import redis
 from django.utils import timezone
 
-from mqaflow.celery import app
+from config.celery import app
 from mqaflow.models import Account, EngagementEvent, MQAStatus
-from plays.models import Escalation, Play
+from plays.models import Notice, Play
 from tests.factories import AccountFactory, ContactFactory, org_chart
 from tests.support.processes import process_env, stop, wait_for, worker
 from tests.support.reliability_support import free_port, qualified_plays
@@ -140,7 +140,7 @@ def test_redis_restarted_with_tasks_queued_loses_no_work(private_redis):
     private_redis.stop()
     private_redis.start()  # no AOF, no RDB: the queue is gone
     assert private_redis.queued() == 0
-    assert Escalation.objects.filter(step=0, status="pending").count() == len(plays)
+    assert Notice.objects.filter(step=0, status="pending").count() == len(plays)
 
     env = process_env(CELERY_BROKER_URL=private_redis.url, REDIS_URL=private_redis.url)
     proc = worker(env, "after-restart")
@@ -149,7 +149,7 @@ def test_redis_restarted_with_tasks_queued_loses_no_work(private_redis):
 
         escalations_sweep_task.apply_async()  # beat, a minute later
         assert wait_for(
-            lambda: Escalation.objects.filter(step=0, status="sent").count() == len(plays),
+            lambda: Notice.objects.filter(step=0, status="sent").count() == len(plays),
             timeout=60,
         )
     finally:

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from mqaflow.models import EngagementEvent, MQAStatus, MQATransition
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def test_account_detail_and_history_show_the_decision(api_client):
     now = datetime.now(UTC)
     account = AccountFactory(domain="acme.com", funnel=1)
     demo(account, now)
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     detail = api_client.get("/api/v1/accounts/acme.com/").json()["mqa"]
     assert detail["status"] == "mqa"
     assert detail["act_now_rule"] == "Demo requested"
@@ -45,7 +45,7 @@ def test_report_counts_new_mqas_per_period_funnel_and_band(api_client):
     ]:
         account = AccountFactory(funnel=funnel, employees=employees)
         demo(account, when)
-        evaluate_accounts([account.pk], now=when)
+        accounts_evaluate(account_ids=[account.pk], now=when)
     rows = api_client.get("/api/v1/reports/mqas/?period=week&from=2026-03-01&to=2026-03-31").json()
     got = [(r["period"], r["funnel"], r["size_band"], r["count"]) for r in rows["results"]]
     assert got == [

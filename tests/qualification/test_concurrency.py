@@ -45,7 +45,7 @@ def test_two_concurrent_recomputes_record_one_transition_and_one_signal(monkeypa
 
     def run():
         try:
-            engine.evaluate_accounts(ids, now=now)
+            engine.accounts_evaluate(account_ids=ids, now=now)
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:

@@ -13,7 +13,7 @@ from mqaflow.models import (
     MQATransition,
     SizeBand,
 )
-from mqaflow.qualification.engine import evaluate_accounts, explain_account
+from mqaflow.qualification.engine import account_explain, accounts_evaluate
 from mqaflow.signals import account_qualified, accounts_qualified
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
 
@@ -42,7 +42,7 @@ def test_funnel_1_large_qualifies_with_30_minutes_from_2_people():
     account = AccountFactory(funnel=1, employees=500)
     engage(account, 20, persona="it")
     engage(account, 10, persona="finance")
-    result = evaluate_accounts([account.pk], now=NOW)
+    result = accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert status(account) == MQAStatus.MQA
     assert len(result.transitions) == 1
     assert account.mqa_rule.funnel == 1
@@ -57,9 +57,9 @@ def test_minutes_alone_from_one_person_do_not_qualify():
     account = AccountFactory(funnel=1, employees=500)
     contact = ContactFactory(account=account)
     engage(account, 100, contact=contact)
-    evaluate_accounts([account.pk], now=NOW)
+    accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert status(account) == MQAStatus.NOT_QUALIFIED
-    why = explain_account(account, now=NOW).explanation
+    why = account_explain(account=account, now=NOW).explanation
     assert why == (
         "Not qualified under Funnel 1 (large): 100 minutes from 1 person in the last 30 days "
         "(needs 30 from 2)."
@@ -72,7 +72,7 @@ def test_small_companies_need_half_the_minutes():
     for account in (small, large):
         engage(account, 10, persona="it")
         engage(account, 10, persona="sales")
-    evaluate_accounts([small.pk, large.pk], now=NOW)
+    accounts_evaluate(account_ids=[small.pk, large.pk], now=NOW)
     assert status(small) == MQAStatus.MQA
     assert status(large) == MQAStatus.NOT_QUALIFIED
 
@@ -83,7 +83,7 @@ def test_funnel_3_needs_more_than_funnel_1():
     for account in (f1, f3):
         engage(account, 30, persona="it")
         engage(account, 30, persona="sales")
-    evaluate_accounts([f1.pk, f3.pk], now=NOW)
+    accounts_evaluate(account_ids=[f1.pk, f3.pk], now=NOW)
     assert status(f1) == MQAStatus.MQA
     assert status(f3) == MQAStatus.NOT_QUALIFIED
 
@@ -94,7 +94,7 @@ def test_anonymous_events_count_toward_minutes_but_not_people():
     engage(account, 5, persona="it")
     for _ in range(3):
         engage(account, 10)  # anonymous
-    evaluate_accounts([account.pk], now=NOW)
+    accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert status(account) == MQAStatus.MQA
     assert account.mqa_figures["people"] == 2
     assert account.mqa_figures["minutes"] == 40
@@ -103,7 +103,7 @@ def test_anonymous_events_count_toward_minutes_but_not_people():
     only_anonymous = AccountFactory(funnel=1, employees=500)
     for _ in range(10):
         engage(only_anonymous, 10)
-    evaluate_accounts([only_anonymous.pk], now=NOW)
+    accounts_evaluate(account_ids=[only_anonymous.pk], now=NOW)
     assert status(only_anonymous) == MQAStatus.NOT_QUALIFIED
 
 
@@ -114,7 +114,7 @@ def test_event_exactly_at_the_window_boundary_counts_and_a_second_earlier_does_n
     event = engage(account, 15, contact=edge_contact)
     event.occurred_at = NOW - timedelta(days=30)
     event.save()
-    evaluate_accounts([account.pk], now=NOW)
+    accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert status(account) == MQAStatus.MQA
 
     other = AccountFactory(funnel=1, employees=500)
@@ -122,7 +122,7 @@ def test_event_exactly_at_the_window_boundary_counts_and_a_second_earlier_does_n
     late = engage(other, 15, persona="sales")
     late.occurred_at = NOW - timedelta(days=30, seconds=1)
     late.save()
-    evaluate_accounts([other.pk], now=NOW)
+    accounts_evaluate(account_ids=[other.pk], now=NOW)
     assert status(other) == MQAStatus.NOT_QUALIFIED
 
 
@@ -130,11 +130,11 @@ def test_ageing_out_recycles_and_requalifying_is_a_new_transition():
     account = AccountFactory(funnel=1, employees=500)
     engage(account, 20, persona="it", days_ago=1)
     engage(account, 20, persona="sales", days_ago=1)
-    evaluate_accounts([account.pk], now=NOW)
+    accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert status(account) == MQAStatus.MQA
 
     later = NOW + timedelta(days=31)
-    evaluate_accounts([account.pk], now=later)
+    accounts_evaluate(account_ids=[account.pk], now=later)
     assert status(account) == MQAStatus.NOT_QUALIFIED
     assert account.qualified_at is None
 
@@ -145,7 +145,7 @@ def test_ageing_out_recycles_and_requalifying_is_a_new_transition():
             minutes=Decimal(20),
             occurred_at=later,
         )
-    evaluate_accounts([account.pk], now=later + timedelta(hours=1))
+    accounts_evaluate(account_ids=[account.pk], now=later + timedelta(hours=1))
     assert status(account) == MQAStatus.MQA
     moves = list(
         MQATransition.objects.filter(account=account)
@@ -158,7 +158,7 @@ def test_ageing_out_recycles_and_requalifying_is_a_new_transition():
 def test_demo_request_qualifies_at_once_whatever_the_thresholds():
     account = AccountFactory(funnel=3, employees=10000)
     engage(account, 1, persona="it", key="demo_request")
-    evaluate_accounts([account.pk], now=NOW)
+    accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert status(account) == MQAStatus.MQA
     assert account.mqa_act_now_rule.activity.key == "demo_request"
     assert account.mqa_explanation.startswith("Act Now: Demo requested")
@@ -169,7 +169,7 @@ def test_meeting_request_needs_a_director_or_above():
     engage(junior, 1, seniority="manager", key="meeting_requested")
     senior = AccountFactory(funnel=3, employees=10000)
     engage(senior, 1, seniority="director", key="meeting_requested")
-    evaluate_accounts([junior.pk, senior.pk], now=NOW)
+    accounts_evaluate(account_ids=[junior.pk, senior.pk], now=NOW)
     assert status(junior) == MQAStatus.NOT_QUALIFIED
     assert status(senior) == MQAStatus.MQA
 
@@ -182,10 +182,10 @@ def test_act_now_with_two_distinct_people():
     person = ContactFactory(account=account)
     engage(account, 1, contact=person, key="content_download")
     engage(account, 1, contact=person, key="content_download")
-    evaluate_accounts([account.pk], now=NOW)
+    accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert status(account) == MQAStatus.NOT_QUALIFIED
     engage(account, 1, persona="it", key="content_download")
-    evaluate_accounts([account.pk], now=NOW)
+    accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert status(account) == MQAStatus.MQA
     assert account.mqa_act_now_rule == rule
 
@@ -193,16 +193,16 @@ def test_act_now_with_two_distinct_people():
 def test_excluded_account_never_qualifies_and_exclusion_removes_mqa():
     partner = AccountFactory(funnel=1, excluded=True, excluded_reason="partner")
     engage(partner, 1, persona="it", key="demo_request")
-    evaluate_accounts([partner.pk], now=NOW)
+    accounts_evaluate(account_ids=[partner.pk], now=NOW)
     assert status(partner) == MQAStatus.EXCLUDED
 
     account = AccountFactory(funnel=1)
     engage(account, 1, persona="it", key="demo_request")
-    evaluate_accounts([account.pk], now=NOW)
+    accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert status(account) == MQAStatus.MQA
     account.excluded, account.excluded_reason = True, "competitor"
     account.save()
-    evaluate_accounts([account.pk], now=NOW)
+    accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert status(account) == MQAStatus.EXCLUDED
     assert account.mqa_explanation == "Excluded: competitor."
 
@@ -231,7 +231,7 @@ def test_or_of_clauses_and_and_within_a_clause():
     three_quiet = AccountFactory(funnel=1)
     for i in range(8):
         engage(three_quiet, 1, contact=ContactFactory(account=three_quiet) if i < 3 else None)
-    evaluate_accounts([four.pk, three_busy.pk, three_quiet.pk], now=NOW)
+    accounts_evaluate(account_ids=[four.pk, three_busy.pk, three_quiet.pk], now=NOW)
     assert status(four) == MQAStatus.MQA and four.mqa_clause.name == "team"
     assert status(three_busy) == MQAStatus.MQA and three_busy.mqa_clause.name == "busy"
     assert status(three_quiet) == MQAStatus.NOT_QUALIFIED
@@ -244,10 +244,10 @@ def test_personas_filter_min_personas_seniority_and_qualified_leads():
     a = AccountFactory(funnel=1)
     engage(a, 20, persona="it")
     engage(a, 20, persona="marketing")  # not a key persona
-    evaluate_accounts([a.pk], now=NOW)
+    accounts_evaluate(account_ids=[a.pk], now=NOW)
     assert status(a) == MQAStatus.NOT_QUALIFIED
     engage(a, 10, persona="finance")
-    evaluate_accounts([a.pk], now=NOW)
+    accounts_evaluate(account_ids=[a.pk], now=NOW)
     assert status(a) == MQAStatus.MQA
     assert "among it, finance" in a.mqa_explanation
 
@@ -255,20 +255,20 @@ def test_personas_filter_min_personas_seniority_and_qualified_leads():
     b = AccountFactory(funnel=1)
     engage(b, 15, persona="it")
     engage(b, 15, persona="it")
-    evaluate_accounts([b.pk], now=NOW)
+    accounts_evaluate(account_ids=[b.pk], now=NOW)
     assert status(b) == MQAStatus.NOT_QUALIFIED
     engage(b, 1, persona="sales")
     engage(b, 1, persona="finance")
-    evaluate_accounts([b.pk], now=NOW)
+    accounts_evaluate(account_ids=[b.pk], now=NOW)
     assert status(b) == MQAStatus.MQA
 
     _custom_rule(exec={"window_days": 30, "require_seniority": "vp"})
     c = AccountFactory(funnel=1)
     engage(c, 1, seniority="director")
-    evaluate_accounts([c.pk], now=NOW)
+    accounts_evaluate(account_ids=[c.pk], now=NOW)
     assert status(c) == MQAStatus.NOT_QUALIFIED
     engage(c, 1, seniority="c_level")
-    evaluate_accounts([c.pk], now=NOW)
+    accounts_evaluate(account_ids=[c.pk], now=NOW)
     assert status(c) == MQAStatus.MQA
 
     _custom_rule(leads={"window_days": 30, "min_qualified_leads": 2, "lead_minutes": 10})
@@ -277,10 +277,10 @@ def test_personas_filter_min_personas_seniority_and_qualified_leads():
     engage(d, 6, contact=lead)
     engage(d, 6, contact=lead)
     engage(d, 9, persona="it")
-    evaluate_accounts([d.pk], now=NOW)
+    accounts_evaluate(account_ids=[d.pk], now=NOW)
     assert status(d) == MQAStatus.NOT_QUALIFIED
     engage(d, 10, persona="sales")
-    evaluate_accounts([d.pk], now=NOW)
+    accounts_evaluate(account_ids=[d.pk], now=NOW)
     assert status(d) == MQAStatus.MQA
 
 
@@ -291,14 +291,14 @@ def test_most_specific_rule_wins():
     MQAClause.objects.create(rule=generic, window_days=30, min_minutes=1)
     account = AccountFactory(funnel=1, employees=500)
     engage(account, 2, persona="it")
-    evaluate_accounts([account.pk], now=NOW)
+    accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert status(account) == MQAStatus.MQA
     assert account.mqa_rule == generic
     small = AccountFactory(funnel=1, employees=5)
     engage(small, 2, persona="it")
-    evaluate_accounts([small.pk], now=NOW)
+    accounts_evaluate(account_ids=[small.pk], now=NOW)
     assert status(small) == MQAStatus.NOT_QUALIFIED  # the specific small-band rule still applies
-    assert explain_account(small, now=NOW).rule.size_band.slug == "small"
+    assert account_explain(account=small, now=NOW).rule.size_band.slug == "small"
 
 
 def test_bandwidth_period_scales_thresholds_and_is_explained():
@@ -311,11 +311,11 @@ def test_bandwidth_period_scales_thresholds_and_is_explained():
     account = AccountFactory(funnel=1, employees=500)
     engage(account, 20, persona="it")
     engage(account, 20, persona="sales")
-    evaluate_accounts([account.pk], now=NOW)
+    accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert status(account) == MQAStatus.NOT_QUALIFIED  # needs 45 minutes from 3 people
-    assert "×1.5 for December bandwidth" in explain_account(account, now=NOW).explanation
+    assert "×1.5 for December bandwidth" in account_explain(account=account, now=NOW).explanation
     engage(account, 10, persona="finance")
-    evaluate_accounts([account.pk], now=NOW)
+    accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert status(account) == MQAStatus.MQA
     assert "needs 45 from 3" in account.mqa_explanation
 
@@ -330,9 +330,9 @@ def test_unchanged_accounts_write_no_transition_and_signal_fires_once():
     try:
         account = AccountFactory(funnel=1)
         engage(account, 1, persona="it", key="demo_request")
-        evaluate_accounts([account.pk], now=NOW)
-        evaluate_accounts([account.pk], now=NOW + timedelta(minutes=1))
-        evaluate_accounts(now=NOW + timedelta(minutes=2))
+        accounts_evaluate(account_ids=[account.pk], now=NOW)
+        accounts_evaluate(account_ids=[account.pk], now=NOW + timedelta(minutes=1))
+        accounts_evaluate(now=NOW + timedelta(minutes=2))
     finally:
         account_qualified.disconnect(receiver)
     assert received == [account.pk]
@@ -343,7 +343,7 @@ def test_unchanged_accounts_write_no_transition_and_signal_fires_once():
 def test_dry_run_writes_nothing():
     account = AccountFactory(funnel=1)
     engage(account, 1, persona="it", key="demo_request")
-    result = evaluate_accounts(now=NOW, dry_run=True)
+    result = accounts_evaluate(now=NOW, dry_run=True)
     assert status(account) == MQAStatus.NOT_QUALIFIED
     assert account.last_evaluated_at is None
     assert not MQATransition.objects.exists()
@@ -360,7 +360,7 @@ def test_evaluation_uses_a_bounded_number_of_queries(django_assert_max_num_queri
         engage(account, 40, persona="it")
         engage(account, 40, persona="sales")
     with django_assert_max_num_queries(30):
-        result = evaluate_accounts([a.pk for a in accounts], now=NOW)
+        result = accounts_evaluate(account_ids=[a.pk for a in accounts], now=NOW)
     assert len(result.transitions) == 30
 
 
@@ -368,6 +368,6 @@ def test_default_time_is_now():
     account = AccountFactory(funnel=1)
     engage(account, 1, persona="it", key="demo_request")
     with time_machine.travel(NOW, tick=False):
-        evaluate_accounts([account.pk])
+        accounts_evaluate(account_ids=[account.pk])
     assert status(account) == MQAStatus.MQA
     assert account.qualified_at == NOW

@@ -22,10 +22,10 @@ from mqaflow.models import (
     SizeBand,
 )
 from mqaflow.models.transitions import RecomputeRun
-from mqaflow.qualification.engine import decide, decide_row, evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate, decide, decide_row
 from mqaflow.qualification.rulebook import Rulebook
-from mqaflow.qualification.scheduling import pending_account_ids
 from mqaflow.qualification.sql import DecisionQuery
+from mqaflow.selectors import pending_account_ids
 from mqaflow.signals import account_disqualified, account_qualified
 from tests.factories import AccountFactory, ContactFactory, EventFactory, UserFactory, activity
 
@@ -221,7 +221,7 @@ def test_a_run_is_recorded_with_its_cause_and_no_account_row_is_stamped():
     quiet = AccountFactory(funnel=1)
     hot = AccountFactory(funnel=1)
     _demo(hot)
-    result = evaluate_accounts(now=NOW, cause="schedule")
+    result = accounts_evaluate(now=NOW, cause="schedule")
     run = RecomputeRun.objects.get()
     assert (run.scope, run.accounts, run.transitions, run.cause) == ("all", 2, 1, "schedule")
     assert run.evaluated_for == NOW and run.finished_at >= run.started_at
@@ -230,9 +230,9 @@ def test_a_run_is_recorded_with_its_cause_and_no_account_row_is_stamped():
     quiet.refresh_from_db()
     hot.refresh_from_db()
     assert quiet.last_evaluated_at is None and hot.last_evaluated_at is None
-    evaluate_accounts([quiet.pk], now=NOW, cause="ingest")
+    accounts_evaluate(account_ids=[quiet.pk], now=NOW, cause="ingest")
     assert RecomputeRun.objects.first().scope == "accounts"
-    evaluate_accounts(now=NOW, dry_run=True)
+    accounts_evaluate(now=NOW, dry_run=True)
     assert RecomputeRun.objects.count() == 2  # a dry run records nothing
 
 
@@ -245,9 +245,9 @@ def test_a_full_recompute_forgets_runs_older_than_30_days():
         accounts=1,
         transitions=0,
     )
-    evaluate_accounts([], cause="ingest")
+    accounts_evaluate(account_ids=[], cause="ingest")
     assert RecomputeRun.objects.filter(pk=old.pk).exists()  # only full runs prune
-    evaluate_accounts(cause="schedule")
+    accounts_evaluate(cause="schedule")
     assert not RecomputeRun.objects.filter(pk=old.pk).exists()
     assert RecomputeRun.objects.count() == 2
 
@@ -261,7 +261,7 @@ def test_set_based_writes_match_what_the_orm_would_store():
             minutes=Decimal(20),
             occurred_at=NOW - timedelta(days=2),
         )
-    [transition] = evaluate_accounts([account.pk], now=NOW).transitions
+    [transition] = accounts_evaluate(account_ids=[account.pk], now=NOW).transitions
     account.refresh_from_db()
     assert transition.pk == MQATransition.objects.get().pk
     assert account.mqa_status == "mqa" and account.qualified_at == NOW
@@ -290,7 +290,7 @@ def test_set_based_writes_match_what_the_orm_would_store():
 
     account_disqualified.connect(on_disqualified)
     try:
-        evaluate_accounts(now=NOW + timedelta(days=40))
+        accounts_evaluate(now=NOW + timedelta(days=40))
     finally:
         account_disqualified.disconnect(on_disqualified)
     account.refresh_from_db()
@@ -311,11 +311,11 @@ def test_a_full_recompute_and_incremental_ones_agree():
                 occurred_at=NOW - timedelta(days=5 * k),
             )
         made.append(account)
-    evaluate_accounts(now=NOW)
+    accounts_evaluate(now=NOW)
     full = dict(Account.objects.values_list("pk", "mqa_status"))
     Account.objects.update(mqa_status="not_qualified")
     for account in made:
-        evaluate_accounts([account.pk], now=NOW)
+        accounts_evaluate(account_ids=[account.pk], now=NOW)
     assert dict(Account.objects.values_list("pk", "mqa_status")) == full
     assert "mqa" in full.values() and "not_qualified" in full.values()
 
@@ -335,7 +335,7 @@ def test_catch_up_starts_from_the_last_covering_run():
     )
     assert pending_account_ids() == [fresh.pk]
     # An incremental run covers only its own accounts: it does not move the start.
-    evaluate_accounts([old.pk], now=NOW, cause="ingest")
+    accounts_evaluate(account_ids=[old.pk], now=NOW, cause="ingest")
     assert pending_account_ids() == [fresh.pk]
     assert never.pk not in pending_account_ids()
 
@@ -354,8 +354,8 @@ def test_signal_contract_one_qualified_signal_per_transition_inside_the_transact
 
     account_qualified.connect(on_qualified)
     try:
-        evaluate_accounts(now=NOW, cause="test")
-        evaluate_accounts(now=NOW, cause="test")
+        accounts_evaluate(now=NOW, cause="test")
+        accounts_evaluate(now=NOW, cause="test")
     finally:
         account_qualified.disconnect(on_qualified)
     assert sorted(seen) == sorted(a.pk for a in accounts)
@@ -372,7 +372,7 @@ def test_explain_endpoint_answers_for_an_account_whose_status_did_not_change(api
         minutes=Decimal(25),
         occurred_at=datetime.now(UTC) - timedelta(days=1),
     )
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     body = api_client.get("/api/v1/accounts/ACME.com/explain/").json()
     assert body["stored_status"] == body["status"] == "not_qualified"
     assert body["explanation"] == (
@@ -392,7 +392,7 @@ def test_explain_endpoint_needs_authentication(client):
 def test_admin_shows_the_decision_now_and_the_runs(client):
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     account = AccountFactory(funnel=1, employees=500)
-    evaluate_accounts(cause="manual")
+    accounts_evaluate(cause="manual")
     page = client.get(reverse("admin:mqaflow_account_change", args=[account.pk]))
     assert b"Decision now" in page.content
     assert b"Not qualified under Funnel 1 (large): 0 minutes from 0 people" in page.content
@@ -401,7 +401,7 @@ def test_admin_shows_the_decision_now_and_the_runs(client):
 
 
 def test_health_shows_the_last_recompute(client):
-    evaluate_accounts(cause="schedule")
+    accounts_evaluate(cause="schedule")
     body = client.get("/health/").json()
     assert body["last_recompute"]["cause"] == "schedule"
     assert body["last_recompute"]["scope"] == "all"
@@ -417,5 +417,5 @@ def test_contacts_and_events_of_other_accounts_do_not_leak_into_an_incremental_r
             minutes=Decimal(30),
             occurred_at=NOW - timedelta(days=1),
         )
-    assert evaluate_accounts([a.pk], now=NOW).transitions == []
-    assert len(evaluate_accounts([b.pk], now=NOW).transitions) == 1
+    assert accounts_evaluate(account_ids=[a.pk], now=NOW).transitions == []
+    assert len(accounts_evaluate(account_ids=[b.pk], now=NOW).transitions) == 1

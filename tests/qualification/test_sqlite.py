@@ -92,11 +92,11 @@ def load(found: dict) -> list[int]:
 def outcome() -> dict:
     """What the engine stored and would explain now, per account domain."""
     from mqaflow.models import Account, MQATransition
-    from mqaflow.qualification.engine import explain_account
+    from mqaflow.qualification.engine import account_explain
 
     found = {}
     for a in Account.objects.select_related("mqa_rule", "mqa_clause", "mqa_act_now_rule"):
-        now = explain_account(a, now=NOW)
+        now = account_explain(account=a, now=NOW)
         found[a.domain] = {
             "status": a.mqa_status,
             "qualified_at": a.qualified_at.isoformat() if a.qualified_at else None,
@@ -114,7 +114,7 @@ def outcome() -> dict:
 def _on_sqlite(tmp_path) -> dict:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "mqaflow.settings_test",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
         "LOG_LEVEL": "WARNING",
     }
@@ -136,13 +136,13 @@ def test_engine_gives_the_same_results_on_sqlite_and_postgresql(tmp_path):
     from django.db import connection
 
     from mqaflow.models import Account
-    from mqaflow.qualification.engine import decide, evaluate_accounts
+    from mqaflow.qualification.engine import accounts_evaluate, decide
     from mqaflow.qualification.rulebook import Rulebook
 
     assert connection.vendor == "postgresql"
     found = _on_sqlite(tmp_path)
     sqlite = found["outcome"]
-    evaluate_accounts(load(found["data"]), now=NOW)
+    accounts_evaluate(account_ids=load(found["data"]), now=NOW)
     postgres = outcome()
     assert sqlite.keys() == postgres.keys()
     for domain in postgres:

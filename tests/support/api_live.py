@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from mqaflow.models import ApiToken
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity, org_chart
 from tests.support.processes import ROOT, process_env, stop, wait_for
@@ -42,7 +42,7 @@ def seed() -> dict:
         activity=activity("demo_request"),
         occurred_at=datetime.now(UTC) - timedelta(hours=1),
     )
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     play = Play.objects.get(account=account)
     _, admin_key = ApiToken.issue(user=ceo.user, name="schemathesis admin")
     _, adr_key = ApiToken.issue(user=adr.user, name="schemathesis adr")
@@ -61,7 +61,7 @@ def live_server(tmp_path: Path) -> Iterator[str]:
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "mqaflow.wsgi",
+                "config.wsgi",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",

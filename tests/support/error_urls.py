@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.urls import path
 
-from mqaflow.urls import urlpatterns as real_urlpatterns
+from config.urls import urlpatterns as real_urlpatterns
 
 
 def broken(request):

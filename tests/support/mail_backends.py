@@ -39,10 +39,12 @@ class SlowRecordingBackend(BaseEmailBackend):
     def send_messages(self, messages):
         import time
 
+        from plays.notifications import NOTICE_HEADER
+
         for message in messages:
             type(self).sending.set()
             time.sleep(type(self).delay)
             type(self).handed_over.append(
-                (message.extra_headers.get("X-Mqaflow-Escalation"), time.monotonic())
+                (message.extra_headers.get(NOTICE_HEADER), time.monotonic())
             )
         return len(messages)

@@ -40,7 +40,7 @@ def process_env(smtp_port: int | None = None, **extra) -> dict:
     db = connection.settings_dict
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "mqaflow.settings_test",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
         f"{db['PORT'] or 5432}/{db['NAME']}",
         "CELERY_TASK_ALWAYS_EAGER": "0",
@@ -61,7 +61,7 @@ def worker(env, name):
             "-m",
             "celery",
             "-A",
-            "mqaflow",
+            "config",
             "worker",
             "--pool",
             "solo",
@@ -83,7 +83,7 @@ def beat(env, name, tmp_path):
             "-m",
             "celery",
             "-A",
-            "mqaflow",
+            "config",
             "beat",
             "--loglevel",
             "INFO",

@@ -10,8 +10,9 @@ from datetime import timedelta
 
 from aiosmtpd.controller import Controller
 
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
+from plays.notifications import NOTICE_HEADER
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
 
 
@@ -34,7 +35,7 @@ class FlakySMTPHandler:
         """Every (play:step) delivered, one entry per notice: a digest lists several."""
         out = []
         for raw in list(self.messages):
-            header = email.message_from_bytes(raw).get("X-Mqaflow-Escalation", "")
+            header = email.message_from_bytes(raw).get(NOTICE_HEADER, "")
             out.extend(k.strip() for k in " ".join(header.split()).split(",") if k.strip())
         return out
 
@@ -96,5 +97,5 @@ def qualified_plays(owner, n: int, at, funnel: int = 1) -> list[Play]:
             activity=activity("demo_request"),
             occurred_at=at - timedelta(hours=1),
         )
-    evaluate_accounts([a.pk for a in accounts], now=at)
+    accounts_evaluate(account_ids=[a.pk for a in accounts], now=at)
     return list(Play.objects.filter(account__in=accounts).order_by("pk"))

@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from mqaflow.models import Account, ApiToken, Owner
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import DismissReason, Play
 from tests.factories import (
     AccountFactory,
@@ -132,7 +132,7 @@ def people():
         activity=activity("demo_request"),
         occurred_at=datetime.now(UTC) - timedelta(hours=1),
     )
-    evaluate_accounts([account.pk])
+    accounts_evaluate(account_ids=[account.pk])
     system = UserFactory(username="crm-sync@seller.example")
     _, key = ApiToken.issue(user=system, name="CRM sync", integration=True)
     return {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
 from tests.factories import (
     AccountFactory,
@@ -89,7 +89,7 @@ def world():
             activity=activity("demo_request"),
             occurred_at=now - timedelta(hours=hours_ago + 1),
         )
-        evaluate_accounts([account.pk], now=now - timedelta(hours=hours_ago))
+        accounts_evaluate(account_ids=[account.pk], now=now - timedelta(hours=hours_ago))
         plays[name] = Play.objects.get(account=account)
     return {"adr": adr, "mgr": mgr, "plays": plays}
 
@@ -260,7 +260,7 @@ def team_world(world):
         activity=activity("demo_request"),
         occurred_at=now - timedelta(hours=3),
     )
-    evaluate_accounts([account.pk], now=now - timedelta(hours=2))
+    accounts_evaluate(account_ids=[account.pk], now=now - timedelta(hours=2))
     admin = UserFactory(username="root@seller.example", is_staff=True, is_superuser=True)
     admin.set_password(PASSWORD)
     admin.save()
@@ -360,9 +360,9 @@ def test_play_page_start_bar_outcome_and_mention(
     assert page.locator(".tl-comment", has_text="booked for Tuesday").count() == 1
     check_axe(page, axe_script, f"completed play with a comment at {width}")
     shot(page, f"play-completed-{width}")
-    from plays.models import Escalation
+    from plays.models import Notice
 
-    notice = Escalation.objects.get(play=play, kind="mention")
+    notice = Notice.objects.get(play=play, kind="mention")
     assert notice.recipient == team_world["mgr"]
     page.close()
 

@@ -144,8 +144,8 @@ def test_scrub_removes_credentials_from_urls(text, expected):
 
 
 def test_no_setting_shows_a_password_whatever_its_name(settings):
+    from config.settings.django import redis_caches
     from mqaflow.error_reporting import SecretsFilter
-    from mqaflow.settings import redis_caches
 
     settings.CACHES = redis_caches("redis://:cache-pw-1@cache.internal:6379/0")
     settings.ANALYTICS_ENDPOINT = "https://ingest:analytics-pw-2@stats.example/v1"

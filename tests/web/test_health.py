@@ -64,7 +64,7 @@ def test_the_sweep_records_its_heartbeat_and_failures(monkeypatch):
 
 @pytest.fixture
 def real_broker():
-    from mqaflow.celery import app
+    from config.celery import app
 
     app.conf.task_always_eager = False
     yield app

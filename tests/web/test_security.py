@@ -105,7 +105,7 @@ def test_deploy_checks_are_clean_with_the_documented_production_env():
     test_only = {"SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"}
     env = {
         **{k: v for k, v in os.environ.items() if k not in test_only},
-        "DJANGO_SETTINGS_MODULE": "mqaflow.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DEBUG": "0",
         "SECRET_KEY": "x" * 20 + "production-secret-with-enough-entropy-1234567890",
         "ALLOWED_HOSTS": "mqaflow.example.com",

@@ -1,7 +1,10 @@
 """import_csv owners|accounts|contacts|events FILE [--upsert] — the API's validation, for files.
 
-The whole file is validated before anything is written, inside one transaction: a file
-with one bad line stores nothing, and the report names every bad line and field.
+The whole file is imported in one transaction and every line is checked: events are all
+validated before any is stored; owners, accounts and contacts are written line by line as
+they pass validation, and a bad line does not stop the others being checked. If any is bad the
+transaction is rolled back, so a file with one bad line stores nothing, and the report
+names every bad line and field.
 Without --upsert a row that already exists is an error; with it, it is updated (matched on
 external_id when given, else on email / domain / account + email), as the bulk API does.
 """
@@ -99,7 +102,7 @@ class Command(BaseCommand):
             items.append(row)
         try:
             with transaction.atomic():
-                result = events_ingest(items)
+                result = events_ingest(items=items)
         except BatchInvalid as exc:
             lines = [rows[index][0] for index in range(len(rows))]
             errors = []

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from mqaflow.qualification.reports import PERIODS, new_mqas_by_period, parse_report_range
+from mqaflow.qualification.reports import PERIODS, parse_report_range
+from mqaflow.selectors import new_mqas_by_period
 
 
 class Command(BaseCommand):

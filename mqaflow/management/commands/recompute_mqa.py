@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from mqaflow.models import Account, Funnel
-from mqaflow.qualification.engine import evaluate_accounts
+from mqaflow.qualification.engine import accounts_evaluate
 
 
 class Command(BaseCommand):
@@ -23,8 +23,8 @@ class Command(BaseCommand):
             ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
         show_bar = len(ids) > 1000 and options.get("verbosity", 1) > 0
         with tqdm(total=len(ids), unit="account", disable=not show_bar, file=self.stderr) as bar:
-            result = evaluate_accounts(
-                None if account is None else ids,
+            result = accounts_evaluate(
+                account_ids=None if account is None else ids,
                 dry_run=dry_run,
                 progress=bar.update,
                 cause="manual",

@@ -1,12 +1,7 @@
-from datetime import datetime, time
-
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
-from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from mqaflow.ingest import credited_minutes
-from mqaflow.models import ActivityType, EngagementEvent, Seniority, SeniorityMultiplier
+from mqaflow.reweight import UnknownActivity, events_reweight
 
 
 class Command(BaseCommand):
@@ -23,34 +18,16 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="count only; write nothing")
 
     def handle(self, *args, since=None, activity=None, dry_run=False, **options):
-        events = EngagementEvent.objects.all()
-        activities = ActivityType.objects.all()
+        day = None
         if since:
             day = parse_date(since)
             if day is None:
                 raise CommandError(f"--since: not a date as YYYY-MM-DD: {since!r}")
-            tz = timezone.get_current_timezone()
-            events = events.filter(occurred_at__gte=datetime.combine(day, time.min, tzinfo=tz))
-        if activity:
-            activities = activities.filter(key=activity)
-            if not activities:
-                raise CommandError(f"--activity: no activity type {activity!r}")
-            events = events.filter(activity__key=activity)
-        total = events.count()
+        try:
+            total = events_reweight(since=day, activity=activity, dry_run=dry_run)
+        except UnknownActivity as exc:
+            raise CommandError(f"--activity: {exc}") from exc
         if dry_run:
             self.stdout.write(f"Would re-weight {total} event(s).")
-            return
-        multipliers = dict(SeniorityMultiplier.objects.values_list("seniority", "multiplier"))
-        with transaction.atomic():
-            # One UPDATE per (activity, seniority): a handful of set-based statements.
-            for act in activities:
-                of_activity = events.filter(activity=act)
-                of_activity.filter(contact__isnull=True).update(
-                    minutes=credited_minutes(act.minutes, None)
-                )
-                for seniority in Seniority.values:
-                    ids = of_activity.filter(contact__seniority=seniority).values("pk")
-                    EngagementEvent.objects.filter(pk__in=ids).update(
-                        minutes=credited_minutes(act.minutes, multipliers.get(seniority))
-                    )
-        self.stdout.write(f"Re-weighted {total} event(s); run recompute_mqa to apply them.")
+        else:
+            self.stdout.write(f"Re-weighted {total} event(s); run recompute_mqa to apply them.")

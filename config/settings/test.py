@@ -1,4 +1,4 @@
-"""Settings for the test suite: the real settings, with test-friendly defaults.
+"""Settings for the test suite: the production settings, with test-friendly defaults.
 
 The suite runs against PostgreSQL (DATABASE_URL) like production; only what makes tests
 fast and deterministic is changed here. Integration tests that start a real worker pass
@@ -7,13 +7,15 @@ their own environment to it and do not rely on the eager mode set below.
 
 import os
 
+# Set before the production settings read the environment; processes the tests start
+# inherit them too.
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
 
-from .settings import *  # noqa: F403
+from config.settings.production import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
