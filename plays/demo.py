@@ -14,7 +14,7 @@ from django.db.models import F
 from mqaflow.demo import Demo
 from plays.escalation import escalations_sweep
 from plays.models import DismissReason, Notice, Play, PlayLogEntry, PlayOutcome, SLAPolicy
-from plays.services import first_at, play_complete, play_dismiss, play_start
+from plays.services import plan_first_at, play_complete, play_dismiss, play_start
 
 # The funnels' fallback owner: who gets the plays of accounts without an owner.
 FALLBACK_OWNER_EMAIL = "manager.east@mqaflow.example"
@@ -55,7 +55,7 @@ def _shift(play: Play, delta: timedelta) -> None:
         due_at=play.due_at - delta,
         remind_at=play.remind_at - delta if play.remind_at else None,
         plan=play.plan,
-        next_action_at=first_at(play.plan),
+        next_action_at=plan_first_at(plan=play.plan),
     )
     PlayLogEntry.objects.filter(play=play).update(at=F("at") - delta)
     Notice.objects.filter(play=play).update(
