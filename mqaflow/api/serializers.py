@@ -13,9 +13,6 @@ from mqaflow.models import Account, Contact, Owner
 from mqaflow.models.choices import MQAStatus
 from mqaflow.validation import DOMAIN_MAX_LENGTH, DOMAIN_PATTERN, domain_problem, text_problem
 
-# Owners log in as a Django user whose username is their email: 150 characters at most.
-OWNER_EMAIL_MAX_LENGTH = 150
-
 
 class _TextRef(serializers.SlugRelatedField):
     """A related object given by a text key; text PostgreSQL cannot take is a 400."""
@@ -133,7 +130,7 @@ class OwnerSerializer(_ActorMixin, StrictJSONTypes, serializers.ModelSerializer)
     class Meta:
         model = Owner
         fields = ["email", "name", "title", "manager", "delegate", "is_active", "active"]
-        extra_kwargs = {"email": {"max_length": OWNER_EMAIL_MAX_LENGTH}}
+        extra_kwargs = {"email": {"max_length": directory.OWNER_EMAIL_MAX_LENGTH}}
 
     def create(self, validated_data):
         try:
