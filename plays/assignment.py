@@ -105,7 +105,7 @@ def plays_follow_owner(*, account: Account, by=None, now: datetime | None = None
     )
     if play is None:
         return None
-    routing = assignee_for(account, play.policy, now)
+    routing = assignee_for(account=account, policy=play.policy, at=now)
     if routing.owner is None or routing.owner.pk == play.assignee_id:
         return None
     new_owner = account.owner.name if account.owner else "nobody"
@@ -123,7 +123,7 @@ def plays_follow_deactivation(*, owner: Owner, by=None, now: datetime | None = N
         .order_by("pk")
     )
     for play in plays:
-        routing = successor_of(owner, at=now, policy=play.policy)
+        routing = successor_of(owner=owner, at=now, policy=play.policy)
         if routing.owner is None:
             continue
         why = " ".join([f"{owner.name} was deactivated.", *routing.notes])
@@ -151,7 +151,7 @@ def absences_apply(*, now: datetime | None = None) -> int:
                 .order_by("pk")
             )
             for play in plays:
-                routing = successor_of(owner, at=now, policy=play.policy, absence=absence)
+                routing = successor_of(owner=owner, at=now, policy=play.policy, absence=absence)
                 if routing.owner is None:
                     continue
                 why = " ".join(

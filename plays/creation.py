@@ -87,8 +87,8 @@ def _create_set_based(transitions: list[MQATransition]) -> list[Play]:
             continue  # no policy, or an open play already (it simply goes on)
         at = transition.at
         if at not in absences_by_time:
-            absences_by_time[at] = absences_at(at)
-        routing = assignee_for(account, policy, at, absences=absences_by_time[at])
+            absences_by_time[at] = absences_at(at=at)
+        routing = assignee_for(account=account, policy=policy, at=at, absences=absences_by_time[at])
         if routing.owner is None:
             logger.error("no owner to assign the play of account %s to", account.pk)
             continue

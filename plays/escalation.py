@@ -187,7 +187,7 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Notice]:
     ):
         existing[row.play_id][row.step] = row
     rows: list[Notice] = []
-    context = {"chains": {}, "absences": absences_at(now)}
+    context = {"chains": {}, "absences": absences_at(at=now)}
     for play in plays:
         done = existing[play.pk]
         # Only this clock's ladder counts: after a reopen or a restart, a manager told
@@ -237,7 +237,7 @@ def _planned_row(
     if play.assignee_id not in chains:
         chains[play.assignee_id] = play.assignee.managers()
     found = escalation_recipient(
-        play.assignee,
+        assignee=play.assignee,
         levels_up=entry["levels_up"],
         to_top=entry["to_top"],
         at=now,

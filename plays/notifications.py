@@ -39,7 +39,7 @@ def ladder_context(notice: Notice, play: Play, now: datetime, cache: dict | None
     `cache` carries the absences and chains loaded once for a whole digest."""
     cache = {} if cache is None else cache
     if "absences" not in cache:
-        cache["absences"] = absences_at(now)
+        cache["absences"] = absences_at(at=now)
     chains = cache.setdefault("chains", {})
     sent = (
         play.notices.filter(
@@ -61,7 +61,7 @@ def ladder_context(notice: Notice, play: Play, now: datetime, cache: dict | None
         if entry["step"] <= notice.step or entry["kind"] != NoticeKind.ESCALATION:
             continue
         found = escalation_recipient(
-            play.assignee,
+            assignee=play.assignee,
             levels_up=entry["levels_up"],
             to_top=entry["to_top"],
             at=now,

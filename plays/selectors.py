@@ -52,6 +52,21 @@ def can_work(*, user: User, play: Play) -> bool:
     return user.is_authenticated and _owner_of(user) == play.assignee
 
 
+def play_taken_away(*, user: User, pk: int) -> Play | None:
+    """A play the user held before and can no longer see (moved to someone else)."""
+    if visible_plays(user=user).filter(pk=pk).exists():
+        return None
+    owner = _owner_of(user)
+    if owner is None:
+        return None
+    return (
+        Play.objects.filter(pk=pk, log_entries__from_assignee=owner)
+        .select_related("account")
+        .distinct()
+        .first()
+    )
+
+
 def reassign_choices(*, user: User) -> list[Owner]:
     """Whom a user may hand a play to: admins anyone active; a manager their own team
     (their subtree) and themselves."""

@@ -148,7 +148,7 @@ def play_create(
     if open_play is not None:
         play_keep_after_requalification(play=open_play, transition=transition, now=now)
         return None
-    routing = assignee_for(account, policy, now)
+    routing = assignee_for(account=account, policy=policy, at=now)
     if routing.owner is None:  # no owner exists at all: nothing to assign to
         logger.error("no owner to assign the play of account %s to", account.pk)
         return None
@@ -467,7 +467,7 @@ def play_reopen(*, play: Play, by, now: datetime | None = None) -> Play:
         from .assignment import play_move
         from .routing import successor_of
 
-        routing = successor_of(locked.assignee, at=now, policy=locked.policy)
+        routing = successor_of(owner=locked.assignee, at=now, policy=locked.policy)
         if routing.owner is not None:
             return play_move(
                 play=locked,

@@ -216,7 +216,7 @@ def _act(request, pk: int, action, *, draft: str | None = None):
     """Run a play action; if the play changed meanwhile, say what happened (who, when),
     keep the text the user typed, and land on the play, or on the list when the play is
     no longer theirs to see."""
-    lost = _play_taken_away(request, pk)
+    lost = selectors.play_taken_away(user=request.user, pk=pk)
     if lost is not None:  # reassigned out of the user's sight since they opened it
         entry = selectors.last_change(play=lost)
         messages.error(request, selectors.describe_change(entry=entry, play=lost))
@@ -238,21 +238,6 @@ def _act(request, pk: int, action, *, draft: str | None = None):
         manages = owner is not None and owner.reports.exists()
         return redirect("plays:team" if manages else "plays:my_plays")
     return redirect("plays:detail", pk=play.pk)
-
-
-def _play_taken_away(request, pk: int) -> Play | None:
-    """A play the user held before and can no longer see (moved to someone else)."""
-    if selectors.visible_plays(user=request.user).filter(pk=pk).exists():
-        return None
-    owner = _owner(request)
-    if owner is None:
-        return None
-    return (
-        Play.objects.filter(pk=pk, log_entries__from_assignee=owner)
-        .select_related("account")
-        .distinct()
-        .first()
-    )
 
 
 def _keep_draft(request, play: Play, draft: str) -> None:
