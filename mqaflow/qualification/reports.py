@@ -38,6 +38,7 @@ def parse_report_range(
             bounds[name] = None
         if bounds[name] is None:
             errors[name] = [f"Must be a date as YYYY-MM-DD, not {value[:20]!r}."]
-    if not errors and bounds.get("from") and bounds.get("to") and bounds["from"] > bounds["to"]:
+    start, end = bounds.get("from"), bounds.get("to")
+    if not errors and start and end and start > end:
         errors["to"] = ["Must be on or after 'from'."]
     return bounds, errors
