@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import connection, transaction
-from django.db.models import Field
 from django.utils import timezone
 
 from mqaflow.models import (
@@ -34,6 +33,7 @@ from mqaflow.models import (
     MQAStatus,
     MQATransition,
 )
+from mqaflow.models.columns import column_of
 from mqaflow.models.transitions import RecomputeRun
 from mqaflow.signals import account_disqualified, account_qualified, accounts_qualified
 
@@ -436,7 +436,7 @@ def _write_set_based(
     transitions = MQATransition._meta.db_table
     history = Account.history.model
     tracked = [f for f in history.tracked_fields]
-    source_cols = ", ".join(f"a.{_account_column(f.name)}" for f in tracked)
+    source_cols = ", ".join(f"a.{column_of(Account, f.name)}" for f in tracked)
     history_cols = ", ".join(history._meta.get_field(f.name).column for f in tracked)
     with connection.cursor() as cursor:
         cursor.execute(_TEMP_SQL)
@@ -499,13 +499,6 @@ def _write_set_based(
         len(kept),
         lambda: [_transition(c, now=now, cause=cause, pk=ids[c.account_id]) for c in kept],
     )
-
-
-def _account_column(name: str) -> str:
-    field = Account._meta.get_field(name)
-    if not isinstance(field, Field) or not field.column:
-        raise TypeError(f"Account.{name} is not a column of the account row.")
-    return field.column
 
 
 def account_explain(*, account: Account, now: datetime | None = None) -> Decision:
