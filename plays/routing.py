@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeGuard
 
 from mqaflow.models import Account, Owner
 
@@ -64,7 +65,7 @@ def assignee_for(
     return Routing(owner, notes)
 
 
-def available(owner: Owner | None, at: datetime) -> bool:
+def available(owner: Owner | None, at: datetime) -> TypeGuard[Owner]:
     """Active and not away: someone who can take a play now."""
     return owner is not None and owner.is_active and absence_of(owner, at) is None
 

@@ -6,8 +6,9 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from mqaflow.models import Account, MQAClause, MQATransition
+from mqaflow.models import MQAClause, MQATransition
 from mqaflow.qualification.engine import accounts_evaluate
+from plays import services
 from plays.models import Play
 from tests.factories import (
     AccountFactory,
@@ -85,14 +86,15 @@ def test_401_403_405_409_in_the_error_shape(api_client, play):
     assert_error(api_client.delete("/api/v1/accounts/acme.com/"), 405, "method_not_allowed")
     assert_error(api_client.put("/api/v1/events/", {}, format="json"), 405)
 
-    Play.objects.filter(pk=play.pk).update(status="completed")
+    services.play_start(play=play, by=play.assignee.user)
+    services.play_complete(play=play, by=play.assignee.user)
     client.force_login(play.assignee.user)
     body = assert_error(
         client.post(f"/api/v1/plays/{play.pk}/start/", {}, content_type="application/json"),
         409,
         "conflict",
     )
-    assert "completed" in body["detail"].lower() or body["detail"]
+    assert "completed" in body["detail"].lower()
 
 
 def test_400_keeps_field_names_at_the_top_level_and_in_errors(api_client):
@@ -129,21 +131,19 @@ def test_413_414_and_415_in_the_error_shape(api_client, settings):
     )
 
 
-def test_429_in_the_error_shape_with_retry_after(api_client, settings):
+def test_429_in_the_error_shape_with_retry_after(api_client, settings, monkeypatch):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"anon": "1/min", "user": "1/min"},
     }
-    from rest_framework.throttling import SimpleRateThrottle
+    from rest_framework.throttling import UserRateThrottle
 
-    rates = SimpleRateThrottle.THROTTLE_RATES
-    SimpleRateThrottle.THROTTLE_RATES = {"anon": "1/min", "user": "1/min"}
-    try:
-        api_client.get("/api/v1/owners/")
-        body = assert_error(api_client.get("/api/v1/owners/"), 429, "throttled")
-    finally:
-        SimpleRateThrottle.THROTTLE_RATES = rates
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"anon": "1/min", "user": "1/min"})
+    api_client.get("/api/v1/owners/")
+    response = api_client.get("/api/v1/owners/")
+    body = assert_error(response, 429, "throttled")
     assert "throttled" in body["detail"].lower()
+    assert 0 < int(response["Retry-After"]) <= 60  # a 1/min window
 
 
 def test_500_is_json_and_does_not_leak(api_client, monkeypatch):
@@ -209,7 +209,6 @@ def test_mqa_history_clause_is_null_when_the_transition_has_none(api_client, pla
         at=datetime.now(UTC),
         funnel=1,
     )
-    assert transition.clause_id is None
     rows = api_client.get("/api/v1/accounts/acme.com/mqa-history/").json()["results"]
     newest = rows[0]
     assert newest["to_status"] == "not_qualified"
@@ -234,4 +233,3 @@ def test_events_since_filters(api_client):
     EventFactory(account=account, external_id="new", occurred_at=datetime(2026, 3, 1, tzinfo=UTC))
     rows = api_client.get("/api/v1/events/?since=2026-02-01T00:00:00Z&account=ACME.com").json()
     assert [r["id"] for r in rows["results"]] == ["new"]
-    assert Account.objects.count() == 1

@@ -167,7 +167,6 @@ def test_a_path_that_cannot_name_anything_is_a_json_404(api_client, acme, path):
 @pytest.mark.parametrize("length", [151, 200, 254])
 def test_an_owner_email_longer_than_a_username_is_a_400(api_client, length):
     email = "a" * (length - len("@s.example")) + "@s.example"
-    assert len(email) == length
     response = api_client.post("/api/v1/owners/", {"email": email, "name": "A"}, format="json")
     assert list(errors_of(response)) == ["email"]
     assert not Owner.objects.filter(name="A").exists()

@@ -94,13 +94,13 @@ def test_a_rolled_back_change_leaves_no_event(django_capture_on_commit_callbacks
     [play] = qualified_plays(people["adr"], 1, T0)
     with WebhookServer() as server:
         endpoint(server)
-        with django_capture_on_commit_callbacks(execute=True):
-            try:
-                with transaction.atomic():
-                    services.play_start(play=play, by=people["adr"].user)
-                    raise RuntimeError("the request failed after the start")
-            except RuntimeError:
-                pass
+        with (
+            django_capture_on_commit_callbacks(execute=True),
+            pytest.raises(RuntimeError, match="after the start"),
+            transaction.atomic(),
+        ):
+            services.play_start(play=play, by=people["adr"].user)
+            raise RuntimeError("the request failed after the start")
     assert server.requests == []
     assert not OutboxEvent.objects.exists()
     play.refresh_from_db()

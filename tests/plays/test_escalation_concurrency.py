@@ -28,18 +28,20 @@ def test_two_sweeps_at_once_send_each_email_once():
     def sweep():
         try:
             barrier.wait()
-            with time_machine.travel(T0 + timedelta(hours=25), tick=False):
-                escalations_sweep()
+            escalations_sweep()
         except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()
 
+    # One travel for both threads: time-machine's clock is process-wide, so a travel per
+    # thread would let one thread's exit move the other's clock.
     threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    with time_machine.travel(T0 + timedelta(hours=25), tick=False):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
     assert not errors
     # The new-play notices went out at creation (eager on_commit); the sweeps send each
     # play's reminder and manager escalation exactly once, grouped per recipient: the ADR

@@ -104,6 +104,9 @@ def test_a_hanging_mail_server_hits_the_timeout_and_is_retried(settings):
         assert time.monotonic() - started < 10
         notice = play.notices.get(step=0)
         assert notice.status == "pending" and "timed out" in notice.last_error.lower()
+        sweep(notice.next_attempt_at)  # the retry, after the backoff
+        notice.refresh_from_db()
+        assert notice.attempts == 2 and notice.status == "pending"
     finally:
         server.close()
 
@@ -213,17 +216,20 @@ def test_accept_racing_the_sweep_never_emails_after_the_start_committed(settings
 
     def run_sweep():
         try:
-            sweep(T0 + timedelta(hours=25))
+            escalations_sweep()
         finally:
             connection.close()
 
+    # One travel around both threads (time-machine's clock is process-wide); the start
+    # says its own time.
     thread = threading.Thread(target=run_sweep)
-    thread.start()
-    assert SlowRecordingBackend.sending.wait(10)  # the sweep is inside a send
-    with time_machine.travel(T0 + timedelta(hours=25, seconds=1), tick=False):
-        play_start(play=play, by=people["adr"].user)  # waits for the play's row lock
-    order.append(("started", time.monotonic()))
-    thread.join(30)
+    with time_machine.travel(T0 + timedelta(hours=25), tick=False):
+        thread.start()
+        assert SlowRecordingBackend.sending.wait(10)  # the sweep is inside a send
+        # waits for the play's row lock
+        play_start(play=play, by=people["adr"].user, now=T0 + timedelta(hours=25, seconds=1))
+        order.append(("started", time.monotonic()))
+        thread.join(30)
     started_at = order[0][1]
     # The reminder was being handed over when the ADR clicked Start: the start waited for
     # it. The manager's step, due in the same sweep, found the play started and was skipped.

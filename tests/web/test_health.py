@@ -45,10 +45,21 @@ def test_health_reports_jobs_that_never_ran(client):
     assert body["checks"]["recompute_all"] == "has not run yet"
 
 
-def test_the_sweep_records_its_heartbeat_and_failures():
+def test_the_sweep_records_its_heartbeat_and_failures(monkeypatch):
     escalations_sweep()
     beat = Heartbeat.objects.get(name="escalations_sweep")
     assert beat.last_ok_at is not None and beat.last_error == ""
+    succeeded_at = beat.last_ok_at
+
+    def broken(*, now):
+        raise RuntimeError("absences table is gone")
+
+    monkeypatch.setattr("plays.assignment.absences_apply", broken)
+    with pytest.raises(RuntimeError):
+        escalations_sweep()
+    beat.refresh_from_db()
+    assert beat.last_error == "RuntimeError: absences table is gone"
+    assert beat.last_error_at is not None and beat.last_ok_at == succeeded_at
 
 
 @pytest.fixture
