@@ -38,7 +38,7 @@ def account_update(*, account: Account, by: Any = None, **changes: Any) -> Accou
     for name, value in changes.items():
         setattr(locked, name, value)
     locked.full_clean()
-    locked._changed_by = by  # type: ignore[attr-defined]  # read by the history signal
+    locked._changed_by = by
     locked.save()
     if cause:
         from mqaflow.qualification.scheduling import recompute_request
@@ -102,10 +102,11 @@ class AccountUpsert(UpsertSpec[Account]):
         self.by_key = Account.objects.in_bulk([k for k in keys if k], field_name="domain")
         externals = [data["external_id"] for data in parsed if data.get("external_id")]
         for account in Account.objects.filter(external_id__in=externals):
-            if account.external_id in self.by_external:
-                self.by_external[account.external_id] = None  # ambiguous
+            external = str(account.external_id)  # one of the batch's ids: never null
+            if external in self.by_external:
+                self.by_external[external] = None  # ambiguous
             else:
-                self.by_external[account.external_id] = account
+                self.by_external[external] = account
 
     def resolve(self, index: int, data: dict[str, Any], errors: ItemErrors) -> bool:
         if data.get("external_id") and self.by_external.get(data["external_id"], 0) is None:

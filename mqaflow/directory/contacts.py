@@ -78,7 +78,10 @@ class ContactUpsert(UpsertSpec[Contact]):
             )
         }
         externals = [data["external_id"] for data in parsed if data.get("external_id")]
-        self.by_external = {c.external_id: c for c in contacts.filter(external_id__in=externals)}
+        self.by_external = {
+            str(c.external_id): c  # one of the batch's ids: never null
+            for c in contacts.filter(external_id__in=externals)
+        }
 
     def resolve(self, index: int, data: dict[str, Any], errors: ItemErrors) -> bool:
         account = self.accounts.get(data["account"])

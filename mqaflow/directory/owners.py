@@ -64,7 +64,7 @@ def owner_update(*, owner: Owner, by: Any = None, **changes: Any) -> Owner:
     for name, value in changes.items():
         setattr(locked, name, value)
     locked.full_clean()
-    locked._changed_by = by  # type: ignore[attr-defined]  # read by the history signal
+    locked._changed_by = by
     locked.save()
     return locked
 
