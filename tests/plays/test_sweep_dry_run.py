@@ -13,19 +13,10 @@ from mqaflow.models import Account, MQAStatus
 from mqaflow.qualification.engine import accounts_evaluate
 from plays import escalation
 from plays.models import Notice, NotificationPreference, Play, PlayStatus
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
-
-
-@pytest.fixture
-def org():
-    ceo = OwnerFactory(name="Cara CEO", email="ceo@s.example")
-    vp = OwnerFactory(name="Vic VP", email="vp@s.example", manager=ceo)
-    mgr = OwnerFactory(name="Mia Manager", email="mgr@s.example", manager=vp)
-    adr = OwnerFactory(name="Ana ADR", email="ana@s.example", manager=mgr)
-    return {"ceo": ceo, "vp": vp, "mgr": mgr, "adr": adr}
 
 
 def qualify(account, at=T0) -> Play:
