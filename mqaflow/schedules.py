@@ -18,7 +18,8 @@ PERIODIC_TASKS = [
     # (name, task, every seconds); the names and tasks are rows in existing databases.
     ("Recompute all MQAs", "mqaflow.tasks.recompute_all", 15 * 60),
     ("Recompute accounts with new engagement (catch-up)", "mqaflow.tasks.recompute_pending", 60),
-    ("Escalation sweep", "plays.tasks.escalations_sweep_task", 60),
+    # The sweep delivers every notice; its row keeps the name existing databases know it by.
+    ("Escalation sweep", "plays.tasks.escalations_sweep_task", 60),  # compatibility: row name
     ("Chat notices sweep", "plays.tasks.chat_notices_sweep_task", 60),
     ("Webhooks sweep", "integrations.tasks.webhooks_sweep_task", 60),
 ]

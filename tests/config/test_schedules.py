@@ -41,8 +41,9 @@ def test_schedules_install_creates_what_is_missing_and_keeps_an_admins_edit():
     assert schedules_install() == [name for name, _, _ in PERIODIC_TASKS]
     assert installed() == set(PERIODIC_TASKS)
     slower, _ = IntervalSchedule.objects.get_or_create(every=300, period="seconds")
-    PeriodicTask.objects.filter(name="Escalation sweep").update(interval=slower, enabled=False)
+    sweep_name = PERIODIC_TASKS[2][0]
+    PeriodicTask.objects.filter(name=sweep_name).update(interval=slower, enabled=False)
     PeriodicTask.objects.filter(name="Webhooks sweep").delete()
     assert schedules_install() == ["Webhooks sweep"]
-    sweep = PeriodicTask.objects.get(name="Escalation sweep")
+    sweep = PeriodicTask.objects.get(name=sweep_name)
     assert (sweep.interval_id, sweep.enabled) == (slower.pk, False)

@@ -1,4 +1,4 @@
-"""Grants survive the Escalation → Notice and PlayEvent → PlayLogEntry renames."""
+"""Grants survive the renames of the notice and play log models (migration plays 0012)."""
 
 import importlib
 
