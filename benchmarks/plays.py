@@ -41,8 +41,9 @@ def run(*, plays: int) -> list[tuple[str, str, str]]:
     import json
 
     from mqaflow.models import Account
-    from plays.escalation import _plan_due, due_plays_query, escalations_sweep
+    from plays.escalation import _plan_due, escalations_sweep
     from plays.models import SLAPolicy
+    from plays.selectors import due_plays
     from tests.factories import OwnerFactory
 
     now = timezone.now()
@@ -95,13 +96,13 @@ def run(*, plays: int) -> list[tuple[str, str, str]]:
     rows = [("generate plays (SQL)", f"{time.perf_counter() - started:.1f} s", "—")]
 
     with connection.cursor() as cur:
-        sql, params = due_plays_query(now).values("pk").query.sql_with_params()
+        sql, params = due_plays(now=now).values("pk").query.sql_with_params()
         cur.execute("EXPLAIN " + sql, params)
         plan_text = " / ".join(r[0].strip() for r in cur.fetchall())
     print("EXPLAIN due plays:", plan_text)
 
     started = time.perf_counter()
-    found = list(due_plays_query(now).values_list("pk", flat=True))
+    found = list(due_plays(now=now).values_list("pk", flat=True))
     rows.append(
         (
             f"due-plays query ({len(found)} of {plays:,})",

@@ -39,8 +39,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
-    fields = ["at", "outcome", "response_code", "duration_ms", "error"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "outcome", "response_code", "duration_ms", "error")
     extra = 0
     can_delete = False
 

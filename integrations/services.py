@@ -200,11 +200,12 @@ def _endpoint_failed(endpoint_id: int, now: datetime) -> None:
     )
     window = timedelta(hours=settings.WEBHOOK_RETRY_HOURS)
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
-    if not endpoint.is_active or now - endpoint.failing_since < window:
+    since = endpoint.failing_since or now  # set just above, unless it already was
+    if not endpoint.is_active or now - since < window:
         return
     reason = (
         f"Every delivery failed for {settings.WEBHOOK_RETRY_HOURS} h "
-        f"(since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC)."
+        f"(since {since:%Y-%m-%d %H:%M} UTC)."
     )
     endpoint.is_active = False
     endpoint.disabled_at = now

@@ -5,7 +5,17 @@ what changed in its inlines, so an admin reading the rule's history sees before 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import admin
 from django.db import models
+
+if TYPE_CHECKING:
+    # What the admin mixins extend, for the type checker: they only ever sit before a
+    # ModelAdmin, whose methods they call through super().
+    AdminBase = admin.ModelAdmin[Any]
+else:
+    AdminBase = object
 
 
 def _describe(row: dict, fields: tuple[str, ...]) -> str:
@@ -32,7 +42,7 @@ def inline_diff(
     return lines
 
 
-class InlineChangesInHistory:
+class InlineChangesInHistory(AdminBase):
     """Admin mixin: `inline_history = {"steps": ("after_hours", …)}` by related name."""
 
     inline_history: dict[str, tuple[str, ...]] = {}

@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
-from .admin_history import InlineChangesInHistory
+from .admin_history import AdminBase, InlineChangesInHistory
 from .models import (
     Account,
     ActNowRule,
@@ -30,7 +30,7 @@ def _accounts_of(rule: MQARule):
     return qs
 
 
-class RecomputeOnSave:
+class RecomputeOnSave(AdminBase):
     """After an admin edit commits, re-evaluate the affected accounts (in the worker)."""
 
     def affected(self, obj):
@@ -53,27 +53,29 @@ class RecomputeOnSave:
         recompute_request(account_ids=ids, cause=f"rule change by {request.user.get_username()}")
 
 
+# A clause's fields as the admin groups them; the rule's history lists changes to the same.
+CLAUSE_FIELDS: list[tuple[str | None, list[str]]] = [
+    (None, ["order", "name"]),
+    ("Which engagement counts", ["window_days", "personas", "min_seniority"]),
+    (
+        "Thresholds (all that are set must hold)",
+        [
+            "min_minutes",
+            "min_people",
+            "min_personas",
+            "min_events",
+            "require_seniority",
+            "min_qualified_leads",
+            "lead_minutes",
+        ],
+    ),
+]
+
+
 class MQAClauseInline(admin.StackedInline):
     model = MQAClause
     extra = 0
-    fieldsets = [
-        (None, {"fields": ["order", "name"]}),
-        ("Which engagement counts", {"fields": ["window_days", "personas", "min_seniority"]}),
-        (
-            "Thresholds (all that are set must hold)",
-            {
-                "fields": [
-                    "min_minutes",
-                    "min_people",
-                    "min_personas",
-                    "min_events",
-                    "require_seniority",
-                    "min_qualified_leads",
-                    "lead_minutes",
-                ]
-            },
-        ),
-    ]
+    fieldsets = [(title, {"fields": tuple(names)}) for title, names in CLAUSE_FIELDS]
 
 
 @admin.register(MQARule)
@@ -82,11 +84,7 @@ class MQARuleAdmin(InlineChangesInHistory, RecomputeOnSave, SimpleHistoryAdmin):
     list_filter = ["is_active", "funnel", "size_band"]
     search_fields = ["name"]
     inlines = [MQAClauseInline]
-    inline_history = {
-        "clauses": tuple(
-            name for _, options in MQAClauseInline.fieldsets for name in options["fields"]
-        )
-    }
+    inline_history = {"clauses": tuple(name for _, names in CLAUSE_FIELDS for name in names)}
 
     def affected(self, obj):
         return _accounts_of(obj)
@@ -138,8 +136,15 @@ class MQATransitionInline(admin.TabularInline):
     model = MQATransition
     extra = 0
     can_delete = False
-    fields = ["at", "from_status", "to_status", "cause", "rule", "act_now_rule", "explanation"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "at",
+        "from_status",
+        "to_status",
+        "cause",
+        "rule",
+        "act_now_rule",
+        "explanation",
+    )
     ordering = ["-at"]
 
     def has_add_permission(self, request, obj=None):

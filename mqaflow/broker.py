@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
+
+from celery import Task
 
 logger = logging.getLogger(__name__)
 
@@ -17,14 +20,14 @@ BREAKER_SECONDS = 30.0
 _skip_until = 0.0
 
 
-def publish(task, *args, **kwargs) -> bool:
+def publish(task: Task[..., Any], *args: Any, **kwargs: Any) -> bool:
     """`task.apply_async(args, kwargs)`, or False when the broker is (recently) unreachable."""
     global _skip_until
     if time.monotonic() < _skip_until:
         logger.info("broker marked down: %s not published; the catch-up will do it", task.name)
         return False
     try:
-        task.apply_async(args=list(args), kwargs=kwargs or None, retry=False)
+        task.apply_async(args=args, kwargs=kwargs or None, retry=False)
     except Exception:
         _skip_until = time.monotonic() + BREAKER_SECONDS
         logger.warning(

@@ -3,18 +3,24 @@
 Deterministic (a seeded random generator and natural keys), so running it twice changes
 nothing. Events are shaped so that some accounts clearly qualify under the default rules,
 some clearly do not, a few qualify through Act Now, and a few have aged out.
+
+Each app seeds its own part (plays: plays/demo.py): `seed_demo` runs the seeders listed in
+settings.MQAFLOW_DEMO_SEEDERS, in order, on one shared `Demo`.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from mqaflow.ingest import credited_minutes
 from mqaflow.models import (
@@ -141,10 +147,26 @@ STORY = {
 }
 
 
-# What each ADR's open plays look like on a fresh `make run`, in order of their plays: the
-# first is fresh, the second at risk (reminder sent), the third overdue (its manager told),
-# the fourth escalated further up; then one started, one completed, one dismissed.
-PLAY_STORIES = ["fresh", "at_risk", "overdue", "escalated", "started", "completed", "dismissed"]
+@dataclass
+class Demo:
+    """The demo being seeded, shared by the seeders: each reads what earlier ones left
+    (the org, the accounts, whether the database was fresh) and adds its own part."""
+
+    password: str
+    now: datetime
+    rng: random.Random = field(default_factory=lambda: random.Random(20261124))
+    owners: dict[str, Owner] = field(default_factory=dict)
+    accounts: list[tuple[Account, str]] = field(default_factory=list)
+    # True when this run created the engagement, i.e. on a fresh database.
+    fresh: bool = False
+    events_created: int = 0
+    # Filled by the plays' seeder: how many plays were aged into each state, and how many
+    # notices the sweep then sent.
+    stories: dict[str, int] = field(default_factory=dict)
+    notices_sent: int = 0
+    # Work that must run once the seeded rows are committed (e.g. a sweep that claims and
+    # sends in its own transactions).
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
 @dataclass
@@ -159,9 +181,9 @@ class SeedResult:
     notices_sent: int = 0
 
 
-def _user(email: str, password: str, *, staff: bool = False, superuser: bool = False):
-    User = get_user_model()
-    user, created = User.objects.get_or_create(username=email, defaults={"email": email})
+def _user(email: str, password: str, *, staff: bool = False, superuser: bool = False) -> User:
+    users = get_user_model().objects
+    user, created = users.get_or_create(username=email, defaults={"email": email})
     if created or not user.has_usable_password():
         user.set_password(password)
     user.is_staff = user.is_staff or staff
@@ -180,7 +202,7 @@ def _org(password: str) -> dict[str, Owner]:
                 email=email,
                 name=name,
                 title=title,
-                manager=owners.get(manager),
+                manager=owners.get(manager) if manager else None,
             )
         owners[email] = owner
     _user(ADMIN_EMAIL, password, staff=True, superuser=True)
@@ -248,13 +270,18 @@ def _contacts(rng: random.Random, accounts: list[tuple[Account, str]]) -> dict[i
     return by_account
 
 
-def _events(rng, accounts, contacts, now: datetime) -> list[EngagementEvent]:
+def _events(
+    rng: random.Random,
+    accounts: list[tuple[Account, str]],
+    contacts: dict[int, list[Contact]],
+    now: datetime,
+) -> list[EngagementEvent]:
     acts = {a.key: a for a in ActivityType.objects.all()}
     mult = dict(SeniorityMultiplier.objects.values_list("seniority", "multiplier"))
     plain = ["web_visit", "content_download", "webinar_attended", "event_visit"]
-    rows = []
+    rows: list[EngagementEvent] = []
 
-    def add(account, contact, key, days_ago):
+    def add(account: Account, contact: Contact | None, key: str, days_ago: int) -> None:
         activity = acts[key]
         rows.append(
             EngagementEvent(
@@ -292,123 +319,55 @@ def _events(rng, accounts, contacts, now: datetime) -> list[EngagementEvent]:
     return rows
 
 
-def _shift(play, delta: timedelta) -> None:
-    """Move a new play (and its account's qualification) `delta` into the past, as if it
-    had been created then: its deadlines, frozen plan, history and first notice."""
-    from plays.models import Notice, Play, PlayLogEntry
-    from plays.services import first_at
-
-    for entry in play.plan:
-        entry["at"] = (datetime.fromisoformat(entry["at"]) - delta).isoformat()
-    Play.objects.filter(pk=play.pk).update(
-        created_at=play.created_at - delta,
-        due_at=play.due_at - delta,
-        remind_at=play.remind_at - delta if play.remind_at else None,
-        plan=play.plan,
-        next_action_at=first_at(play.plan),
-    )
-    PlayLogEntry.objects.filter(play=play).update(at=F("at") - delta)
-    Notice.objects.filter(play=play).update(
-        created_at=F("created_at") - delta,
-        due_at=F("due_at") - delta,
-        next_attempt_at=F("next_attempt_at") - delta,
-    )
-    transition = play.transition
-    type(transition).objects.filter(pk=transition.pk).update(at=F("at") - delta)
+def org_seed(demo: Demo) -> None:
+    """The org chart, an admin, and their logins."""
+    demo.owners = _org(demo.password)
 
 
-def _tell_stories(now: datetime) -> dict[str, int]:
-    """Age the demo's new plays so that the first screen tells the story (PLAY_STORIES)."""
-    from plays.models import DismissReason, Play, PlayOutcome
-    from plays.services import play_complete, play_dismiss, play_start
+def accounts_seed(demo: Demo) -> None:
+    """Accounts, contacts and (on a fresh database) 90 days of engagement; then every demo
+    account is evaluated, which creates the plays of those that qualify."""
+    from mqaflow.qualification.engine import accounts_evaluate
 
-    counts: dict[str, int] = {}
-    by_assignee: dict[int, list] = {}
-    for play in (
-        Play.objects.filter(status="pending")
-        .select_related("policy", "transition", "assignee__user", "account")
-        .order_by("pk")
-    ):
-        by_assignee.setdefault(play.assignee_id, []).append(play)
-    reason = DismissReason.objects.filter(is_active=True, adr_may_use=True).first()
-    for plays in by_assignee.values():
-        for play, story in zip(plays, PLAY_STORIES, strict=False):
-            hours = play.policy.response_hours
-            ladder = sorted(s.after_hours for s in play.policy.steps.all())
-            age = {
-                "fresh": timedelta(minutes=20),
-                "at_risk": timedelta(hours=hours * 0.85),
-                "overdue": timedelta(hours=hours + 2),
-                "escalated": timedelta(hours=(ladder[1] if len(ladder) > 1 else hours) + 3),
-                "started": timedelta(hours=hours * 0.5),
-                "completed": timedelta(hours=hours * 3),
-                "dismissed": timedelta(hours=hours * 0.6),
-            }[story]
-            _shift(play, age)
-            play.refresh_from_db()
-            by = play.assignee.user
-            if story == "started":
-                play_start(play=play, by=by, message="", now=play.created_at + age / 2)
-            elif story == "completed":
-                play_start(play=play, by=by, message="", now=play.created_at + timedelta(hours=2))
-                play_complete(
-                    play=play,
-                    by=by,
-                    outcome=PlayOutcome.MEETING_BOOKED,
-                    now=play.created_at + timedelta(hours=30),
-                )
-            elif story == "dismissed" and reason is not None:
-                play_dismiss(play=play, by=by, reason=reason, now=now - timedelta(hours=1))
-            counts[story] = counts.get(story, 0) + 1
-    return counts
+    demo.accounts = _accounts(demo.rng, demo.owners)
+    contacts = _contacts(demo.rng, demo.accounts)
+    demo.fresh = not EngagementEvent.objects.filter(source="demo").exists()
+    if demo.fresh:
+        events = _events(demo.rng, demo.accounts, contacts, demo.now)
+        created = EngagementEvent.objects.bulk_create(events, ignore_conflicts=True)
+        demo.events_created = len(created)
+        Account.objects.filter(pk__in=[a.pk for a, _ in demo.accounts]).update(
+            last_event_ingested_at=demo.now
+        )
+    accounts_evaluate(account_ids=[a.pk for a, _ in demo.accounts], now=demo.now)
 
 
 def seed_demo(*, password: str = DEFAULT_PASSWORD, now: datetime | None = None) -> SeedResult:
     """Create whatever demo rows are missing; existing rows are left as they are.
 
-    On a fresh database the new plays are aged to show every state at once, and the
-    escalation sweep runs, so the reminders and escalations are already in the outbox."""
-    from plays.escalation import escalations_sweep
-
-    now = now or timezone.now()
-    result = _seed(password=password, now=now)
-    if result.stories:
-        result.notices_sent = escalations_sweep(now=now).sent
-    return result
-
-
-@transaction.atomic
-def _seed(*, password: str, now: datetime) -> SeedResult:
-    from plays.models import SLAPolicy
-
-    rng = random.Random(20261124)
-    owners = _org(password)
-    fallback = owners["manager.east@mqaflow.example"]
-    SLAPolicy.objects.filter(fallback_owner__isnull=True).update(fallback_owner=fallback)
-    accounts = _accounts(rng, owners)
-    contacts = _contacts(rng, accounts)
-    fresh = not EngagementEvent.objects.filter(source="demo").exists()
-    created = 0
-    if fresh:
-        events = _events(rng, accounts, contacts, now)
-        created = len(EngagementEvent.objects.bulk_create(events, ignore_conflicts=True))
-        Account.objects.filter(pk__in=[a.pk for a, _ in accounts]).update(
-            last_event_ingested_at=now
+    The seeders (settings.MQAFLOW_DEMO_SEEDERS) run in order in one transaction; what they
+    left for after the commit runs then (on a fresh database: the plays' escalation sweep,
+    so the reminders and escalations are already in the outbox)."""
+    demo = Demo(password=password, now=now or timezone.now())
+    seeders: list[Callable[[Demo], None]] = [
+        import_string(path) for path in settings.MQAFLOW_DEMO_SEEDERS
+    ]
+    with transaction.atomic():
+        for seed in seeders:
+            seed(demo)
+        result = SeedResult(
+            owners=Owner.objects.count(),
+            accounts=Account.objects.count(),
+            contacts=Contact.objects.count(),
+            events_created=demo.events_created,
+            mqas=Account.objects.filter(mqa_status="mqa").count(),
+            logins=[
+                ("admin", ADMIN_EMAIL, password),
+                ("manager", "manager.east@mqaflow.example", password),
+                ("ADR", "adr1@mqaflow.example", password),
+            ],
         )
-    from mqaflow.qualification.engine import accounts_evaluate
-
-    accounts_evaluate(account_ids=[a.pk for a, _ in accounts], now=now)
-    stories = _tell_stories(now) if fresh else {}
-    return SeedResult(
-        owners=Owner.objects.count(),
-        accounts=Account.objects.count(),
-        contacts=Contact.objects.count(),
-        events_created=created,
-        mqas=Account.objects.filter(mqa_status="mqa").count(),
-        logins=[
-            ("admin", ADMIN_EMAIL, password),
-            ("manager", "manager.east@mqaflow.example", password),
-            ("ADR", "adr1@mqaflow.example", password),
-        ],
-        stories=stories,
-    )
+    for then in demo.after_commit:
+        then()
+    result.stories, result.notices_sent = demo.stories, demo.notices_sent
+    return result

@@ -87,7 +87,7 @@ class SecretsFilter(SafeExceptionReporterFilter):
         variables = super().get_traceback_frame_variables(request, tb_frame)
         if not self.is_active(request):
             return variables
-        cleansed = []
+        cleansed: list[tuple[str, object]] = []
         for name, value in variables:
             if isinstance(value, str) and value == self.cleansed_substitute:
                 cleansed.append((name, value))

@@ -101,5 +101,5 @@ def health(request: HttpRequest) -> JsonResponse:
         logger.warning("health check failed (503): %s", failing)
         # Django's request logger would log the 503 as an error (and so mail it); it skips
         # a response marked as already logged.
-        response._has_been_logged = True
+        response._has_been_logged = True  # type: ignore[attr-defined]  # Django's private flag
     return response

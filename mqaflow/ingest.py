@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from mqaflow.models import Account, ActivityType, Contact, EngagementEvent, SeniorityMultiplier
+from mqaflow.models.columns import column_of
 from mqaflow.validation import domain_problem, text_problem
 
 FIELDS = ("id", "account", "contact", "activity", "occurred_at", "minutes", "source")
@@ -59,7 +60,14 @@ class _Parsed:
     source: str
 
 
-def _text(value, name: str, errors: dict, *, required: bool = True, max_length: int = 200):
+def _text(
+    value: object,
+    name: str,
+    errors: dict[str, list[str]],
+    *,
+    required: bool = True,
+    max_length: int = 200,
+) -> str | None:
     if value is None or value == "":
         if required:
             errors.setdefault(name, []).append("This field is required.")
@@ -153,6 +161,8 @@ def _parse_item(item: object, now: datetime) -> tuple[_Parsed | None, dict[str, 
                 minutes = minutes.quantize(Decimal("0.01")) if "minutes" not in errors else None
     if errors:
         return None, errors
+    # Each of these is set, or its error was recorded above.
+    assert external_id and domain and activity and occurred_at
     return _Parsed(
         external_id=external_id,
         domain=domain.lower().strip("."),
@@ -198,7 +208,7 @@ def events_ingest(*, items: Iterable[object], now: datetime | None = None) -> In
     parsed: dict[int, _Parsed] = {}
     for index, item in enumerate(items):
         ok, item_errors = _parse_item(item, now)
-        if item_errors:
+        if ok is None:
             errors[index] = item_errors
         else:
             parsed[index] = ok
@@ -219,20 +229,20 @@ def events_ingest(*, items: Iterable[object], now: datetime | None = None) -> In
 
     rows: list[EngagementEvent] = []
     for index, p in parsed.items():
-        item_errors: dict[str, list[str]] = {}
+        problems: dict[str, list[str]] = {}
         account_id = accounts.get(p.domain)
         if account_id is None:
-            item_errors["account"] = [f"No account with domain {p.domain!r}."]
+            problems["account"] = [f"No account with domain {p.domain!r}."]
         activity = activities.get(p.activity)
         if activity is None:
-            item_errors["activity"] = [f"No activity type with key {p.activity!r}."]
+            problems["activity"] = [f"No activity type with key {p.activity!r}."]
         contact = None
         if p.email and account_id is not None:
             contact = contacts.get((account_id, p.email))
             if contact is None:
-                item_errors["contact"] = [f"No contact {p.email!r} at {p.domain}."]
-        if item_errors:
-            errors[index] = item_errors
+                problems["contact"] = [f"No contact {p.email!r} at {p.domain}."]
+        if problems or account_id is None or activity is None:
+            errors[index] = problems
             continue
         minutes = p.minutes
         if minutes is None:
@@ -312,15 +322,15 @@ def _insert_new(rows: list[EngagementEvent], *, account_ids: list[int]) -> list[
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
-    key = quote(meta.get_field("external_id").column)
-    columns = ", ".join(quote(f.column) for f in fields)
+    key = quote(column_of(EngagementEvent, "external_id"))
+    columns = ", ".join(quote(column_of(EngagementEvent, f.name)) for f in fields)
     placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     inserted: set[str] = set()
     with connection.cursor() as cursor:
         # The foreign-key checks of the insert take key-share locks on the accounts in event
         # order; taking them first, in id order, keeps a concurrent recompute (which locks
         # the accounts FOR UPDATE in id order) from deadlocking with this insert.
-        account_id = quote(Account._meta.pk.column)
+        account_id = quote(column_of(Account, "id"))
         cursor.execute(
             f"SELECT {account_id} FROM {quote(Account._meta.db_table)} "
             f"WHERE {account_id} = ANY(%s) ORDER BY {account_id} FOR KEY SHARE",

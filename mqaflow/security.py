@@ -10,7 +10,8 @@ def login_username(request: HttpRequest, credentials: dict | None = None) -> str
     """django-axes' username: stripped and lower-cased, so that "Bob@x.com", "BOB@X.COM"
     and " bob@x.com" share one failure count (otherwise each spelling gets its own five
     attempts). Mirrors axes' own lookup: the credentials, else the POSTed form field."""
-    field = settings.AXES_USERNAME_FORM_FIELD
+    # axes sets its default ("username") on the settings when it loads.
+    field: str = getattr(settings, "AXES_USERNAME_FORM_FIELD", "username")
     if credentials:
         value = credentials.get(field)
     else:

@@ -26,7 +26,8 @@ from .models import (
     PlayTemplate,
     SLAPolicy,
 )
-from .services import pending_plays_of, plays_replan
+from .selectors import pending_plays_of
+from .services import plays_replan
 
 
 def policy_preview(policy: SLAPolicy, start: datetime | None = None) -> str:
@@ -58,7 +59,7 @@ def ladder_errors(response_hours: int | None, steps: list[dict]) -> list[str]:
     hours = [s["after_hours"] for s in ordered]
     if len(set(hours)) != len(hours):
         errors.append("Two steps have the same hours: each step needs its own moment.")
-    level = 0
+    level: float = 0  # the top of the chain is above every number of levels
     for step in ordered:
         this = float("inf") if step["to_top"] else (step["levels_up"] or 0)
         if this < level:
@@ -145,7 +146,7 @@ class SLAPolicyAdmin(InlineChangesInHistory, SimpleHistoryAdmin):
         moved = bool(deadline_fields & set(form.changed_data)) or any(
             f.has_changed() for f in formsets
         )
-        pending = pending_plays_of(form.instance) if change and moved else 0
+        pending = pending_plays_of(policy=form.instance) if change and moved else 0
         if pending:
             url = reverse("admin:plays_slapolicy_replan", args=[form.instance.pk])
             self.message_user(
@@ -184,7 +185,7 @@ class SLAPolicyAdmin(InlineChangesInHistory, SimpleHistoryAdmin):
             {
                 **self.admin_site.each_context(request),
                 "policy": policy,
-                "pending": pending_plays_of(policy),
+                "pending": pending_plays_of(policy=policy),
                 "opts": self.model._meta,
                 "title": f"Re-plan pending plays of {policy}",
             },
@@ -195,7 +196,7 @@ class NoticeInline(admin.TabularInline):
     model = Notice
     extra = 0
     can_delete = False
-    fields = [
+    fields = readonly_fields = (
         "step",
         "kind",
         "recipient_email",
@@ -206,24 +207,21 @@ class NoticeInline(admin.TabularInline):
         "attempts",
         "note",
         "last_error",
-    ]
-    readonly_fields = fields
+    )
 
 
 class PlayLogEntryInline(admin.TabularInline):
     model = PlayLogEntry
     extra = 0
     can_delete = False
-    fields = ["at", "kind", "from_status", "to_status", "actor", "note"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "kind", "from_status", "to_status", "actor", "note")
 
 
 class PlayCommentInline(admin.TabularInline):
     model = PlayComment
     extra = 0
     can_delete = False
-    fields = ["created_at", "author", "body"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "author", "body")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # comments are written on the play's page, where mentions are told

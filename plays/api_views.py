@@ -15,7 +15,7 @@ from mqaflow.api.query import QueryMixin, QueryParam
 from mqaflow.models import Owner
 from mqaflow.validation import DOMAIN_MAX_LENGTH
 
-from . import assignment, services
+from . import assignment, selectors, services
 from .models import DismissReason, Notice, Play, PlayStatus
 from .serializers import (
     CompleteSerializer,
@@ -54,7 +54,7 @@ class PlayViewSet(QueryMixin, viewsets.ReadOnlyModelViewSet):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
-        qs = _with_details(services.visible_plays(self.request.user))
+        qs = _with_details(selectors.visible_plays(user=self.request.user))
         query = getattr(self, "query", {})
         if "status" in query:
             qs = qs.filter(status=query["status"])

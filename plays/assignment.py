@@ -19,45 +19,31 @@ from mqaflow.models import Account, Owner
 
 from .models import OPEN_STATUSES, OwnerAbsence, Play, PlayLogEntry, PlayStatus
 from .routing import assignee_for, successor_of
+from .selectors import can_manage, describe_change, last_change
 from .services import (
     PlayConflict,
     PlayPermissionError,
     PlayTransitionError,
-    can_manage,
-    cancel_notices,
-    describe_change,
-    last_change,
-    notify_assignee,
-    restart_clock,
+    notice_assigned_create,
+    notices_cancel,
+    play_clock_restart,
 )
 from .signals import play_changed
 
 
-def reassign_choices(user) -> list[Owner]:
-    """Whom a user may hand a play to: admins anyone active; a manager their own team
-    (their subtree) and themselves."""
-    qs = Owner.objects.filter(is_active=True).order_by("name")
-    if user.is_staff:
-        return list(qs)
-    owner = getattr(user, "owner", None)
-    if owner is None:
-        return []
-    return list(qs.filter(pk__in=owner.subtree_ids()))
-
-
-def play_move(play: Play, to_owner: Owner, *, by, now: datetime, why: str) -> Play:
+def play_move(*, play: Play, to_owner: Owner, by, now: datetime, why: str) -> Play:
     """Give a locked open play to `to_owner` (caller's transaction)."""
     previous = play.assignee
     play.assignee = to_owner
     note = f"{why} Moved from {previous.name} to {to_owner.name}."
     restart = getattr(settings, "MQAFLOW_REASSIGN_SLA_CLOCK", "keep") == "restart"
     if restart and play.status == PlayStatus.PENDING:
-        cancel_notices(play, "Not sent: the SLA clock restarted after a reassignment.")
-        restart_clock(play, now)
+        notices_cancel(play=play, why="Not sent: the SLA clock restarted after a reassignment.")
+        play_clock_restart(play=play, start=now)
         note += " The SLA clock restarted."
     else:
-        cancel_notices(
-            play, f"Not sent: the play moved to {to_owner.name}.", recipient_id=previous.pk
+        notices_cancel(
+            play=play, why=f"Not sent: the play moved to {to_owner.name}.", recipient_id=previous.pk
         )
         note += " The SLA clock keeps running."
     play.save()
@@ -72,7 +58,7 @@ def play_move(play: Play, to_owner: Owner, *, by, now: datetime, why: str) -> Pl
         from_assignee=previous,
         to_assignee=to_owner,
     )
-    notify_assignee(play, now=now, note=why)
+    notice_assigned_create(play=play, now=now, note=why)
     play_changed.send(sender=Play, play=play, kind="reassigned", at=now, by=by, note=note)
     return play
 
@@ -84,7 +70,7 @@ def _locked_open(play: Play) -> Play:
         .get(pk=play.pk)
     )
     if locked.status not in OPEN_STATUSES:
-        raise PlayConflict(describe_change(last_change(locked), locked))
+        raise PlayConflict(describe_change(entry=last_change(play=locked), play=locked))
     return locked
 
 
@@ -92,7 +78,7 @@ def _locked_open(play: Play) -> Play:
 def play_reassign(*, play: Play, by, to_owner: Owner, now: datetime | None = None) -> Play:
     """A manager (within their team) or an admin hands a play to someone else."""
     locked = Play.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=play.pk)
-    if not can_manage(by, locked):
+    if not can_manage(user=by, play=locked):
         raise PlayPermissionError("Only the assignee's managers and admins can reassign a play.")
     if not to_owner.is_active:
         raise PlayTransitionError(f"{to_owner.name} is inactive.")
@@ -104,7 +90,7 @@ def play_reassign(*, play: Play, by, to_owner: Owner, now: datetime | None = Non
     if locked.assignee_id == to_owner.pk:
         raise PlayTransitionError(f"The play is already assigned to {to_owner.name}.")
     now = now or timezone.now()
-    return play_move(locked, to_owner, by=by, now=now, why="Reassigned.")
+    return play_move(play=locked, to_owner=to_owner, by=by, now=now, why="Reassigned.")
 
 
 def plays_follow_owner(*, account: Account, by=None, now: datetime | None = None) -> Play | None:
@@ -119,12 +105,12 @@ def plays_follow_owner(*, account: Account, by=None, now: datetime | None = None
     )
     if play is None:
         return None
-    routing = assignee_for(account, play.policy, now)
+    routing = assignee_for(account=account, policy=play.policy, at=now)
     if routing.owner is None or routing.owner.pk == play.assignee_id:
         return None
     new_owner = account.owner.name if account.owner else "nobody"
     why = " ".join([f"The account's owner changed to {new_owner}.", *routing.notes])
-    return play_move(play, routing.owner, by=by, now=now, why=why)
+    return play_move(play=play, to_owner=routing.owner, by=by, now=now, why=why)
 
 
 def plays_follow_deactivation(*, owner: Owner, by=None, now: datetime | None = None) -> int:
@@ -137,11 +123,11 @@ def plays_follow_deactivation(*, owner: Owner, by=None, now: datetime | None = N
         .order_by("pk")
     )
     for play in plays:
-        routing = successor_of(owner, at=now, policy=play.policy)
+        routing = successor_of(owner=owner, at=now, policy=play.policy)
         if routing.owner is None:
             continue
         why = " ".join([f"{owner.name} was deactivated.", *routing.notes])
-        play_move(play, routing.owner, by=by, now=now, why=why)
+        play_move(play=play, to_owner=routing.owner, by=by, now=now, why=why)
     return len(plays)
 
 
@@ -165,13 +151,13 @@ def absences_apply(*, now: datetime | None = None) -> int:
                 .order_by("pk")
             )
             for play in plays:
-                routing = successor_of(owner, at=now, policy=play.policy, absence=absence)
+                routing = successor_of(owner=owner, at=now, policy=play.policy, absence=absence)
                 if routing.owner is None:
                     continue
                 why = " ".join(
                     [f"{owner.name} is away until {absence.ends_at:%Y-%m-%d}.", *routing.notes]
                 )
-                play_move(play, routing.owner, by=None, now=now, why=why)
+                play_move(play=play, to_owner=routing.owner, by=None, now=now, why=why)
                 moved += 1
             absence.applied_at = now
             absence.save(update_fields=["applied_at"])

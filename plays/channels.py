@@ -101,22 +101,22 @@ def notice_time(
         slot = local.replace(hour=pref.digest_hour, minute=0, second=0, microsecond=0)
         local = slot if slot >= local else slot + timedelta(days=1)
     # Wall-clock arithmetic (zoneinfo gives each local time its own offset, DST included).
-    quiet = pref.quiet_start is not None and pref.quiet_end is not None
-    if quiet and _in_quiet_hours(local, pref.quiet_start, pref.quiet_end):
-        local = _quiet_end(local, pref.quiet_start, pref.quiet_end)
+    start, end = pref.quiet_start, pref.quiet_end
+    if start is not None and end is not None and _in_quiet_hours(local, start, end):
+        local = _quiet_end(local, start, end)
     return local.astimezone(at.tzinfo or timezone.get_current_timezone())
 
 
-def defer_notice(row: Notice, entry: dict | None, context: dict) -> None:
+def notice_defer(*, notice: Notice, entry: dict | None, context: dict) -> None:
     """Set a planned notice's first attempt by its recipient's preferences (the planner
     calls this for every row it plans; `context` caches preferences for the sweep)."""
-    if row.next_attempt_at is None or row.recipient_id is None:
+    if notice.next_attempt_at is None or notice.recipient_id is None:
         return
-    pref = preference_of(row.recipient_id, context.setdefault("preferences", {}))
-    row.next_attempt_at = notice_time(
+    pref = preference_of(notice.recipient_id, context.setdefault("preferences", {}))
+    notice.next_attempt_at = notice_time(
         pref,
-        kind=row.kind,
-        at=row.next_attempt_at,
+        kind=notice.kind,
+        at=notice.next_attempt_at,
         urgent=bool(entry and entry.get("urgent")),
     )
 
@@ -134,7 +134,7 @@ def email_wanted(owner_id: int | None) -> bool:
 # --- recording chat notices --------------------------------------------------------------
 
 
-def chat_notices_record(notices: list[Notice], now: datetime) -> int:
+def chat_notices_record(*, notices: list[Notice], now: datetime) -> int:
     """In the transaction that marks the notices sent: one chat notice per chat channel of
     each recipient, published after commit."""
     prefs = {
@@ -145,7 +145,7 @@ def chat_notices_record(notices: list[Notice], now: datetime) -> int:
     }
     rows = []
     for notice in notices:
-        pref = prefs.get(notice.recipient_id)
+        pref = prefs.get(notice.recipient_id) if notice.recipient_id is not None else None
         if pref is None:
             continue
         for channel, url in pref.chat_channels().items():
@@ -153,7 +153,7 @@ def chat_notices_record(notices: list[Notice], now: datetime) -> int:
                 ChatNotice(
                     notice=notice,
                     channel=channel,
-                    recipient_id=notice.recipient_id,
+                    recipient_id=pref.owner_id,
                     url=url,
                     next_attempt_at=now,
                     created_at=now,
@@ -178,7 +178,9 @@ def _publish(recipient_id: int, channel: str) -> None:
 # --- delivering --------------------------------------------------------------------------
 
 
-def chat_claim(recipient_id: int, channel: str, *, now: datetime | None = None) -> list[int]:
+def chat_notices_claim(
+    *, recipient_id: int, channel: str, now: datetime | None = None
+) -> list[int]:
     """Claim the due chat notices of one recipient on one channel (one message)."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -217,7 +219,7 @@ def _post(url: str, payload: dict) -> tuple[int | None, str]:
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def chat_deliver(ids: list[int], *, now: datetime | None = None) -> str:
+def chat_notices_deliver_claimed(*, ids: list[int], now: datetime | None = None) -> str:
     """Send claimed chat notices (one recipient, one channel) as one message."""
     from .notifications import context_for
 
@@ -235,7 +237,8 @@ def chat_deliver(ids: list[int], *, now: datetime | None = None) -> str:
             pk__in={r.notice.play_id for r in rows}
         )
     }
-    sendable, stale = [], []
+    sendable: list[ChatNotice] = []
+    stale: list[ChatNotice] = []
     for row in rows:
         play = plays[row.notice.play_id]
         kind = row.notice.kind
@@ -288,11 +291,12 @@ def _record(rows: list[ChatNotice], *, code: int | None, error: str, now: dateti
     return "failed"
 
 
-def chat_notices_deliver(recipient_id: int, channel: str, *, now: datetime | None = None) -> str:
-    ids = chat_claim(recipient_id, channel, now=now)
+def chat_notices_deliver(*, recipient_id: int, channel: str, now: datetime | None = None) -> str:
+    """Claim and send one recipient's due notices on one channel, as one message."""
+    ids = chat_notices_claim(recipient_id=recipient_id, channel=channel, now=now)
     if not ids:
         return "not-due"
-    return chat_deliver(ids, now=now)
+    return chat_notices_deliver_claimed(ids=ids, now=now)
 
 
 def _release_stale(now: datetime) -> None:
@@ -321,7 +325,7 @@ def chat_notices_sweep(*, now: datetime | None = None, budget: float = 50.0) -> 
     for recipient_id, channel in list(groups):
         if clock.monotonic() > deadline:
             break
-        if chat_notices_deliver(recipient_id, channel, now=now) == "sent":
+        if chat_notices_deliver(recipient_id=recipient_id, channel=channel, now=now) == "sent":
             sent += 1
     return sent
 

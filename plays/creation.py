@@ -29,16 +29,17 @@ from .models import (
     Play,
     PlayLogEntry,
     PlayStatus,
+    PlayTemplate,
     SLAPolicy,
 )
 from .routing import absences_at, assignee_for
+from .selectors import template_for
 from .services import (
     ASSIGNED_STEP,
-    build_plan,
-    keep_after_requalification,
-    new_play,
+    plan_build,
+    play_build,
     play_create,
-    template_for,
+    play_keep_after_requalification,
 )
 from .signals import play_changed
 
@@ -70,15 +71,14 @@ def _create_set_based(transitions: list[MQATransition]) -> list[Play]:
     by_account = {t.account_id: t for t in transitions}
     flagged = open_plays.exclude(withdraw_due_at=None, account_disqualified_at=None)
     for play in flagged:  # qualified again while flagged: the play simply goes on
-        keep_after_requalification(
-            play, by_account[play.account_id], by_account[play.account_id].at
-        )
+        transition = by_account[play.account_id]
+        play_keep_after_requalification(play=play, transition=transition, now=transition.at)
     prefs = {
         p.owner_id: p for p in NotificationPreference.objects.all()
     }  # one row per owner who set preferences: a small table
     absences_by_time: dict[datetime, dict] = {}
     plans: dict[tuple[int, datetime], tuple] = {}
-    templates: dict[int, object] = {}
+    templates: dict[int, PlayTemplate | None] = {}
     plays, notes = [], []
     for transition in transitions:
         policy = policies.get(transition.funnel)
@@ -87,18 +87,18 @@ def _create_set_based(transitions: list[MQATransition]) -> list[Play]:
             continue  # no policy, or an open play already (it simply goes on)
         at = transition.at
         if at not in absences_by_time:
-            absences_by_time[at] = absences_at(at)
-        routing = assignee_for(account, policy, at, absences=absences_by_time[at])
+            absences_by_time[at] = absences_at(at=at)
+        routing = assignee_for(account=account, policy=policy, at=at, absences=absences_by_time[at])
         if routing.owner is None:
             logger.error("no owner to assign the play of account %s to", account.pk)
             continue
         if (policy.pk, at) not in plans:
-            plans[(policy.pk, at)] = build_plan(policy, at)
+            plans[(policy.pk, at)] = plan_build(policy=policy, start=at)
         if transition.funnel not in templates:
-            templates[transition.funnel] = template_for(transition.funnel)
+            templates[transition.funnel] = template_for(funnel=transition.funnel)
         busy.add(account.pk)
         plays.append(
-            new_play(
+            play_build(
                 transition=transition,
                 account=account,
                 owner=routing.owner,

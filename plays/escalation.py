@@ -1,4 +1,5 @@
-"""Where escalations happen: the sweep that plans due steps and delivers them, once.
+"""Where escalations happen: the sweep that plans due steps and delivers every due
+notice (new play, reminder, escalation step, mention), once.
 
 Each sweep (beat, every minute) runs, in short transactions:
 
@@ -7,7 +8,7 @@ Each sweep (beat, every minute) runs, in short transactions:
    period ended are withdrawn (`plays.services.plays_withdraw_due`).
 1. Plan. Pending plays whose `next_action_at` has passed (a partial index keeps this
    proportional to the number due) are locked with SKIP LOCKED; every plan entry now due
-   becomes an `Notice` row, in ladder order, with its recipient resolved from the chain
+   becomes a `Notice` row, in ladder order, with its recipient resolved from the chain
    as it stands now. The (play, kind, step) unique constraint makes a second sweep's
    insert a no-op.
 2. Deliver, one recipient at a time. The recipient's due rows are claimed (`pending` →
@@ -18,6 +19,9 @@ Each sweep (beat, every minute) runs, in short transactions:
    in one transaction. Failures go back to `pending` with exponential backoff; SMTP 5xx
    is `failed`. The sweep stops claiming when its time budget is spent, well inside the
    task's soft time limit, so nothing claimed waits behind other sends.
+
+`--dry-run` (`escalations_sweep(dry_run=True)`) runs these same steps in one transaction
+that is rolled back, without handing anything to the mail backend.
 
 Delivery policy for a crash between the SMTP server accepting a message and the rows being
 marked sent: at-least-once with at most one duplicate. A row left in `sending` longer than
@@ -40,14 +44,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from mqaflow.heartbeat import heartbeat
 
-from .channels import defer_notice
+from .channels import notice_defer
 from .claims import release_stale_claims
 from .models import Notice, NoticeKind, NoticeStatus, Play, PlayStatus
-from .notifications import send_notices
+from .notifications import notices_send
 from .routing import absences_at, escalation_recipient
 from .signals import notices_sent
 
@@ -184,7 +187,7 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Notice]:
     ):
         existing[row.play_id][row.step] = row
     rows: list[Notice] = []
-    context = {"chains": {}, "absences": absences_at(now)}
+    context = {"chains": {}, "absences": absences_at(at=now)}
     for play in plays:
         done = existing[play.pk]
         # Only this clock's ladder counts: after a reopen or a restart, a manager told
@@ -199,14 +202,14 @@ def _plan_plays(plays: list[Play], now: datetime) -> list[Notice]:
         }
         upcoming = []
         for entry in sorted(play.plan, key=lambda e: e["step"]):
-            at = parse_datetime(entry["at"])
+            at = datetime.fromisoformat(entry["at"])
             if entry["step"] in done:
                 continue
             if at > now:
                 upcoming.append(at)
                 continue
             row = _planned_row(play, entry, at, now, alerted, context)
-            defer_notice(row, entry, context)  # the recipient's digest and quiet hours
+            notice_defer(notice=row, entry=entry, context=context)  # digest, quiet hours
             done[row.step] = row
             rows.append(row)
         play.next_action_at = min(upcoming, default=None)
@@ -234,7 +237,7 @@ def _planned_row(
     if play.assignee_id not in chains:
         chains[play.assignee_id] = play.assignee.managers()
     found = escalation_recipient(
-        play.assignee,
+        assignee=play.assignee,
         levels_up=entry["levels_up"],
         to_top=entry["to_top"],
         at=now,
@@ -308,13 +311,15 @@ def _deliver_due(
     outcomes: dict[tuple[int, str, int], NoticeOutcome],
 ) -> None:
     while time.monotonic() < deadline and (ids := _claim_next_group(now)):
-        outcome = deliver_claimed(ids, now=now, dry_run=result.dry_run, outcomes=outcomes)
+        outcome = notices_deliver_claimed(
+            notice_ids=ids, now=now, dry_run=result.dry_run, outcomes=outcomes
+        )
         for name, count in outcome.items():
             setattr(result, name, getattr(result, name) + count)
         result.emails += 1 if outcome.get("sent") else 0
 
 
-def claim_one(notice_id: int, *, now: datetime | None = None) -> bool:
+def notice_claim(*, notice_id: int, now: datetime | None = None) -> bool:
     """Claim one pending notice for immediate delivery (after a play is created)."""
     now = now or timezone.now()
     return bool(
@@ -338,9 +343,9 @@ def _still_relevant(notice: Notice, play: Play) -> bool:
     return play.status == PlayStatus.PENDING
 
 
-def deliver_claimed(
-    notice_ids: int | list[int],
+def notices_deliver_claimed(
     *,
+    notice_ids: int | list[int],
     now: datetime | None = None,
     dry_run: bool = False,
     outcomes: dict[tuple[int, str, int], NoticeOutcome] | None = None,
@@ -422,7 +427,7 @@ def _send(sendable: list[tuple[Notice, Play]], now: datetime, *, dry_run: bool =
     rows = [row for row, _ in sendable]
     try:
         if not dry_run:
-            send_notices(sendable, now)
+            notices_send(notices=sendable, now=now)
     except SoftTimeLimitExceeded:
         raise
     except smtplib.SMTPRecipientsRefused as exc:
@@ -468,8 +473,3 @@ def _failed(rows: list[Notice], error: str) -> str:
     _mark(rows, status=NoticeStatus.FAILED, next_attempt_at=None, error=error)
     logger.error("notices %s failed permanently (SMTP refusal)", [r.pk for r in rows])
     return "failed"
-
-
-def due_plays_query(now: datetime):
-    """The sweep's plan query, exposed for the benchmark and EXPLAIN in docs."""
-    return Play.objects.filter(Q(status=PlayStatus.PENDING) & Q(next_action_at__lte=now))

@@ -1,9 +1,11 @@
-from datetime import date, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
 
 from django import forms
-from django.utils import timezone
 
 from mqaflow.models import Owner
+from mqaflow.qualification.reports import REPORT_MAX_DAYS, parse_report_range, report_bounds
 
 from .models import DismissReason, PlayOutcome, PlayStatus
 from .reports import DUE_FILTERS, QUEUE_SORTS
@@ -75,9 +77,11 @@ class BoardForm(QueueForm):
 
     assignee = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
 
-    def __init__(self, *args, owners: list[Owner] = (), **kwargs):
+    def __init__(self, *args, owners: Sequence[Owner] = (), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [("", "Every ADR")] + [(o.pk, o.name) for o in owners]
+        field = self.fields["assignee"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Every ADR")] + [(o.pk, o.name) for o in owners]
 
     def values(self) -> dict:
         values = super().values()
@@ -100,12 +104,14 @@ class BulkForm(forms.Form):
     )
     note = forms.CharField(required=False, max_length=2000)
 
-    def __init__(self, *args, play_ids=(), **kwargs):
+    def __init__(self, *args, play_ids: Sequence[int] = (), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["plays"].choices = [(pk, pk) for pk in play_ids]
+        field = self.fields["plays"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(pk, pk) for pk in play_ids]
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         if data.get("action") == "reassign" and not data.get("owner"):
             self.add_error("owner", "Choose whom to reassign the plays to.")
         if data.get("action") == "dismiss" and not data.get("reason"):
@@ -123,9 +129,9 @@ class DismissForm(forms.Form):
         """The assignee sees only the reasons ADRs may use; managers see them all."""
         super().__init__(*args, **kwargs)
         if adr_only:
-            self.fields["reason"].queryset = DismissReason.objects.filter(
-                is_active=True, adr_may_use=True
-            )
+            field = self.fields["reason"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = DismissReason.objects.filter(is_active=True, adr_may_use=True)
 
 
 class ReassignForm(forms.Form):
@@ -139,9 +145,9 @@ class ReassignForm(forms.Form):
         """Only the people the actor may hand plays to (their team; admins anyone)."""
         super().__init__(*args, **kwargs)
         if choices is not None:
-            self.fields["owner"].queryset = Owner.objects.filter(
-                pk__in=[o.pk for o in choices]
-            ).order_by("name")
+            field = self.fields["owner"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = Owner.objects.filter(pk__in=[o.pk for o in choices]).order_by("name")
 
 
 class ReportForm(forms.Form):
@@ -150,15 +156,25 @@ class ReportForm(forms.Form):
     end = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
 
     def clean(self):
-        data = super().clean()
-        today = timezone.localdate()
-        data["start"] = data.get("start") or today - timedelta(days=90)
-        data["end"] = data.get("end") or today
-        if data["start"] > data["end"]:
-            self.add_error("end", "Must be on or after the start date.")
-        elif data["end"] - data["start"] > timedelta(days=3 * 366):
-            self.add_error("start", "Choose a range of at most three years.")
+        """The shared report range (`parse_report_range`): the last 90 days by default, at
+        most three years."""
+        data = super().clean() or {}
+        bounds, errors = parse_report_range(
+            {"start": data.get("start"), "end": data.get("end")},
+            names=("start", "end"),
+            labels=("the start date", "the end date"),
+            defaults=True,
+            max_days=REPORT_MAX_DAYS,
+        )
+        data.update(bounds)
+        for name, messages in errors.items():
+            for message in messages:
+                self.add_error(name, message)
         return data
 
     def range(self) -> tuple[date, date]:
         return self.cleaned_data["start"], self.cleaned_data["end"]
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The range as aware datetimes: first moment of the start, first after the end."""
+        return report_bounds(*self.range())

@@ -22,7 +22,9 @@ from simple_history.models import HistoricalRecords
 from mqaflow.models import Funnel
 
 # The first-touch email goes to the prospect: only prospect-facing values may be placed in
-# it. Why the account qualified (the internal scoring sentence) is shown beside the email.
+# it. Why the account qualified (the internal scoring sentence, `{engagement}` and
+# `{explanation}` in templates of earlier releases) is shown beside the email, never in it:
+# they are unknown placeholders here, so a template that still holds them cannot be saved.
 EMAIL_PLACEHOLDERS = {
     "account": "the account's name",
     "domain": "the account's domain",
@@ -30,8 +32,11 @@ EMAIL_PLACEHOLDERS = {
     "contacts": "names of up to five engaged contacts",
     "assignee": "the ADR's name",
 }
-_PLACEHOLDER_HELP = "Placeholders: " + "; ".join(
-    f"{{{name}}} = {meaning}" for name, meaning in EMAIL_PLACEHOLDERS.items()
+_PLACEHOLDER_HELP = (
+    "Placeholders: "
+    + "; ".join(f"{{{name}}} = {meaning}" for name, meaning in EMAIL_PLACEHOLDERS.items())
+    + ". Not {engagement} or {explanation}: why the account qualified is shown beside the "
+    "email, never sent to the prospect."
 )
 
 
@@ -374,15 +379,15 @@ class Play(models.Model):
         return self.status in OPEN_STATUSES
 
 
-# The word escalation emails and chat messages start with ("[Escalation level 2] …"): kept
-# word for word because recipients filter their mail and chat alerts on it.
+# The first word of escalation emails' subjects and chat titles, kept word for word
+# because recipients filter their mail and chat alerts on it.
 ESCALATION_WORD = "Escalation"  # compatibility: mail filters and chat alerts match it
 
 
 class NoticeKind(models.TextChoices):
     ASSIGNED = "assigned", "New play"
     REMINDER = "reminder", "Reminder"
-    ESCALATION = "escalation", "Escalation step"
+    ESCALATION = "escalation", "Escalated"
     MENTION = "mention", "Mention"
 
 
@@ -561,7 +566,7 @@ class NotificationPreference(models.Model):
             raise ValidationError({"email": "Keep at least one channel."})
 
     def chat_channels(self) -> dict[str, str]:
-        channels = {}
+        channels: dict[str, str] = {}
         if self.slack_webhook_url:
             channels[ChatChannel.SLACK] = self.slack_webhook_url
         if self.teams_webhook_url:

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
-from django.utils.dateparse import parse_datetime
 
 from .channels import email_wanted
 from .models import ESCALATION_WORD, Notice, NoticeKind, NoticeStatus, Play
@@ -40,7 +39,7 @@ def ladder_context(notice: Notice, play: Play, now: datetime, cache: dict | None
     `cache` carries the absences and chains loaded once for a whole digest."""
     cache = {} if cache is None else cache
     if "absences" not in cache:
-        cache["absences"] = absences_at(now)
+        cache["absences"] = absences_at(at=now)
     chains = cache.setdefault("chains", {})
     sent = (
         play.notices.filter(
@@ -50,7 +49,7 @@ def ladder_context(notice: Notice, play: Play, now: datetime, cache: dict | None
         .select_related("recipient")
         .order_by("step")
     )
-    told = [row.recipient for row in sent]
+    told = [row.recipient for row in sent if row.recipient is not None]
     alerted = {o.pk for o in told} | (
         {notice.recipient_id} if notice.kind == NoticeKind.ESCALATION else set()
     )
@@ -62,7 +61,7 @@ def ladder_context(notice: Notice, play: Play, now: datetime, cache: dict | None
         if entry["step"] <= notice.step or entry["kind"] != NoticeKind.ESCALATION:
             continue
         found = escalation_recipient(
-            play.assignee,
+            assignee=play.assignee,
             levels_up=entry["levels_up"],
             to_top=entry["to_top"],
             at=now,
@@ -70,7 +69,7 @@ def ladder_context(notice: Notice, play: Play, now: datetime, cache: dict | None
             absences=cache["absences"],
         )
         if found.owner is not None and found.owner.pk not in alerted:
-            next_name, next_at = found.owner.name, parse_datetime(entry["at"])
+            next_name, next_at = found.owner.name, datetime.fromisoformat(entry["at"])
             break
     return {
         "told_before": ", ".join(o.name for o in told),
@@ -117,7 +116,7 @@ def _render(base: str, ctx: dict) -> tuple[str, str, str]:
     )
 
 
-def build_message(notices: list[tuple[Notice, Play]], now: datetime) -> EmailMultiAlternatives:
+def _build_message(notices: list[tuple[Notice, Play]], now: datetime) -> EmailMultiAlternatives:
     """One email to one recipient: the notice itself, or a digest of every notice due."""
     first, play = notices[0]
     cache: dict = {}
@@ -155,9 +154,9 @@ def notice_key(row: Notice) -> str:
     return f"{row.play_id}:{row.step}"
 
 
-def send_notices(notices: list[tuple[Notice, Play]], now: datetime) -> None:
+def notices_send(*, notices: list[tuple[Notice, Play]], now: datetime) -> None:
     """Hand one email to the mail backend; raises whatever the backend raises. A recipient
     who turned email off gets nothing here: their chat channels carry the notice."""
     if not email_wanted(notices[0][0].recipient_id):
         return
-    build_message(notices, now).send(fail_silently=False)
+    _build_message(notices, now).send(fail_silently=False)

@@ -37,7 +37,7 @@ def follow_owner(sender, account, by=None, **kwargs) -> None:
 
 @receiver(notices_sent, dispatch_uid="plays.chat_notices")
 def chat_notices(sender, notices, at, **kwargs) -> None:
-    chat_notices_record(notices, at)
+    chat_notices_record(notices=notices, now=at)
 
 
 @receiver(owner_deactivated, dispatch_uid="plays.follow_owner_deactivation")

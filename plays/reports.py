@@ -1,4 +1,5 @@
-"""Read-side queries for the web UI and reports: urgency, team health, SLA compliance.
+"""The reports' selectors: read-only figures for the queue, the team board, the overview
+and the reports page (urgency, team health, SLA compliance, notices per level).
 
 Aggregates run in SQL; only the percentiles of time-to-start are computed in Python, over
 one column of the plays in the period (bounded by the date range), to stay portable.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import (
     BigIntegerField,
@@ -92,8 +94,8 @@ def team_summary(manager: Owner | None, *, now: datetime | None = None) -> list[
     ids = team_ids(manager)
     owners = {o.pk: o for o in Owner.objects.filter(pk__in=ids).order_by("name")}
     pending = Q(status=PlayStatus.PENDING)
-    counts = {
-        row["assignee_id"]: row
+    counts: dict[int, dict[str, Any]] = {
+        row["assignee_id"]: dict(row)
         for row in Play.objects.filter(assignee_id__in=ids)
         .values("assignee_id")
         .annotate(
@@ -108,7 +110,7 @@ def team_summary(manager: Owner | None, *, now: datetime | None = None) -> list[
     )
     load = weekly_load(ids, now=now)
     won: dict[int, dict] = {}
-    for row in (
+    for done in (
         Play.objects.filter(
             assignee_id__in=ids,
             status=PlayStatus.COMPLETED,
@@ -117,7 +119,7 @@ def team_summary(manager: Owner | None, *, now: datetime | None = None) -> list[
         .values("assignee_id", "outcome")
         .annotate(n=Count("id"))
     ):
-        won.setdefault(row["assignee_id"], {})[row["outcome"] or "none"] = row["n"]
+        won.setdefault(done["assignee_id"], {})[done["outcome"] or "none"] = done["n"]
     result = []
     for pk, owner in owners.items():
         row = counts.get(pk, {})
@@ -219,18 +221,19 @@ def sla_compliance_by_team(start: datetime, end: datetime) -> dict[str, dict]:
     return {name or "No manager": figures for name, figures in rows.items()}
 
 
-def escalations_per_level(start: datetime, end: datetime) -> list[dict]:
-    return list(
+def escalations_per_level(start: datetime, end: datetime) -> list[dict[str, Any]]:
+    rows = (
         Notice.objects.filter(kind="escalation", status="sent", sent_at__gte=start, sent_at__lt=end)
         .values("level")
         .annotate(count=Count("id"))
         .order_by("level")
     )
+    return [dict(row) for row in rows]
 
 
-def dismissals_by_rule(start: datetime, end: datetime) -> list[dict]:
+def dismissals_by_rule(start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Why plays were dismissed, per MQA rule: the feedback marketing tunes thresholds with."""
-    return list(
+    rows = (
         Play.objects.filter(
             status=PlayStatus.DISMISSED, dismissed_at__gte=start, dismissed_at__lt=end
         )
@@ -242,6 +245,7 @@ def dismissals_by_rule(start: datetime, end: datetime) -> list[dict]:
         .annotate(count=Count("id"))
         .order_by("rule", "reason")
     )
+    return [dict(row) for row in rows]
 
 
 def recent_adr_dismissals(manager: Owner | None, *, now: datetime | None = None) -> list[Play]:
@@ -403,9 +407,9 @@ def org_overview(*, now: datetime | None = None) -> dict:
     return totals
 
 
-def outcomes(start: datetime, end: datetime) -> list[dict]:
+def outcomes(start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Completed plays per outcome (what the ADRs' work led to), by completion date."""
-    return list(
+    rows = (
         Play.objects.filter(
             status=PlayStatus.COMPLETED, completed_at__gte=start, completed_at__lt=end
         )
@@ -413,3 +417,4 @@ def outcomes(start: datetime, end: datetime) -> list[dict]:
         .annotate(count=Count("id"))
         .order_by("outcome")
     )
+    return [dict(row) for row in rows]

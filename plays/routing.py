@@ -1,17 +1,21 @@
 """Who gets a play, and who hears of it at each step: resolved from the org chart as it
-stands at that moment, with every skip explained in words for the audit."""
+stands at that moment, with every skip explained in words for the audit.
+
+Read-only, like `plays.selectors`: these are the routing selectors (keyword-only; the
+predicate `available` takes its owner first so that type checkers can narrow it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeGuard
 
 from mqaflow.models import Account, Owner
 
 from .models import OwnerAbsence, SLAPolicy
 
 
-def absence_of(owner: Owner, at: datetime) -> OwnerAbsence | None:
+def absence_of(*, owner: Owner, at: datetime) -> OwnerAbsence | None:
     return (
         OwnerAbsence.objects.filter(owner=owner, starts_at__lte=at, ends_at__gt=at)
         .select_related("delegate")
@@ -26,10 +30,10 @@ class Routing:
 
 
 def assignee_for(
+    *,
     account: Account,
     policy: SLAPolicy,
     at: datetime,
-    *,
     absences: dict[int, OwnerAbsence] | None = None,
 ) -> Routing:
     """The account's owner, else the funnel's fallback owner; an away owner's stand-in.
@@ -47,9 +51,9 @@ def assignee_for(
         notes.append(f"The fallback owner {owner.name} is inactive.")
         owner = None
     if owner is not None:
-        away = absence_of(owner, at) if absences is None else absences.get(owner.pk)
+        away = absence_of(owner=owner, at=at) if absences is None else absences.get(owner.pk)
         if away is not None:
-            stand_in = successor_of(owner, at=at, policy=policy, absence=away)
+            stand_in = successor_of(owner=owner, at=at, policy=policy, absence=away)
             notes.extend(stand_in.notes)
             owner = stand_in.owner
     if owner is None:
@@ -64,14 +68,14 @@ def assignee_for(
     return Routing(owner, notes)
 
 
-def available(owner: Owner | None, at: datetime) -> bool:
+def available(owner: Owner | None, at: datetime) -> TypeGuard[Owner]:
     """Active and not away: someone who can take a play now."""
-    return owner is not None and owner.is_active and absence_of(owner, at) is None
+    return owner is not None and owner.is_active and absence_of(owner=owner, at=at) is None
 
 
 def successor_of(
-    owner: Owner,
     *,
+    owner: Owner,
     at: datetime,
     policy: SLAPolicy | None = None,
     absence: OwnerAbsence | None = None,
@@ -114,7 +118,7 @@ class Recipient:
     notes: list[str] = field(default_factory=list)
 
 
-def absences_at(at: datetime) -> dict[int, OwnerAbsence]:
+def absences_at(*, at: datetime) -> dict[int, OwnerAbsence]:
     """Every absence in force at `at`, by owner: one query for a whole sweep batch."""
     found = OwnerAbsence.objects.filter(starts_at__lte=at, ends_at__gt=at).select_related(
         "delegate"
@@ -123,8 +127,8 @@ def absences_at(at: datetime) -> dict[int, OwnerAbsence]:
 
 
 def escalation_recipient(
-    assignee: Owner,
     *,
+    assignee: Owner,
     levels_up: int | None,
     to_top: bool,
     at: datetime,
@@ -154,7 +158,9 @@ def escalation_recipient(
             notes.append(f"{candidate.name} is inactive: skipped to the next level up.")
             index += 1
             continue
-        away = absence_of(candidate, at) if absences is None else absences.get(candidate.pk)
+        away = (
+            absence_of(owner=candidate, at=at) if absences is None else absences.get(candidate.pk)
+        )
         if away is None:
             return Recipient(candidate, index + 1, notes)
         if away.delegate and away.delegate.is_active:

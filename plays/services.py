@@ -5,7 +5,9 @@ while it hands an email to the mail backend, so "the ADR started the play" and "
 manager was emailed" can never interleave: whichever commits first wins cleanly.
 
 Moves between people (reassign, owner change, deactivation, absence) are in
-`plays.assignment`; the sweep that sends notices is in `plays.escalation`.
+`plays.assignment`; the sweep that sends notices is in `plays.escalation`. Read-only
+questions (who may see, work or manage a play; what changed last) are in `plays.selectors`.
+Services are keyword-only and named `<entity>_<verb>`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from mqaflow.models import Account, MQAStatus, MQATransition, Owner
 
@@ -39,6 +40,16 @@ from .models import (
     SLAPolicy,
 )
 from .routing import assignee_for, available
+from .selectors import (
+    can_manage,
+    can_work,
+    describe_change,
+    last_change,
+    last_move_away,
+    mention_candidates,
+    template_for,
+    visible_plays,
+)
 from .signals import play_changed
 
 logger = logging.getLogger(__name__)
@@ -69,15 +80,15 @@ class PlayPermissionError(Exception):
     """The user may not do this to this play (HTTP 403)."""
 
 
-def build_plan(
-    policy: SLAPolicy, created_at: datetime, *, first_step: int = REMINDER_STEP
+def plan_build(
+    *, policy: SLAPolicy, start: datetime, first_step: int = REMINDER_STEP
 ) -> tuple[datetime, datetime, list[dict]]:
-    """Freeze the policy's deadlines for a play created (or restarted) at `created_at`.
+    """Freeze the policy's deadlines for a play created (or restarted) at `start`.
 
     `first_step` numbers the entries after the steps a play already has on record."""
-    due_at = add_sla_hours(created_at, policy.response_hours, policy=policy)
+    due_at = add_sla_hours(start, policy.response_hours, policy=policy)
     remind_at = add_sla_hours(
-        created_at, policy.response_hours * policy.reminder_percent / 100, policy=policy
+        start, policy.response_hours * policy.reminder_percent / 100, policy=policy
     )
     plan = [
         {
@@ -94,7 +105,7 @@ def build_plan(
             {
                 "step": number,
                 "kind": NoticeKind.ESCALATION,
-                "at": add_sla_hours(created_at, step.after_hours, policy=policy).isoformat(),
+                "at": add_sla_hours(start, step.after_hours, policy=policy).isoformat(),
                 "levels_up": step.levels_up or 0,
                 "to_top": step.to_top,
                 "label": step.target_label,
@@ -104,27 +115,22 @@ def build_plan(
     return due_at, remind_at, plan
 
 
-def first_at(plan: list[dict]) -> datetime | None:
+def plan_first_at(*, plan: list[dict]) -> datetime | None:
     """The earliest moment of a plan's entries (None for an empty plan)."""
-    return min((parse_datetime(p["at"]) for p in plan), default=None)
+    return min((datetime.fromisoformat(p["at"]) for p in plan), default=None)
 
 
-def restart_clock(play: Play, start: datetime) -> None:
+def play_clock_restart(*, play: Play, start: datetime) -> None:
     """A fresh SLA from `start`: new deadlines, plan steps numbered after every step the
     play already has (sent steps stay on record, unsent ones are cancelled by the caller)."""
     used = play.notices.exclude(kind=NoticeKind.ASSIGNED).aggregate(m=Max("step"))["m"]
     planned = max((p["step"] for p in play.plan), default=0)
-    due_at, remind_at, plan = build_plan(play.policy, start, first_step=max(used or 0, planned) + 1)
+    due_at, remind_at, plan = plan_build(
+        policy=play.policy, start=start, first_step=max(used or 0, planned) + 1
+    )
     play.plan, play.due_at, play.remind_at = plan, due_at, remind_at
-    play.next_action_at = first_at(plan)
+    play.next_action_at = plan_first_at(plan=plan)
     play.clock_started_at = start
-
-
-def template_for(funnel: int) -> PlayTemplate | None:
-    for template in PlayTemplate.objects.filter(is_active=True).order_by("pk"):
-        if not template.funnels or funnel in template.funnels:
-            return template
-    return None
 
 
 def play_create(
@@ -140,22 +146,22 @@ def play_create(
         return None
     open_play = Play.objects.filter(account=account, status__in=OPEN_STATUSES).first()
     if open_play is not None:
-        keep_after_requalification(open_play, transition, now)
+        play_keep_after_requalification(play=open_play, transition=transition, now=now)
         return None
-    routing = assignee_for(account, policy, now)
+    routing = assignee_for(account=account, policy=policy, at=now)
     if routing.owner is None:  # no owner exists at all: nothing to assign to
         logger.error("no owner to assign the play of account %s to", account.pk)
         return None
-    due_at, remind_at, plan = build_plan(policy, now)
+    due_at, remind_at, plan = plan_build(policy=policy, start=now)
     try:
         with transaction.atomic():
-            play = new_play(
+            play = play_build(
                 transition=transition,
                 account=account,
                 owner=routing.owner,
                 policy=policy,
                 planned=(due_at, remind_at, plan),
-                template=template_for(transition.funnel),
+                template=template_for(funnel=transition.funnel),
             )
             play.save()
     except IntegrityError:  # a concurrent qualification created the open play first
@@ -168,12 +174,12 @@ def play_create(
         to_assignee=routing.owner,
         note=" ".join([f"Assigned to {routing.owner.name}.", *routing.notes]),
     )
-    notify_assignee(play, now=now, note=" ".join(routing.notes))
+    notice_assigned_create(play=play, now=now, note=" ".join(routing.notes))
     play_changed.send(sender=Play, play=play, kind="created", at=now, by=None, note="")
     return play
 
 
-def new_play(
+def play_build(
     *,
     transition: MQATransition,
     account: Account,
@@ -197,11 +203,13 @@ def new_play(
         policy=policy,
         policy_version=policy.version,
         plan=plan,
-        next_action_at=first_at(plan),
+        next_action_at=plan_first_at(plan=plan),
     )
 
 
-def keep_after_requalification(play: Play, transition: MQATransition, now: datetime) -> None:
+def play_keep_after_requalification(
+    *, play: Play, transition: MQATransition, now: datetime
+) -> None:
     """The account qualified again while its play was waiting out the withdrawal grace
     period, or after it stopped qualifying while started: the play simply goes on."""
     if play.withdraw_due_at is None and play.account_disqualified_at is None:
@@ -215,7 +223,7 @@ def keep_after_requalification(play: Play, transition: MQATransition, now: datet
     )
 
 
-def notify_assignee(play: Play, *, now: datetime, note: str = "") -> Notice:
+def notice_assigned_create(*, play: Play, now: datetime, note: str = "") -> Notice:
     """A "play assigned to you" notice for the current assignee, sent at once after commit.
 
     Each assignment round has its own row (unique per play, kind and step), so a move
@@ -246,7 +254,7 @@ def _deliver_after_commit(notice: Notice) -> None:
     transaction.on_commit(partial(publish, notice_deliver, notice.pk))
 
 
-def cancel_notices(play: Play, why: str, *, recipient_id: int | None = None) -> int:
+def notices_cancel(*, play: Play, why: str, recipient_id: int | None = None) -> int:
     """Cancel every notice of the play not yet handed to the mail server (optionally only
     those addressed to one person): nobody is told about it again."""
     qs = Notice.objects.filter(play=play, status=NoticeStatus.PENDING).exclude(
@@ -261,38 +269,12 @@ def _locked(play: Play) -> Play:
     return Play.objects.select_for_update(of=("self",)).select_related("account").get(pk=play.pk)
 
 
-def last_change(play: Play) -> PlayLogEntry | None:
-    return play.log_entries.select_related("actor__owner").order_by("-at", "-pk").first()
-
-
-def describe_change(event: PlayLogEntry | None, play: Play) -> str:
-    """ "Reassigned to Bo by Mia at Mon 2 Mar 10:15." — what a stale page missed."""
-    if event is None:
-        return f"This play is {play.get_status_display().lower()}."
-    who = ""
-    if event.actor is not None:
-        owner = getattr(event.actor, "owner", None)
-        who = f" by {owner.name if owner else event.actor.get_username()}"
-    when = timezone.localtime(event.at).strftime("%a %-d %b %H:%M")
-    if event.kind == "reassigned" and event.to_assignee_id:
-        return f"This play was reassigned to {event.to_assignee.name}{who} at {when}."
-    label = {
-        "dismissed": "dismissed",
-        "withdrawn": "withdrawn",
-        "started": "started",
-        "completed": "completed",
-        "reopened": "reopened",
-    }.get(event.kind, event.kind.replace("_", " "))
-    reason = f" ({event.note})" if event.note and event.kind in ("dismissed", "withdrawn") else ""
-    return f"This play was {label}{who} at {when}{reason}."
-
-
 def _change_status(
     locked: Play, to: str, *, by, now: datetime, note: str = "", event_kind: str = "", **fields
 ) -> Play:
     """Apply a status change to a play the caller has locked, with its history line."""
     if to not in TRANSITIONS[locked.status]:
-        raise PlayConflict(describe_change(last_change(locked), locked))
+        raise PlayConflict(describe_change(entry=last_change(play=locked), play=locked))
     old = locked.status
     locked.status = to
     for name, value in fields.items():
@@ -311,53 +293,20 @@ def _change_status(
         note=note,
     )
     if to not in OPEN_STATUSES:
-        cancel_notices(locked, f"Not sent: the play was {PlayStatus(to).label.lower()}.")
+        notices_cancel(play=locked, why=f"Not sent: the play was {PlayStatus(to).label.lower()}.")
     play_changed.send(sender=Play, play=locked, kind=event_kind or to, at=now, by=by, note=note)
     return locked
-
-
-def _is_manager_of(user, owner: Owner) -> bool:
-    mine = getattr(user, "owner", None) if user.is_authenticated else None
-    return mine is not None and mine.pk in owner.chain_ids()[1:]
-
-
-def can_manage(user, play: Play) -> bool:
-    """Staff and the assignee's managers (anywhere up the chain) may reassign or dismiss."""
-    return user.is_staff or _is_manager_of(user, play.assignee)
-
-
-def can_work(user, play: Play) -> bool:
-    """Only the assignee starts, completes and (with an ADR reason) dismisses a play."""
-    return user.is_authenticated and getattr(user, "owner", None) == play.assignee
-
-
-def visible_plays(user):
-    """Staff see all plays; an owner sees the plays of their whole subtree."""
-    qs = Play.objects.all()
-    if user.is_staff:
-        return qs
-    owner = getattr(user, "owner", None)
-    if owner is None:
-        return qs.none()
-    return qs.filter(assignee_id__in=owner.subtree_ids())
 
 
 def _check_assignee(locked: Play, by, verb: str) -> None:
     """Only the assignee may act; someone who held the play before gets a 409 saying who
     took it over, anyone else a 403."""
-    if can_work(by, locked):
+    if can_work(user=by, play=locked):
         return
     mine = getattr(by, "owner", None) if by.is_authenticated else None
-    moved_away = (
-        locked.log_entries.filter(from_assignee=mine, kind="reassigned")
-        .select_related("actor__owner", "to_assignee")
-        .order_by("-at", "-pk")
-        .first()
-        if mine is not None
-        else None
-    )
+    moved_away = last_move_away(play=locked, owner=mine) if mine is not None else None
     if moved_away is not None:
-        raise PlayConflict(describe_change(moved_away, locked))
+        raise PlayConflict(describe_change(entry=moved_away, play=locked))
     raise PlayPermissionError(f"Only the assignee can {verb} this play.")
 
 
@@ -366,10 +315,11 @@ def play_start(*, play: Play, by, message: str | None = None, now: datetime | No
     locked = _locked(play)
     _check_assignee(locked, by, "start")
     now = now or timezone.now()
-    fields = {"started_at": now}
     if message is not None:
-        fields["message"] = message
-    return _change_status(locked, PlayStatus.STARTED, by=by, now=now, **fields)
+        return _change_status(
+            locked, PlayStatus.STARTED, by=by, now=now, started_at=now, message=message
+        )
+    return _change_status(locked, PlayStatus.STARTED, by=by, now=now, started_at=now)
 
 
 @transaction.atomic
@@ -388,18 +338,7 @@ def play_complete(*, play: Play, by, outcome: str = "", now: datetime | None = N
     )
 
 
-def mention_candidates(play: Play) -> list[Owner]:
-    """Whom a comment on the play may @mention: the assignee's chain (them and their
-    managers up to the top), their teammates (same manager) and their own reports."""
-    assignee = play.assignee
-    ids = set(assignee.chain_ids()) | assignee.subtree_ids()
-    if assignee.manager_id:
-        peers = Owner.objects.filter(manager_id=assignee.manager_id).values_list("pk", flat=True)
-        ids |= set(peers)
-    return list(Owner.objects.filter(pk__in=ids, is_active=True).order_by("name"))
-
-
-def parse_mentions(body: str, candidates: list[Owner]) -> list[Owner]:
+def mentions_parse(*, body: str, candidates: list[Owner]) -> list[Owner]:
     """The people a comment @mentions: "@Maya Chen", "@maya.chen" (the email's local part)
     or "@Maya" (a first name only if it is unambiguous among the candidates)."""
     text = body.casefold()
@@ -419,7 +358,7 @@ def parse_mentions(body: str, candidates: list[Owner]) -> list[Owner]:
     return found
 
 
-def notify_mention(comment: PlayComment, owner: Owner, *, now: datetime) -> Notice:
+def notice_mention_create(*, comment: PlayComment, owner: Owner, now: datetime) -> Notice:
     """A "you were mentioned" notice, sent at once after commit; mentions are numbered per
     play (unique per play, kind and step) like the assignment rounds."""
     last = comment.play.notices.filter(kind=NoticeKind.MENTION).aggregate(m=Max("step"))["m"]
@@ -453,16 +392,17 @@ def play_comment(*, play: Play, by, body: str, now: datetime | None = None) -> P
         raise PlayTransitionError("Write something to comment.")
     if len(body) > COMMENT_MAX_LENGTH:
         raise PlayTransitionError(f"A comment has at most {COMMENT_MAX_LENGTH} characters.")
-    if not visible_plays(by).filter(pk=play.pk).exists():
+    if not visible_plays(user=by).filter(pk=play.pk).exists():
         raise PlayPermissionError("You cannot see this play.")
     play = _locked(play)  # mentions are numbered per play: one comment at a time
     now = now or timezone.now()
     comment = PlayComment.objects.create(play=play, author=by, body=body, created_at=now)
     mine = getattr(by, "owner", None)
-    mentioned = [o for o in parse_mentions(body, mention_candidates(play)) if o != mine]
+    candidates = mention_candidates(play=play)
+    mentioned = [o for o in mentions_parse(body=body, candidates=candidates) if o != mine]
     comment.mentions.set(mentioned)
     for owner in mentioned:
-        notify_mention(comment, owner, now=now)
+        notice_mention_create(comment=comment, owner=owner, now=now)
     return comment
 
 
@@ -473,7 +413,7 @@ def play_dismiss(
     """Managers and admins dismiss with any active reason; the assignee with the reasons
     marked "ADRs may use it"."""
     locked = _locked(play)
-    if not can_manage(by, locked):
+    if not can_manage(user=by, play=locked):
         _check_assignee(locked, by, "dismiss")
         if not reason.adr_may_use:
             raise PlayPermissionError(
@@ -498,16 +438,16 @@ def play_reopen(*, play: Play, by, now: datetime | None = None) -> Play:
     """A manager takes back a dismissal within a week: pending again, a fresh SLA from now,
     and the assignee is told at once."""
     locked = _locked(play)
-    if not can_manage(by, locked):
+    if not can_manage(user=by, play=locked):
         raise PlayPermissionError("Only the assignee's managers and admins can reopen a play.")
     now = now or timezone.now()
     if locked.status != PlayStatus.DISMISSED:
-        raise PlayConflict(describe_change(last_change(locked), locked))
-    if now - locked.dismissed_at > REOPEN_WINDOW:
+        raise PlayConflict(describe_change(entry=last_change(play=locked), play=locked))
+    if locked.dismissed_at is not None and now - locked.dismissed_at > REOPEN_WINDOW:
         raise PlayTransitionError("A dismissed play can be reopened within 7 days only.")
     if Play.objects.filter(account=locked.account, status__in=OPEN_STATUSES).exists():
         raise PlayTransitionError("The account already has an open play.")
-    restart_clock(locked, now)
+    play_clock_restart(play=locked, start=now)
     previous = (locked.dismissed_reason.label if locked.dismissed_reason else "") or "dismissed"
     locked = _change_status(
         locked,
@@ -527,12 +467,16 @@ def play_reopen(*, play: Play, by, now: datetime | None = None) -> Play:
         from .assignment import play_move
         from .routing import successor_of
 
-        routing = successor_of(locked.assignee, at=now, policy=locked.policy)
+        routing = successor_of(owner=locked.assignee, at=now, policy=locked.policy)
         if routing.owner is not None:
             return play_move(
-                locked, routing.owner, by=by, now=now, why=" ".join(["Reopened.", *routing.notes])
+                play=locked,
+                to_owner=routing.owner,
+                by=by,
+                now=now,
+                why=" ".join(["Reopened.", *routing.notes]),
             )
-    notify_assignee(locked, now=now, note="The play was reopened by a manager.")
+    notice_assigned_create(play=locked, now=now, note="The play was reopened by a manager.")
     return locked
 
 
@@ -554,7 +498,7 @@ def play_withdraw(*, play: Play, reason: str, now: datetime) -> Play | None:
     )
 
 
-def withdrawal_reason(transition: MQATransition) -> str:
+def _withdrawal_reason(transition: MQATransition) -> str:
     if transition.to_status == MQAStatus.EXCLUDED:
         reason = transition.account.excluded_reason or "no reason given"
         return f"Account excluded: {reason}"
@@ -573,7 +517,7 @@ def plays_follow_disqualification(*, transition: MQATransition) -> None:
     if play is None:
         return
     now = transition.at
-    reason = withdrawal_reason(transition)
+    reason = _withdrawal_reason(transition)
     if play.status == PlayStatus.STARTED:
         play.account_disqualified_at = now
         play.save(update_fields=["account_disqualified_at"])
@@ -623,7 +567,7 @@ def plays_withdraw_due(*, now: datetime | None = None) -> int:
                 continue
             transition = account.mqa_transitions.order_by("-at", "-pk").first()
             reason = (
-                withdrawal_reason(transition)
+                _withdrawal_reason(transition)
                 if transition is not None
                 else "Account no longer qualifies."
             )
@@ -648,18 +592,13 @@ def plays_replan(*, policy: SLAPolicy, now: datetime | None = None) -> int:
         )
         first_step = min((p["step"] for p in play.plan), default=REMINDER_STEP)
         start = play.clock_started_at or play.created_at
-        due_at, remind_at, plan = build_plan(policy, start, first_step=first_step)
+        due_at, remind_at, plan = plan_build(policy=policy, start=start, first_step=first_step)
         play.due_at, play.remind_at, play.plan = due_at, remind_at, plan
         play.policy_version = policy.version
-        play.next_action_at = first_at([p for p in plan if p["step"] not in done])
+        play.next_action_at = plan_first_at(plan=[p for p in plan if p["step"] not in done])
         play.save()
         PlayLogEntry.objects.create(
             play=play, at=now, kind="replanned", note=f"Re-planned under policy v{policy.version}."
         )
         count += 1
     return count
-
-
-def pending_plays_of(policy: SLAPolicy) -> int:
-    """How many waiting plays a change of this policy could re-plan (admin warning)."""
-    return Play.objects.filter(policy=policy, status=PlayStatus.PENDING).count()

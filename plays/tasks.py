@@ -5,7 +5,7 @@ registered as an alias."""
 
 from celery import shared_task
 
-from .escalation import claim_one, deliver_claimed, escalations_sweep
+from .escalation import escalations_sweep, notice_claim, notices_deliver_claimed
 
 
 @shared_task(acks_late=True)
@@ -18,9 +18,9 @@ def escalations_sweep_task() -> int:
 def notice_deliver(notice_id: int) -> str:
     """Deliver a new-play or mention notice at once; if this message is lost the sweep
     sends it."""
-    if not claim_one(notice_id):
+    if not notice_claim(notice_id=notice_id):
         return "not-due"
-    outcome = deliver_claimed(notice_id)
+    outcome = notices_deliver_claimed(notice_ids=notice_id)
     return next(iter(outcome), "skipped")
 
 
@@ -36,7 +36,7 @@ def deliver_chat_notices(recipient_id: int, channel: str) -> str:
     """Deliver one recipient's due Slack or Teams notices now (one message)."""
     from .channels import chat_notices_deliver
 
-    return chat_notices_deliver(recipient_id, channel)
+    return chat_notices_deliver(recipient_id=recipient_id, channel=channel)
 
 
 @shared_task(acks_late=True)

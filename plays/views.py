@@ -1,16 +1,17 @@
 """The web UI: ADRs work their plays, managers watch their teams, everyone reads reports.
 
-Views are thin: visibility comes from `services.visible_plays`, status changes from the
+Views are thin: visibility and permissions come from `plays.selectors`, status changes from the
 services, figures from `plays.reports` and `mqaflow.qualification.reports`.
 """
 
 from __future__ import annotations
 
 import csv
-from datetime import datetime, time, timedelta
+from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.forms import Form
 from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_POST
 from mqaflow.models import EngagementEvent, Funnel, Heartbeat, Owner
 from mqaflow.selectors import new_mqas_by_period
 
-from . import assignment, charts, reports, services
+from . import assignment, charts, reports, selectors, services
 from .forms import (
     BoardForm,
     BulkForm,
@@ -35,6 +36,11 @@ from .models import Play, PlayOutcome, PlayStatus
 from .templating import first_touch_email
 
 TIMELINE_LIMIT = 200
+
+
+def _errors(form: Form, name: str) -> str:
+    """A field's errors as one sentence for a flash message."""
+    return "; ".join(str(message) for message in form.errors[name])
 
 
 def _owner(request):
@@ -134,7 +140,7 @@ def _query_without(params, *names) -> str:
 
 def _visible_play(request, pk: int) -> Play:
     """404 for a play the user may not see: no hint that it exists."""
-    qs = services.visible_plays(request.user).select_related(
+    qs = selectors.visible_plays(user=request.user).select_related(
         "account__owner",
         "assignee",
         "transition__rule",
@@ -159,8 +165,8 @@ def play_detail(request, pk: int):
     )
     subject, body = first_touch_email(play, contacts)
     kept = request.session.pop(f"draft:{play.pk}", None)
-    can_work = services.can_work(request.user, play)
-    can_manage = services.can_manage(request.user, play)
+    can_work = selectors.can_work(user=request.user, play=play)
+    can_manage = selectors.can_manage(user=request.user, play=play)
     comments = list(play.comments.select_related("author__owner").prefetch_related("mentions"))
     # One list, newest first: what the account's people did (engagement events), the
     # play's own log, the notices it sent and the comments on it.
@@ -192,8 +198,8 @@ def play_detail(request, pk: int):
             "complete_form": CompleteForm(),
             "comment_form": CommentForm(),
             "comments": comments,
-            "mentionable": services.mention_candidates(play),
-            "reassign_form": ReassignForm(choices=assignment.reassign_choices(request.user)),
+            "mentionable": selectors.mention_candidates(play=play),
+            "reassign_form": ReassignForm(choices=selectors.reassign_choices(user=request.user)),
             "can_work": can_work,
             "can_manage": can_manage,
             "can_reopen": can_manage
@@ -210,9 +216,10 @@ def _act(request, pk: int, action, *, draft: str | None = None):
     """Run a play action; if the play changed meanwhile, say what happened (who, when),
     keep the text the user typed, and land on the play, or on the list when the play is
     no longer theirs to see."""
-    lost = _play_taken_away(request, pk)
+    lost = selectors.play_taken_away(user=request.user, pk=pk)
     if lost is not None:  # reassigned out of the user's sight since they opened it
-        messages.error(request, services.describe_change(services.last_change(lost), lost))
+        entry = selectors.last_change(play=lost)
+        messages.error(request, selectors.describe_change(entry=entry, play=lost))
         if draft:
             _keep_draft(request, lost, draft)
         return redirect("plays:my_plays")
@@ -225,27 +232,12 @@ def _act(request, pk: int, action, *, draft: str | None = None):
         messages.error(request, str(exc))
         if draft:
             _keep_draft(request, play, draft)
-    if not services.visible_plays(request.user).filter(pk=pk).exists():
+    if not selectors.visible_plays(user=request.user).filter(pk=pk).exists():
         request.session.pop(f"draft:{pk}", None)
         owner = _owner(request)
         manages = owner is not None and owner.reports.exists()
         return redirect("plays:team" if manages else "plays:my_plays")
     return redirect("plays:detail", pk=play.pk)
-
-
-def _play_taken_away(request, pk: int) -> Play | None:
-    """A play the user held before and can no longer see (moved to someone else)."""
-    if services.visible_plays(request.user).filter(pk=pk).exists():
-        return None
-    owner = _owner(request)
-    if owner is None:
-        return None
-    return (
-        Play.objects.filter(pk=pk, log_entries__from_assignee=owner)
-        .select_related("account")
-        .distinct()
-        .first()
-    )
 
 
 def _keep_draft(request, play: Play, draft: str) -> None:
@@ -261,7 +253,7 @@ def play_start(request, pk: int):
     """Start with the typed email, or (the queue's "s" key) with the drafted one."""
     form = StartForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(form.errors["message"]))
+        messages.error(request, _errors(form, "message"))
         request.session[f"draft:{pk}"] = request.POST.get("message", "")[:40000]
         return redirect("plays:detail", pk=pk)
     use_draft = request.POST.get("draft") == "1"
@@ -287,15 +279,15 @@ def play_complete(request, pk: int):
     form = CompleteForm(request.POST)
     if not form.is_valid():
         play = _visible_play(request, pk)  # who may not see or complete it learns nothing more
-        if not services.can_work(request.user, play):
+        if not selectors.can_work(user=request.user, play=play):
             return HttpResponseForbidden("Only the assignee can complete this play.")
-        messages.error(request, "; ".join(form.errors["outcome"]))
+        messages.error(request, _errors(form, "outcome"))
         return redirect("plays:detail", pk=pk)
 
     def complete(play):
         outcome = form.cleaned_data["outcome"]
         services.play_complete(play=play, by=request.user, outcome=outcome)
-        label = dict(CompleteForm.base_fields["outcome"].choices)[outcome]
+        label = PlayOutcome(outcome).label
         messages.success(request, f"Completed the play for {play.account.name}: {label}.")
 
     return _act(request, pk, complete)
@@ -307,7 +299,7 @@ def play_comment(request, pk: int):
     play = _visible_play(request, pk)
     form = CommentForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(form.errors["body"]))
+        messages.error(request, _errors(form, "body"))
         return redirect("plays:detail", pk=pk)
     try:
         comment = services.play_comment(play=play, by=request.user, body=form.cleaned_data["body"])
@@ -412,7 +404,7 @@ def team(request):
             "plays": plays[:QUEUE_LIMIT],
             "dismissals": dismissals,
             "reopen_days": services.REOPEN_WINDOW.days,
-            "reassign_form": ReassignForm(choices=assignment.reassign_choices(request.user)),
+            "reassign_form": ReassignForm(choices=selectors.reassign_choices(user=request.user)),
             "dismiss_form": DismissForm(),
             "now": now,
             "totals": {
@@ -432,11 +424,12 @@ def team_bulk(request):
     allowed, manager = _team_manager(request)
     if not allowed:
         raise Http404("The team page is for managers.")
-    visible = services.visible_plays(request.user).filter(assignee_id__in=reports.team_ids(manager))
+    visible = selectors.visible_plays(user=request.user).filter(
+        assignee_id__in=reports.team_ids(manager)
+    )
     form = BulkForm(request.POST, play_ids=list(visible.values_list("pk", flat=True)))
     if not form.is_valid():
-        errors = [e for field in form.errors.values() for e in field]
-        messages.error(request, " ".join(errors))
+        messages.error(request, " ".join(str(e) for field in form.errors.values() for e in field))
         return redirect("plays:team")
     data = form.cleaned_data
     done, failed = [], []
@@ -463,12 +456,6 @@ def team_bulk(request):
     if failed:
         messages.error(request, "Not changed: " + "; ".join(failed))
     return redirect("plays:team")
-
-
-def _bounds(form: ReportForm) -> tuple[datetime, datetime]:
-    start, end = form.range()
-    tz = timezone.get_current_timezone()
-    return datetime.combine(start, time.min, tzinfo=tz), datetime.combine(end, time.max, tzinfo=tz)
 
 
 SLA_COLUMNS = ["Plays", "On time", "Median start", "90th pct"]
@@ -551,12 +538,11 @@ def reports_page(request):
     if request.GET and not form.is_valid():
         return render(request, "plays/reports.html", {"form": form}, status=400)
     if not request.GET:
-        today = timezone.localdate()
-        form = ReportForm({"period": "week", "start": today - timedelta(days=90), "end": today})
+        form = ReportForm({"period": "week"})  # the shared default range
         form.is_valid()
-    start, end = _bounds(form)
+    first, last = form.range()
     period = form.cleaned_data["period"]
-    rows = new_mqas_by_period(period=period, start=start.date(), end=end.date())
+    rows = new_mqas_by_period(period=period, start=first, end=last)
     return render(
         request,
         "plays/reports.html",
@@ -565,9 +551,8 @@ def reports_page(request):
             "rows": rows,
             "chart": charts.mqas_chart(rows, period=period),
             "chart_summary": charts.mqas_summary(rows, period=period),
-            "tables": _report_tables(start, end),
-            "query": request.GET.urlencode()
-            or f"period={period}&start={start.date()}&end={end.date()}",
+            "tables": _report_tables(*form.bounds()),
+            "query": request.GET.urlencode() or f"period={period}&start={first}&end={last}",
         },
     )
 
@@ -578,17 +563,17 @@ def reports_table_csv(request, table: str):
     form = ReportForm(request.GET or {"period": "week"})
     if not form.is_valid():
         return HttpResponse(
-            "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+            "; ".join(f"{k}: {' '.join(str(m) for m in v)}" for k, v in form.errors.items()),
             status=400,
             content_type="text/plain",
         )
-    start, end = _bounds(form)
-    tables = _report_tables(start, end)
+    tables = _report_tables(*form.bounds())
     if table not in tables:
         raise Http404(f"No report table {table!r}.")
     data = tables[table]
     response = HttpResponse(content_type="text/csv")
-    name = f"{table}-{start.date()}-{end.date()}.csv"
+    first, last = form.range()
+    name = f"{table}-{first}-{last}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     writer = csv.writer(response)
     writer.writerow(data["columns"])
@@ -602,7 +587,7 @@ def reports_csv(request):
     form = ReportForm(request.GET or {"period": "week"})
     if not form.is_valid():
         return HttpResponse(
-            "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+            "; ".join(f"{k}: {' '.join(str(m) for m in v)}" for k, v in form.errors.items()),
             status=400,
             content_type="text/plain",
         )

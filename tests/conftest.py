@@ -47,20 +47,21 @@ def _defaults_for_transactional_tests(request):
 
 
 def install_defaults():
+    """What the data migrations seed (their frozen rules, policies and templates, with a
+    first history row), and every periodic task through the live `schedules_install`."""
     import importlib
 
     from django.apps import apps
 
-    for module in ("mqaflow.migrations.0002_defaults", "plays.migrations.0002_defaults"):
+    from mqaflow.schedules import schedules_install
+
+    for module in (
+        "mqaflow.migrations.0002_defaults",
+        "plays.migrations.0002_defaults",
+        "plays.migrations.0004_defaults_history_and_prospect_email",
+    ):
         importlib.import_module(module).install(apps, None)
-    importlib.import_module("mqaflow.migrations.0003_periodic_tasks").install(apps, None)
-    importlib.import_module("plays.migrations.0004_defaults_history_and_prospect_email").install(
-        apps, None
-    )
-    importlib.import_module("integrations.migrations.0002_webhooks_sweep_schedule").install(
-        apps, None
-    )
-    importlib.import_module("plays.migrations.0009_chat_notices_sweep_schedule").install(apps, None)
+    schedules_install()
 
 
 @pytest.fixture(autouse=True)

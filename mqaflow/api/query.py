@@ -14,12 +14,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.views import APIView
 
 from mqaflow.validation import text_problem
 
@@ -58,10 +60,11 @@ class QueryParam:
             return None
         return list(self.enum() if callable(self.enum) else self.enum)
 
-    def parse(self, raw: str):
+    def parse(self, raw: str) -> int | date | datetime | str:
         """The typed value, or ValueError with the message for the client."""
         if len(raw) > self.max_length:
             raise ValueError(f"At most {self.max_length} characters.")
+        value: int | date | datetime | str
         if self.kind == "integer":
             value = parse_int(raw, minimum=self.minimum or 0, maximum=self.maximum or 2**31 - 1)
         elif self.kind == "date":
@@ -145,7 +148,14 @@ def clean_query(params, declared: Sequence[QueryParam]) -> dict:
     return cleaned
 
 
-class QueryMixin:
+if TYPE_CHECKING:
+    # What the mixin extends, for the type checker: it only ever sits before an APIView.
+    _ViewBase = APIView
+else:
+    _ViewBase = object
+
+
+class QueryMixin(_ViewBase):
     # Validates the query parameters after authentication (limit/offset: the paginator).
 
     query_params_declared: Sequence[QueryParam] = ()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -12,9 +14,6 @@ from mqaflow.ingest import MAX_ID_LENGTH, MAX_MINUTES, MINUTES_PATTERN
 from mqaflow.models import Account, Contact, Owner
 from mqaflow.models.choices import MQAStatus
 from mqaflow.validation import DOMAIN_MAX_LENGTH, DOMAIN_PATTERN, domain_problem, text_problem
-
-# Owners log in as a Django user whose username is their email: 150 characters at most.
-OWNER_EMAIL_MAX_LENGTH = 150
 
 
 class _TextRef(serializers.SlugRelatedField):
@@ -82,7 +81,14 @@ def _json_type_problem(field: serializers.Field, value) -> str | None:
     return None
 
 
-class StrictJSONTypes:
+if TYPE_CHECKING:
+    # What the mixins extend, for the type checker: they only ever sit before a Serializer.
+    _SerializerBase = serializers.Serializer
+else:
+    _SerializerBase = object
+
+
+class StrictJSONTypes(_SerializerBase):
     """In a JSON request, a value of the wrong JSON type is a 400 naming the field.
 
     Applies only with a request in the context and a JSON object as data: the CSV import
@@ -109,7 +115,7 @@ def _django_errors(exc: DjangoValidationError) -> serializers.ValidationError:
     return serializers.ValidationError(get_error_detail(exc))
 
 
-class _ActorMixin:
+class _ActorMixin(_SerializerBase):
     def _actor(self):
         request = self.context.get("request")
         return getattr(request, "user", None)
@@ -133,7 +139,7 @@ class OwnerSerializer(_ActorMixin, StrictJSONTypes, serializers.ModelSerializer)
     class Meta:
         model = Owner
         fields = ["email", "name", "title", "manager", "delegate", "is_active", "active"]
-        extra_kwargs = {"email": {"max_length": OWNER_EMAIL_MAX_LENGTH}}
+        extra_kwargs = {"email": {"max_length": directory.OWNER_EMAIL_MAX_LENGTH}}
 
     def create(self, validated_data):
         try:
@@ -173,7 +179,7 @@ class _DomainField(serializers.CharField):
 
 
 class AccountSerializer(_ActorMixin, StrictJSONTypes, serializers.ModelSerializer):
-    domain = _DomainField(max_length=DOMAIN_MAX_LENGTH)
+    domain: serializers.CharField = _DomainField(max_length=DOMAIN_MAX_LENGTH)
     owner = _EmailRef(
         slug_field="email", queryset=Owner.objects.all(), allow_null=True, required=False
     )
@@ -236,8 +242,9 @@ class AccountUpdateSerializer(AccountSerializer):
 
     def validate(self, attrs):
         sent = self.initial_data.get("domain") if hasattr(self.initial_data, "get") else None
+        current = self.instance.domain if self.instance is not None else None
         if sent is not None and (
-            not isinstance(sent, str) or sent.strip().strip(".").lower() != self.instance.domain
+            not isinstance(sent, str) or sent.strip().strip(".").lower() != current
         ):
             raise serializers.ValidationError(
                 {"domain": ["The domain of an account cannot be changed."]}
@@ -251,7 +258,8 @@ class ContactSerializer(StrictJSONTypes, serializers.ModelSerializer):
     class Meta:
         model = Contact
         fields = ["account", "email", "name", "title", "persona", "seniority"]
-        validators = []  # the (account, email) clash is reported on the email field below
+        # The (account, email) clash is reported on the email field below.
+        validators: list[Any] = []
 
     def validate(self, attrs):
         email = attrs["email"].strip().lower()
@@ -336,7 +344,9 @@ class EventSerializer(serializers.Serializer):
         help_text="Credited minutes (0 to 99999999.99, rounded to cents); omit or null to "
         "credit the activity's minutes × the contact's seniority multiplier.",
     )
-    source = serializers.CharField(
+    # The API's field `source` shadows Field.source (a str) in the stubs; DRF itself keeps
+    # declared fields apart from the serializer's own attributes.
+    source = serializers.CharField(  # type: ignore[assignment]
         required=False, allow_blank=True, allow_null=True, max_length=100
     )
 
@@ -350,7 +360,7 @@ class EventListSerializer(serializers.Serializer):
     activity = serializers.CharField()
     occurred_at = serializers.DateTimeField()
     minutes = serializers.DecimalField(max_digits=10, decimal_places=2)
-    source = serializers.CharField(allow_blank=True)
+    source = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # as above
 
 
 class EventIngestResultSerializer(serializers.Serializer):

@@ -211,6 +211,7 @@ class EventsView(QueryMixin, generics.ListAPIView):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
+        assert page is not None  # the API always paginates (REST_FRAMEWORK settings)
         rows = [
             {
                 "id": e.external_id,

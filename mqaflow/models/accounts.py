@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
+from typing import Any, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -41,6 +43,11 @@ MAX_CHAIN_DEPTH = 50
 
 class Owner(models.Model):
     """A person in the go-to-market org; `manager` links form the chain up to the CEO."""
+
+    # Not columns: who makes the change being saved (told to the signals), and whether the
+    # row was active when loaded (a deactivation is told once).
+    _changed_by: Any
+    _stored_is_active: bool | None
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owner"
@@ -100,8 +107,10 @@ class Owner(models.Model):
             owner_deactivated.send(sender=Owner, owner=self, by=getattr(self, "_changed_by", None))
 
     @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> Self:
+        instance = super().from_db(db, field_names, values, **kwargs)
         instance._stored_is_active = instance.__dict__.get("is_active")
         return instance
 
@@ -126,11 +135,14 @@ class Owner(models.Model):
     def clean(self) -> None:
         if self.manager_id is None:
             return
-        if self.pk is not None and self.manager_id == self.pk:
+        if self.pk is None:
+            return
+        if self.manager_id == self.pk:
             raise ValidationError({"manager": "An owner cannot be their own manager."})
-        if self.pk is not None and self.pk in self.manager.chain_ids():
+        manager = self.manager
+        if manager is not None and self.pk in manager.chain_ids():
             raise ValidationError(
-                {"manager": f"{self.manager.name} reports to {self.name}: that would be a cycle."}
+                {"manager": f"{manager.name} reports to {self.name}: that would be a cycle."}
             )
 
     def clean_fields(self, exclude=None) -> None:
@@ -153,6 +165,11 @@ MQA_STATE_FIELDS = [
 
 class Account(models.Model):
     """A company marketing hands to sales as a whole; its MQA state is kept on the row."""
+
+    # Not columns: who makes the change being saved, and the owner the row was loaded with
+    # ("unknown" until loaded or saved), so an owner change is told to the signals once.
+    _changed_by: Any
+    _stored_owner_id: int | str | None
 
     name = models.CharField(max_length=200)
     domain = models.CharField(max_length=253, unique=True)
@@ -233,8 +250,10 @@ class Account(models.Model):
             )
 
     @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> Self:
+        instance = super().from_db(db, field_names, values, **kwargs)
         instance._stored_owner_id = instance.__dict__.get("owner_id", "unknown")
         return instance
 

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -32,6 +33,7 @@ from mqaflow.models import (
     MQAStatus,
     MQATransition,
 )
+from mqaflow.models.columns import column_of
 from mqaflow.models.transitions import RecomputeRun
 from mqaflow.signals import account_disqualified, account_qualified, accounts_qualified
 
@@ -221,12 +223,22 @@ def decide(accounts: list[Account], *, rulebook: Rulebook, now: datetime) -> dic
                 excluded=account.excluded,
                 excluded_reason=account.excluded_reason,
                 rulebook=rulebook,
-                figures_for=lambda scope, pk=account.pk, m=measured: (
-                    m[scope].get(pk) or Figures(window_days=scope.window_days)
-                ),
-                act_now_for=lambda rule, pk=account.pk, found=act_now: found[rule.pk].get(pk),
+                figures_for=partial(_measured_figures, measured, account.pk),
+                act_now_for=partial(_measured_act_now, act_now, account.pk),
             )
     return decisions
+
+
+def _measured_figures(
+    measured: dict[Scope, dict[int, Figures]], account_id: int, scope: Scope
+) -> Figures:
+    return measured[scope].get(account_id) or Figures(window_days=scope.window_days)
+
+
+def _measured_act_now(
+    found: dict[int, dict[int, tuple[int, int, datetime]]], account_id: int, rule: ActNowRule
+) -> tuple[int, int, datetime] | None:
+    return found[rule.pk].get(account_id)
 
 
 def _decide_one(
@@ -313,6 +325,7 @@ def _record(changes: list[Change], *, now: datetime, cause: str = "") -> Sequenc
     """Lock the changed rows, re-check their status and write each transition once."""
     if not changes:
         return []
+    recorded: Sequence[MQATransition]
     with transaction.atomic():
         if connection.vendor == "postgresql":
             recorded = _write_set_based(changes, now=now, cause=cause)
@@ -416,12 +429,14 @@ CREATE TEMPORARY TABLE {_TEMP} (
 """
 
 
-def _write_set_based(changes: list[Change], *, now: datetime, cause: str) -> Transitions:
+def _write_set_based(
+    changes: list[Change], *, now: datetime, cause: str
+) -> Sequence[MQATransition]:
     """PostgreSQL: COPY the changes into a temporary table and write them in three statements."""
     transitions = MQATransition._meta.db_table
     history = Account.history.model
     tracked = [f for f in history.tracked_fields]
-    source_cols = ", ".join(f"a.{Account._meta.get_field(f.name).column}" for f in tracked)
+    source_cols = ", ".join(f"a.{column_of(Account, f.name)}" for f in tracked)
     history_cols = ", ".join(history._meta.get_field(f.name).column for f in tracked)
     with connection.cursor() as cursor:
         cursor.execute(_TEMP_SQL)

@@ -34,17 +34,16 @@ def _measured(check: ClauseCheck, figures: Figures) -> tuple[str, str]:
     thresholds = check.thresholds()
     have, need = [], []
     for kind, needed in thresholds.items():
-        if kind == "seniority":
-            top = Seniority(figures.top_seniority).label if figures.top_seniority else "nobody"
-            have.append(f"most senior {top}")
-            need.append(f"a {Seniority(needed).label} or above")
-        elif kind == "leads":
-            got = figures.leads.get(check.clause.lead_minutes, 0)
-            have.append(_count("leads", got))
+        if kind == "leads":
+            have.append(_count("leads", check.leads_found(figures)))
             need.append(f"{needed} with {_num(check.clause.lead_minutes)} minutes each")
         else:
             have.append(_count(kind, getattr(figures, kind)))
             need.append(_num(needed))
+    if check.seniority:
+        top = Seniority(figures.top_seniority).label if figures.top_seniority else "nobody"
+        have.append(f"most senior {top}")
+        need.append(f"a {Seniority(check.seniority).label} or above")
     text = have[0] if have else ""
     if len(have) > 1:
         text = (

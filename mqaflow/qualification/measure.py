@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, Count, IntegerField, Max, Min, Q, Sum, Value, When
+from django.db.models import Aggregate, Case, Count, IntegerField, Max, Min, Q, Sum, Value, When
 
 from mqaflow.models import SENIORITY_RANK, EngagementEvent, Seniority
 
@@ -93,7 +93,7 @@ def measure_scopes(
     for members in families.values():
         widest = max(members, key=lambda s: s.window_days)
         since = now - timedelta(days=widest.window_days)
-        annotations = {}
+        annotations: dict[str, Aggregate] = {}
         for n, scope in enumerate(members):
             inside = Q(occurred_at__gte=now - timedelta(days=scope.window_days))
             annotations |= {
@@ -156,7 +156,7 @@ def measure_act_now(
     if not scopes:
         return {}
     since = now - timedelta(days=max(s.window_days for s in scopes.values()))
-    annotations = {}
+    annotations: dict[str, Aggregate] = {}
     for key, scope in scopes.items():
         inside = scope.window_filter(now) & scope.contact_filter()
         annotations |= {

@@ -54,14 +54,22 @@ class ClauseCheck:
 
     clause: MQAClause
     bandwidth: Bandwidth
-    _thresholds: dict[str, object] | None = field(default=None, repr=False, compare=False)
+    _thresholds: dict[str, Decimal | int] | None = field(default=None, repr=False, compare=False)
 
-    def thresholds(self) -> dict[str, object]:
+    def thresholds(self) -> dict[str, Decimal | int]:
+        """The clause's numeric thresholds, scaled: minutes, people, personas, events, leads
+        (those it sets, in that order). The seniority it requires is `seniority`, checked
+        after them."""
         if self._thresholds is None:
             self._thresholds = self._compute()
         return self._thresholds
 
-    def _compute(self) -> dict[str, object]:
+    @property
+    def seniority(self) -> str:
+        """The seniority somebody must have (or be above); "" when the clause needs none."""
+        return self.clause.require_seniority
+
+    def _compute(self) -> dict[str, Decimal | int]:
         c, bw = self.clause, self.bandwidth
         found = {
             "minutes": bw.scale_minutes(c.min_minutes),
@@ -69,23 +77,27 @@ class ClauseCheck:
             "personas": bw.scale_count(c.min_personas),
             "events": bw.scale_count(c.min_events),
             "leads": bw.scale_count(c.min_qualified_leads),
-            "seniority": c.require_seniority or None,
         }
         return {k: v for k, v in found.items() if v is not None}
+
+    def leads_found(self, figures: Figures) -> int:
+        """How many contacts reached the clause's per-contact minutes (its qualified leads)."""
+        lead = self.clause.lead_minutes
+        return figures.leads.get(lead, 0) if lead is not None else 0
 
     def missing(self, figures: Figures) -> list[str]:
         from mqaflow.models import Seniority
 
         misses = []
         for kind, needed in self.thresholds().items():
-            if kind == "seniority":
-                ok = figures.top_seniority in Seniority.at_or_above(needed)
-            elif kind == "leads":
-                ok = figures.leads.get(self.clause.lead_minutes, 0) >= needed
+            if kind == "leads":
+                ok = self.leads_found(figures) >= needed
             else:
                 ok = getattr(figures, kind) >= needed
             if not ok:
                 misses.append(kind)
+        if self.seniority and figures.top_seniority not in Seniority.at_or_above(self.seniority):
+            misses.append("seniority")
         return misses
 
 

@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
@@ -61,7 +62,7 @@ SMALL_RUN = 1000
 SMALL_RUN_SETTINGS = ["SET LOCAL max_parallel_workers_per_gather = 0"]
 
 
-def _str(value: str) -> str:
+def _str(value: object) -> str:
     """A SQL string literal (standard quoting, valid on PostgreSQL and SQLite)."""
     return "'" + str(value).replace("'", "''") + "'"
 
@@ -101,7 +102,7 @@ class Row:
     rule_id: int | None
     clause_id: int | None
     act_now_rule_id: int | None
-    values: dict[str, object]
+    values: dict[str, Any]  # figure column → value, as the database driver returns it
 
 
 class DecisionQuery:
@@ -124,9 +125,10 @@ class DecisionQuery:
                 if scope.window_days not in family.windows:
                     family.windows.append(scope.window_days)
                 leads = family.leads.setdefault(scope.window_days, [])
+                lead = clause.lead_minutes
                 needs_leads = clause.min_qualified_leads is not None
-                if needs_leads and clause.lead_minutes not in (None, *leads):
-                    leads.append(clause.lead_minutes)
+                if needs_leads and lead is not None and lead not in leads:
+                    leads.append(lead)
                 self.scope_family[scope] = family
         for family in self.families.values():
             family.windows.sort()
@@ -276,15 +278,16 @@ class DecisionQuery:
         family = self.scope_family[clause_scope(clause)]
         w = clause.window_days
         tests = []
-        for kind, needed in ClauseCheck(clause, self.rulebook.bandwidth).thresholds().items():
-            if kind == "seniority":
-                tests.append(f"{family.col('s', w)} <= {SENIORITY_RANK[needed]}")
-            elif kind == "leads":
+        check = ClauseCheck(clause, self.rulebook.bandwidth)
+        for kind, needed in check.thresholds().items():
+            if kind == "leads":
                 i = family.leads[w].index(clause.lead_minutes)
                 tests.append(f"COALESCE({family.col('l', w, i)}, 0) >= {int(needed)}")
             else:
                 letter = {"minutes": "m", "people": "p", "personas": "r", "events": "e"}[kind]
                 tests.append(f"COALESCE({family.col(letter, w)}, 0) >= {_dec(needed)}")
+        if check.seniority:
+            tests.append(f"{family.col('s', w)} <= {SENIORITY_RANK[check.seniority]}")
         return " AND ".join(tests) or "1 = 1"
 
     def _clause_pick(self) -> str:
@@ -422,9 +425,10 @@ class DecisionQuery:
         if latest is None:
             return None
         if isinstance(latest, str):  # SQLite returns text
-            latest = parse_datetime(latest)
-            if latest.tzinfo is None:
-                latest = latest.replace(tzinfo=UTC)
+            parsed = parse_datetime(latest)
+            if parsed is None:
+                raise ValueError(f"an{rule.pk}_l is not a datetime: {latest!r}")
+            latest = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
         return (
             int(row.values[f"an{rule.pk}_p"] or 0),
             int(row.values[f"an{rule.pk}_a"] or 0),

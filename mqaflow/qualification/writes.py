@@ -27,7 +27,7 @@ def _state_fields() -> list[Field]:
     fields = []
     for name in STATE_FIELDS:
         field = Account._meta.get_field(name)
-        if not isinstance(field, Field):
+        if not isinstance(field, Field) or not field.column:
             raise TypeError(f"Account.{name} is not a column of the account row.")
         fields.append(field)
     return fields
@@ -60,7 +60,7 @@ def accounts_write_state(*, accounts: list[Account]) -> None:
         casts = state_casts()
         pk = Account._meta.pk
         assert pk is not None
-        columns = [field.column for field in fields]
+        columns = [str(field.column) for field in fields]  # each checked by _state_fields
         sets = ", ".join(f"{col} = v.{col}" for col in columns)
         row = (
             f"(%s::{pk.rel_db_type(connection)}, "

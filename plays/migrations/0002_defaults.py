@@ -33,6 +33,10 @@ INSTRUCTIONS = """1. Read why the account qualified and who engaged (timeline be
 4. Start the play here so your manager is not escalated to.
 5. Complete it once the first meeting is booked or the account is clearly not ready."""
 
+# Frozen: the rows as they were when this migration was written; the live list is
+# mqaflow/schedules.py (PERIODIC_TASKS), installed the same way by `schedules_install`.
+SCHEDULE = [("Escalation sweep", "plays.tasks.escalations_sweep_task", 60)]
+
 
 def install(apps, schema_editor):
     SLAPolicy = apps.get_model("plays", "SLAPolicy")
@@ -59,11 +63,13 @@ def install(apps, schema_editor):
             "email_body": TEMPLATE_BODY,
         },
     )
-    from mqaflow.schedules import schedules_install
-
-    schedules_install(
-        apps, [("Escalation sweep", "plays.tasks.escalations_sweep_task", 60)]
-    )
+    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
+    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+    for name, task, seconds in SCHEDULE:
+        interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period="seconds")
+        PeriodicTask.objects.get_or_create(
+            name=name, defaults={"task": task, "interval": interval, "enabled": True}
+        )
 
 
 class Migration(migrations.Migration):

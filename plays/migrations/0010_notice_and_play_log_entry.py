@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                 choices=[
                     ("assigned", "New play"),
                     ("reminder", "Reminder"),
-                    ("escalation", "Escalation step"),
+                    ("escalation", "Escalated"),
                     ("mention", "Mention"),
                 ],
                 max_length=20,
@@ -56,23 +56,17 @@ class Migration(migrations.Migration):
             name="playlogentry",
             options={"ordering": ["at", "pk"], "verbose_name_plural": "play log entries"},
         ),
+        # The unique constraint names the field: dropped before the rename and created
+        # again after it, so SQLite (which rebuilds the table on a rename) can follow too.
+        migrations.RemoveConstraint(model_name="chatnotice", name="one_chat_notice_per_channel"),
         migrations.RenameField(model_name="chatnotice", old_name="escalation", new_name="notice"),
         migrations.AlterModelOptions(
             name="chatnotice", options={"ordering": ["notice", "channel"]}
         ),
-        # The unique constraint follows the renamed column in the database by itself; only
-        # the migration state must learn the field's new name.
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.RemoveConstraint(
-                    model_name="chatnotice", name="one_chat_notice_per_channel"
-                ),
-                migrations.AddConstraint(
-                    model_name="chatnotice",
-                    constraint=models.UniqueConstraint(
-                        fields=("notice", "channel"), name="one_chat_notice_per_channel"
-                    ),
-                ),
-            ]
+        migrations.AddConstraint(
+            model_name="chatnotice",
+            constraint=models.UniqueConstraint(
+                fields=("notice", "channel"), name="one_chat_notice_per_channel"
+            ),
         ),
     ]

@@ -75,10 +75,10 @@ def test_soft_time_limit_mid_send_puts_the_claims_back_to_pending(monkeypatch):
     adr = org_chart("mgr", "adr")["adr"]
     qualified_plays(adr, 3, T0)
 
-    def interrupted(notices, now):
+    def interrupted(*, notices, now):
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr(escalation, "send_notices", interrupted)
+    monkeypatch.setattr(escalation, "notices_send", interrupted)
     with pytest.raises(SoftTimeLimitExceeded):
         sweep(T0 + timedelta(minutes=1), budget=30)
     rows = Notice.objects.all()

@@ -104,8 +104,8 @@ class Command(BaseCommand):
                 state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
                 if not token.revoked_at and token.is_expired():
                     state = f"expired {token.expires_at:%Y-%m-%d}"
-                scopes = ",".join(token.effective_scopes() or ["user's rights"])
+                scope_list = ",".join(token.effective_scopes() or ["user's rights"])
                 used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
                 self.stdout.write(
-                    f"{token.prefix}…  {token.name}  {state}  scopes={scopes}  last used {used}"
+                    f"{token.prefix}…  {token.name}  {state}  scopes={scope_list}  last used {used}"
                 )

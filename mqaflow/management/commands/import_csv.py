@@ -88,7 +88,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _format(line: int, errors: dict) -> list[str]:
-        out = []
+        out: list[str] = []
         for field, messages in errors.items():
             messages = messages if isinstance(messages, list) else [messages]
             out.extend(f"line {line}: {field}: {m}" for m in messages)

@@ -1,5 +1,10 @@
+"""`manage.py seed_demo`: each installed app seeds its own part of the demo, in the order
+of settings.MQAFLOW_DEMO_SEEDERS (see mqaflow/demo.py)."""
+
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from mqaflow.demo import DEFAULT_PASSWORD, STORY, seed_demo
 
@@ -7,14 +12,14 @@ from mqaflow.demo import DEFAULT_PASSWORD, STORY, seed_demo
 class Command(BaseCommand):
     help = "Load the demo org, accounts and engagement (idempotent) and print the logins."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--password",
             default=DEFAULT_PASSWORD,
             help=f"password for the demo logins (default: {DEFAULT_PASSWORD})",
         )
 
-    def handle(self, *args, password, **options):
+    def handle(self, *args: Any, password: str, **options: Any) -> None:
         result = seed_demo(password=password)
         self.stdout.write(
             f"Demo data: {result.owners} owners, {result.accounts} accounts, "
