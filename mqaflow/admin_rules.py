@@ -15,19 +15,7 @@ from .models import (
     SizeBand,
 )
 from .qualification.scheduling import recompute_request
-
-
-def _accounts_of(rule: MQARule):
-    """The accounts a rule's segment covers (funnel and size band; None means any)."""
-    qs = Account.objects.all()
-    if rule.funnel is not None:
-        qs = qs.filter(funnel=rule.funnel)
-    band = rule.size_band
-    if band is not None:
-        qs = qs.filter(employees__gte=band.min_employees)
-        if band.max_employees is not None:
-            qs = qs.filter(employees__lt=band.max_employees)
-    return qs
+from .selectors import rule_accounts
 
 
 class RecomputeOnSave(AdminBase):
@@ -87,7 +75,7 @@ class MQARuleAdmin(InlineChangesInHistory, RecomputeOnSave, SimpleHistoryAdmin):
     inline_history = {"clauses": tuple(name for _, names in CLAUSE_FIELDS for name in names)}
 
     def affected(self, obj):
-        return _accounts_of(obj)
+        return rule_accounts(rule=obj)
 
 
 @admin.register(ActNowRule)

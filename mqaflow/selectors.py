@@ -8,13 +8,26 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from mqaflow.models import Account, MQAStatus, MQATransition
+from mqaflow.models import Account, MQARule, MQAStatus, MQATransition
 from mqaflow.models.transitions import RecomputeRun
 from mqaflow.qualification.reports import PERIODS, MQACount
 from mqaflow.qualification.scheduling import CATCH_UP, CATCH_UP_MARGIN
+
+
+def rule_accounts(*, rule: MQARule) -> QuerySet[Account]:
+    """The accounts a rule's segment covers (funnel and size band; None means any)."""
+    qs = Account.objects.all()
+    if rule.funnel is not None:
+        qs = qs.filter(funnel=rule.funnel)
+    band = rule.size_band
+    if band is not None:
+        qs = qs.filter(employees__gte=band.min_employees)
+        if band.max_employees is not None:
+            qs = qs.filter(employees__lt=band.max_employees)
+    return qs
 
 
 def pending_account_ids(*, margin: timedelta = CATCH_UP_MARGIN) -> list[int]:

@@ -70,7 +70,8 @@ def live_server(tmp_path: Path) -> Iterator[str]:
                 "60",
             ],
             cwd=ROOT,
-            env=process_env(LOG_LEVEL="WARNING"),
+            # no worker runs here: the web processes run their tasks themselves
+            env=process_env(LOG_LEVEL="WARNING", CELERY_TASK_ALWAYS_EAGER="1"),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -40,7 +40,7 @@ def process_env(smtp_port: int | None = None, **extra) -> dict:
     db = connection.settings_dict
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DJANGO_SETTINGS_MODULE": "tests.support.process_settings",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
         f"{db['PORT'] or 5432}/{db['NAME']}",
         "CELERY_TASK_ALWAYS_EAGER": "0",
@@ -125,9 +125,8 @@ def wait_for(predicate, timeout=60, interval=0.3):
 
 def runs_after(procs, task: str, started_after: int = 2) -> bool:
     """Wait until at least `started_after` runs of `task` that started after this call have
-    succeeded, as the processes' logs say. Each process runs one task at a time (a solo
-    worker; a beat, whose tasks run inline under the test settings' eager mode), so at most
-    one run per process was under way when this was called."""
+    succeeded, as the processes' logs say. Each process runs at most one task at a time (a
+    solo worker), so at most one run per process was under way when this was called."""
 
     def succeeded() -> int:
         return sum(
