@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run web worker beat test test-fast fuzz lint format bench loadtest probe browser-deps axe clean
+.PHONY: install run web worker beat test test-fast fuzz lint typecheck format bench loadtest probe browser-deps axe clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -63,6 +63,7 @@ test: install browser-deps axe
 	$(BIN)/ruff format --check . || { echo "run 'make format'"; exit 1; }
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test >/dev/null \
 		|| { echo "Missing migrations: run manage.py makemigrations"; exit 1; }
+	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: export DATABASE_URL ?= $(TEST_DATABASE_URL)
@@ -85,6 +86,13 @@ fuzz: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+# mypy with django-stubs and djangorestframework-stubs over the project's packages (the
+# plugin reads config.settings.test, so the database URL must parse; nothing connects).
+typecheck: export DATABASE_URL ?= $(TEST_DATABASE_URL)
+typecheck: install
+	$(BIN)/mypy mqaflow plays config
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -108,4 +116,4 @@ loadtest: install
 	$(PY) -m benchmarks.loadtest $(LOADTEST_ARGS)
 
 clean:
-	rm -rf var staticfiles .pytest_cache .ruff_cache
+	rm -rf var staticfiles .pytest_cache .ruff_cache .mypy_cache
