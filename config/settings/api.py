@@ -44,6 +44,6 @@ SPECTACULAR_SETTINGS = {
     # Error responses, the events body and other facts the views cannot express: see there.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "mqaflow.api.schema.postprocess",
+        "config.schema.postprocess",
     ],
 }

@@ -227,7 +227,7 @@ class EventsView(QueryMixin, generics.ListAPIView):
         return self.get_paginated_response(rows)
 
     @extend_schema(
-        request=EventSerializer,  # one object or a list: see mqaflow.api.schema.postprocess
+        request=EventSerializer,  # one object or a list: see config.schema.postprocess
         responses={201: EventIngestResultSerializer},
         description="Ingest one event or a batch, all or nothing: one bad item and nothing is "
         "stored, and the 400 lists every error by item index and field. `id` is the "

@@ -1,5 +1,8 @@
 """What the OpenAPI schema must say that the views alone cannot tell drf-spectacular.
 
+It lives with the project's wiring because it describes the whole API, the plays' actions
+and reasons included: the domain app (mqaflow) never imports plays.
+
 - Every operation lists the errors it can answer, all in the one error shape
   (mqaflow.api.errors): 400 for a bad parameter or body, 401 without valid credentials,
   403 when the action is not yours (or a session's CSRF check fails on a write), 404 for a
