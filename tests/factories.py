@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from mqaflow.models import Account, ActivityType, Contact, EngagementEvent, Owner
+from mqaflow.qualification.engine import accounts_evaluate
+from plays.models import Play
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -108,3 +110,24 @@ class EventFactory(factory.django.DjangoModelFactory):
     minutes = Decimal(10)
     source = "test"
     ingested_at = factory.LazyFunction(timezone.now)
+
+
+def qualified_plays(owner: Owner, n: int = 1, at=None, funnel: int = 1, **account) -> list[Play]:
+    """`n` accounts of `owner` that a demo request an hour before `at` has just qualified,
+    and their plays (the shortest real path to a play: the engine, not a factory)."""
+    at = at or timezone.now()
+    accounts = AccountFactory.create_batch(n, funnel=funnel, owner=owner, **account)
+    for row in accounts:
+        EventFactory(
+            account=row,
+            contact=ContactFactory(account=row),
+            activity=activity("demo_request"),
+            occurred_at=at - timedelta(hours=1),
+        )
+    accounts_evaluate(account_ids=[a.pk for a in accounts], now=at)
+    return list(Play.objects.filter(account__in=accounts).order_by("pk"))
+
+
+def qualified_play(owner: Owner, at=None, **account) -> Play:
+    """One qualified account of `owner` and its play; see qualified_plays."""
+    return qualified_plays(owner, 1, at, **account)[0]

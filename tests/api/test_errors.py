@@ -1,22 +1,19 @@
 """Every API error answers JSON in one shape: {"detail", "code", "errors"} (issue #17)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
 from mqaflow.models import MQAClause, MQATransition
-from mqaflow.qualification.engine import accounts_evaluate
 from plays import services
-from plays.models import Play
 from tests.factories import (
     AccountFactory,
-    ContactFactory,
     EventFactory,
     OwnerFactory,
-    activity,
     org_chart,
+    qualified_play,
 )
 
 pytestmark = pytest.mark.django_db
@@ -37,15 +34,7 @@ def assert_error(response, status, code=None):
 @pytest.fixture
 def play():
     adr = org_chart("mgr", "adr")["adr"]
-    account = AccountFactory(domain="acme.com", funnel=1, owner=adr)
-    EventFactory(
-        account=account,
-        contact=ContactFactory(account=account),
-        activity=activity("demo_request"),
-        occurred_at=datetime.now(UTC) - timedelta(hours=1),
-    )
-    accounts_evaluate(account_ids=[account.pk])
-    return Play.objects.get(account=account)
+    return qualified_play(adr, domain="acme.com")
 
 
 @pytest.mark.parametrize("action", ["", "start/", "complete/", "reassign/", "dismiss/"])

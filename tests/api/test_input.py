@@ -19,6 +19,7 @@ from tests.factories import (
     OwnerFactory,
     activity,
     org_chart,
+    qualified_play,
 )
 
 pytestmark = pytest.mark.django_db
@@ -391,14 +392,7 @@ def test_boundary_events_render_in_the_api_the_play_page_and_admin(settings):
 def test_unstorable_text_in_a_play_action_is_a_400(api_client, action, body, field):
     people = org_chart("mgr", "adr")
     manager, adr = people["mgr"], people["adr"]
-    account = AccountFactory(domain="acme.com", funnel=1, owner=adr)
-    EventFactory(
-        account=account,
-        activity=activity("demo_request"),
-        occurred_at=datetime.now(UTC) - timedelta(hours=1),
-    )
-    accounts_evaluate(account_ids=[account.pk])
-    play = Play.objects.get(account=account)
+    play = qualified_play(adr, domain="acme.com")
     client = Client()
     client.force_login(adr.user if action == "start" else manager.user)
     for bad in ("\\ud800", "a\\u0000"):

@@ -4,9 +4,11 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from mqaflow.qualification.engine import accounts_evaluate
-from plays.models import DismissReason, Play
-from tests.factories import AccountFactory, ContactFactory, EventFactory, activity, org_chart
+from plays.models import DismissReason
+from tests.factories import (
+    org_chart,
+    qualified_play,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -16,15 +18,8 @@ def world():
     roles = ("ceo", "mgr", "adr", "peer", "other_mgr", "other_adr")
     people = org_chart(*roles)
     ceo, mgr, adr, peer, other_mgr, other_adr = (people[role] for role in roles)
-    account = AccountFactory(domain="acme.com", funnel=1, owner=adr)
-    EventFactory(
-        account=account,
-        contact=ContactFactory(account=account),
-        activity=activity("demo_request"),
-        occurred_at=datetime.now(UTC) - timedelta(hours=1),
-    )
-    accounts_evaluate(account_ids=[account.pk])
-    play = Play.objects.get(account=account)
+    play = qualified_play(adr, domain="acme.com")
+    account = play.account
     return locals()
 
 

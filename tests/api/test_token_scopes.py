@@ -2,7 +2,7 @@
 scope), an integration token without scopes keeps ingest and directory, an expired token is
 refused, `api_token issue --scope --expires`, and admins issue tokens in admin."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
@@ -13,16 +13,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from mqaflow.models import ApiToken
-from mqaflow.qualification.engine import accounts_evaluate
-from plays.models import Play
 from tests.factories import (
-    AccountFactory,
-    ContactFactory,
-    EventFactory,
     OwnerFactory,
     UserFactory,
-    activity,
     org_chart,
+    qualified_play,
 )
 
 pytestmark = pytest.mark.django_db
@@ -37,15 +32,7 @@ def token_client(key):
 @pytest.fixture
 def play():
     adr = org_chart("mgr", "adr")["adr"]
-    account = AccountFactory(domain="acme.com", funnel=1, owner=adr)
-    EventFactory(
-        account=account,
-        contact=ContactFactory(account=account),
-        activity=activity("demo_request"),
-        occurred_at=timezone.now() - timedelta(hours=1),
-    )
-    accounts_evaluate(account_ids=[account.pk])
-    return Play.objects.get(account=account)
+    return qualified_play(adr, domain="acme.com")
 
 
 def _event(n):

@@ -22,8 +22,7 @@ from mqaflow.qualification.engine import accounts_evaluate
 from plays import assignment, services
 from plays.escalation import escalations_sweep
 from plays.models import DismissReason, Play
-from tests.factories import UserFactory, org_chart
-from tests.support.reliability_support import qualified_plays
+from tests.factories import UserFactory, org_chart, qualified_plays
 from tests.support.webhook_server import WebhookServer
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,7 @@ from django.db import connection
 from plays.escalation import escalations_sweep
 from plays.models import Notice
 from plays.notifications import NOTICE_HEADER
-from tests.factories import org_chart
-from tests.support.reliability_support import qualified_plays
+from tests.factories import org_chart, qualified_plays
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -16,14 +16,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from plays import escalation
 from plays.escalation import escalations_sweep
 from plays.models import Notice
-from tests.factories import OwnerFactory, org_chart
-from tests.support.reliability_support import (
-    FlakySMTPHandler,
-    HangingServer,
-    qualified_plays,
-    start_smtp,
-    use_smtp,
-)
+from tests.factories import OwnerFactory, org_chart, qualified_plays
+from tests.support.reliability_support import FlakySMTPHandler, HangingServer, start_smtp, use_smtp
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -16,14 +16,8 @@ from plays import escalation
 from plays.escalation import escalations_sweep
 from plays.models import Notice
 from plays.services import play_start
-from tests.factories import org_chart
-from tests.support.reliability_support import (
-    FlakySMTPHandler,
-    HangingServer,
-    qualified_plays,
-    start_smtp,
-    use_smtp,
-)
+from tests.factories import org_chart, qualified_plays
+from tests.support.reliability_support import FlakySMTPHandler, HangingServer, start_smtp, use_smtp
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -13,7 +13,14 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from mqaflow.models import Account, MQATransition
 from plays.models import Notice, Play
-from tests.factories import AccountFactory, ContactFactory, EventFactory, activity, org_chart
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    EventFactory,
+    activity,
+    org_chart,
+    qualified_plays,
+)
 from tests.support.processes import (
     beat,
     lock_waiter,
@@ -23,7 +30,7 @@ from tests.support.processes import (
     wait_for,
     worker,
 )
-from tests.support.reliability_support import FlakySMTPHandler, qualified_plays, start_smtp
+from tests.support.reliability_support import FlakySMTPHandler, start_smtp
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

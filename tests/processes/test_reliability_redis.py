@@ -14,9 +14,9 @@ from django.utils import timezone
 from config.celery import app
 from mqaflow.models import Account, EngagementEvent, MQAStatus
 from plays.models import Notice, Play
-from tests.factories import AccountFactory, ContactFactory, org_chart
+from tests.factories import AccountFactory, ContactFactory, org_chart, qualified_plays
 from tests.support.processes import process_env, stop, wait_for, worker
-from tests.support.reliability_support import free_port, qualified_plays
+from tests.support.reliability_support import free_port
 
 pytestmark = [
     pytest.mark.integration,

@@ -13,9 +13,8 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from integrations.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-from tests.factories import org_chart
+from tests.factories import org_chart, qualified_plays
 from tests.support.processes import beat, process_env, runs_after, stop, wait_for, worker
-from tests.support.reliability_support import qualified_plays
 from tests.support.webhook_server import WebhookServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

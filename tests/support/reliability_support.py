@@ -6,14 +6,10 @@ from __future__ import annotations
 import email
 import socket
 import threading
-from datetime import timedelta
 
 from aiosmtpd.controller import Controller
 
-from mqaflow.qualification.engine import accounts_evaluate
-from plays.models import Play
 from plays.notifications import NOTICE_HEADER
-from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
 
 
 class FlakySMTPHandler:
@@ -86,16 +82,3 @@ class HangingServer:
         for conn in self.conns:
             conn.close()
         self.sock.close()
-
-
-def qualified_plays(owner, n: int, at, funnel: int = 1) -> list[Play]:
-    accounts = AccountFactory.create_batch(n, funnel=funnel, owner=owner)
-    for account in accounts:
-        EventFactory(
-            account=account,
-            contact=ContactFactory(account=account),
-            activity=activity("demo_request"),
-            occurred_at=at - timedelta(hours=1),
-        )
-    accounts_evaluate(account_ids=[a.pk for a in accounts], now=at)
-    return list(Play.objects.filter(account__in=accounts).order_by("pk"))

@@ -2,22 +2,17 @@
 
 import itertools
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from mqaflow.models import Account, ApiToken, Owner
-from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import DismissReason, Play
 from tests.factories import (
-    AccountFactory,
-    ContactFactory,
-    EventFactory,
     UserFactory,
-    activity,
     org_chart,
+    qualified_play,
 )
 
 pytestmark = pytest.mark.django_db
@@ -125,14 +120,8 @@ def people():
     roles = ("ceo", "mgr", "adr", "peer", "other_mgr", "other_adr")
     org = org_chart(*roles)
     _ceo, manager, adr, peer, other_manager, other_adr = (org[role] for role in roles)
-    account = AccountFactory(domain="acme.com", funnel=1, owner=adr)
-    EventFactory(
-        account=account,
-        contact=ContactFactory(account=account),
-        activity=activity("demo_request"),
-        occurred_at=datetime.now(UTC) - timedelta(hours=1),
-    )
-    accounts_evaluate(account_ids=[account.pk])
+    play = qualified_play(adr, domain="acme.com")
+    account = play.account
     system = UserFactory(username="crm-sync@seller.example")
     _, key = ApiToken.issue(user=system, name="CRM sync", integration=True)
     return {
