@@ -6,14 +6,14 @@ view, a task or a command can ask without importing the machinery that writes.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from mqaflow.models import Account, MQARule, MQAStatus, MQATransition
 from mqaflow.models.transitions import RecomputeRun
-from mqaflow.qualification.reports import PERIODS, MQACount
+from mqaflow.qualification.reports import PERIODS, MQACount, report_bounds
 from mqaflow.qualification.scheduling import CATCH_UP, CATCH_UP_MARGIN
 
 
@@ -57,10 +57,10 @@ def new_mqas_by_period(
         raise ValueError(f"period must be one of {', '.join(PERIODS)}")
     qs = MQATransition.objects.filter(to_status=MQAStatus.MQA)
     tz = timezone.get_current_timezone()
-    if start:
-        qs = qs.filter(at__gte=datetime.combine(start, time.min, tzinfo=tz))
+    if start:  # either end may be open; each closed end is bounded as every report is
+        qs = qs.filter(at__gte=report_bounds(start, start)[0])
     if end:
-        qs = qs.filter(at__lte=datetime.combine(end, time.max, tzinfo=tz))
+        qs = qs.filter(at__lt=report_bounds(end, end)[1])
     rows = (
         qs.annotate(bucket=PERIODS[period]("at", tzinfo=tz))
         .values("bucket", "funnel", "size_band")
