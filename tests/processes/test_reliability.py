@@ -8,8 +8,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 from django.db import OperationalError, connection
+from django.utils import timezone
 
 from config.celery import app
 from plays import escalation
@@ -24,8 +24,17 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def sweep(at):
-    with time_machine.travel(at, tick=False):
-        return escalations_sweep()
+    """A sweep told the time, not travelled to it: the mail server's thread runs meanwhile
+    (time-machine's clock is process-wide). Claims are stamped on the real clock."""
+    return escalations_sweep(now=at)
+
+
+def claimed_ago(notice, minutes):
+    """Make `notice`'s claim look `minutes` old: claims and their staleness are on the real
+    clock, which a test does not wait for."""
+    Notice.objects.filter(pk=notice.pk).update(
+        claimed_at=timezone.now() - timedelta(minutes=minutes)
+    )
 
 
 @pytest.fixture
@@ -122,8 +131,10 @@ def test_crash_after_smtp_accepted_resends_at_most_once(smtp, monkeypatch):
     assert len(smtp.messages) == 1
     notice = play.notices.get(step=0)
     assert notice.status == "sending"
+    claimed_ago(notice, 4)
     sweep(T0 + timedelta(minutes=5))  # claim not stale yet: nothing
     assert len(smtp.messages) == 1
+    claimed_ago(notice, 11)
     sweep(T0 + timedelta(minutes=12))  # stale: resent once
     notice.refresh_from_db()
     assert notice.status == "sent" and len(smtp.messages) == 2
@@ -210,20 +221,20 @@ def test_accept_racing_the_sweep_never_emails_after_the_start_committed(settings
 
     def run_sweep():
         try:
-            escalations_sweep()
+            escalations_sweep(now=T0 + timedelta(hours=25))
         finally:
             connection.close()
 
-    # One travel around both threads (time-machine's clock is process-wide); the start
-    # says its own time.
+    # Both threads say their time (time-machine's clock is process-wide: no thread runs
+    # under a travel).
     thread = threading.Thread(target=run_sweep)
-    with time_machine.travel(T0 + timedelta(hours=25), tick=False):
-        thread.start()
-        assert SlowRecordingBackend.sending.wait(10)  # the sweep is inside a send
-        # waits for the play's row lock
-        play_start(play=play, by=people["adr"].user, now=T0 + timedelta(hours=25, seconds=1))
-        order.append(("started", time.monotonic()))
-        thread.join(30)
+    thread.start()
+    assert SlowRecordingBackend.sending.wait(10)  # the sweep is inside a send
+    # waits for the play's row lock
+    play_start(play=play, by=people["adr"].user, now=T0 + timedelta(hours=25, seconds=1))
+    order.append(("started", time.monotonic()))
+    thread.join(30)
+    assert not thread.is_alive()
     started_at = order[0][1]
     # The reminder was being handed over when the ADR clicked Start: the start waited for
     # it. The manager's step, due in the same sweep, found the play started and was skipped.
