@@ -76,7 +76,7 @@ def test_smtp_4xx_is_retried_with_backoff_and_sent_once_when_the_server_recovers
     sweep(T0 + timedelta(minutes=5))
     notice.refresh_from_db()
     assert notice.status == "sent"
-    assert smtp.escalation_headers() == [f"{play.pk}:0"]
+    assert smtp.notice_headers() == [f"{play.pk}:0"]
 
 
 @pytest.mark.django_db
@@ -139,7 +139,7 @@ def test_crash_after_smtp_accepted_resends_at_most_once(smtp, monkeypatch):
     notice.refresh_from_db()
     assert notice.status == "sent" and len(smtp.messages) == 2
     sweep(T0 + timedelta(hours=5))
-    assert smtp.escalation_headers().count(f"{play.pk}:0") == 2
+    assert smtp.notice_headers().count(f"{play.pk}:0") == 2
 
 
 # 6 ---------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def test_beat_down_for_three_days_sends_every_due_step_once_in_ladder_order(smtp
     sweep(T0 + timedelta(days=3, minutes=5))
     sweep(T0 + timedelta(days=3, minutes=6))
     for play in plays:
-        headers = [h for h in smtp.escalation_headers() if h.startswith(f"{play.pk}:")]
+        headers = [h for h in smtp.notice_headers() if h.startswith(f"{play.pk}:")]
         assert headers == [f"{play.pk}:{step}" for step in range(5)]
 
 

@@ -66,13 +66,13 @@ def test_two_workers_and_two_beats_send_every_due_step_exactly_once(broker, smtp
         beat(env, "b2", tmp_path),
     ]
     try:
-        wait_for(lambda: len(handler.escalation_headers()) >= expected, timeout=120)
+        wait_for(lambda: len(handler.notice_headers()) >= expected, timeout=120)
         # two more sweeps that started after the last notice arrived: nothing new goes out
         settled = runs_after(procs, "plays.tasks.escalations_sweep_task")
     finally:
         logs = stop(*procs)
     assert settled, logs[-4000:]
-    headers = handler.escalation_headers()
+    headers = handler.notice_headers()
     assert len(headers) == expected, logs[-4000:]
     # digests: far fewer emails than notices (one per recipient per sweep)
     assert len(handler.messages) < expected
@@ -173,4 +173,4 @@ def test_worker_killed_mid_send_and_mid_recompute_loses_and_duplicates_nothing(b
     assert statuses[1] == "sent" and statuses[2] == "sent", logs[-3000:]
     # At-least-once with at most one duplicate for the message cut off mid-send.
     for step in (1, 2):
-        assert 1 <= handler.escalation_headers().count(f"{play.pk}:{step}") <= 2
+        assert 1 <= handler.notice_headers().count(f"{play.pk}:{step}") <= 2

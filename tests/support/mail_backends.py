@@ -21,7 +21,7 @@ class Busy451Backend(BaseEmailBackend):
 
 
 class SlowRecordingBackend(BaseEmailBackend):
-    """Takes `delay` seconds per message; records (escalation header, monotonic time) once
+    """Takes `delay` seconds per message; records (notice header, monotonic time) once
     each message is handed over. Class-level state so a test can watch another thread."""
 
     import threading as _threading
