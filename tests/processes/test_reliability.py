@@ -210,13 +210,14 @@ def test_database_connection_dropped_during_a_sweep(monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_accept_racing_the_sweep_never_emails_after_the_start_committed(settings):
-    settings.EMAIL_BACKEND = "tests.support.mail_backends.SlowRecordingBackend"
-    from tests.support.mail_backends import SlowRecordingBackend
+    from tests.support.mail_backends import WaitedOnBackend
 
     people = org_chart()
     [play] = qualified_plays(people["adr"], 1, T0)  # its new-play notice goes out at once
     assert Notice.objects.get(play=play, step=0).status == "sent"
-    SlowRecordingBackend.reset(delay=1.0)
+    # Each send now lasts until someone waits for the sweep's locks.
+    settings.EMAIL_BACKEND = "tests.support.mail_backends.WaitedOnBackend"
+    WaitedOnBackend.reset()
     order = []
 
     def run_sweep():
@@ -229,8 +230,8 @@ def test_accept_racing_the_sweep_never_emails_after_the_start_committed(settings
     # under a travel).
     thread = threading.Thread(target=run_sweep)
     thread.start()
-    assert SlowRecordingBackend.sending.wait(10)  # the sweep is inside a send
-    # waits for the play's row lock
+    assert WaitedOnBackend.sending.wait(10)  # the sweep is inside a send
+    # waits for the play's row lock, which the send holds until it sees the start waiting
     play_start(play=play, by=people["adr"].user, now=T0 + timedelta(hours=25, seconds=1))
     order.append(("started", time.monotonic()))
     thread.join(30)
@@ -238,8 +239,9 @@ def test_accept_racing_the_sweep_never_emails_after_the_start_committed(settings
     started_at = order[0][1]
     # The reminder was being handed over when the ADR clicked Start: the start waited for
     # it. The manager's step, due in the same sweep, found the play started and was skipped.
-    assert [step for step, _ in SlowRecordingBackend.handed_over] == [f"{play.pk}:1"]
-    assert all(t <= started_at for _, t in SlowRecordingBackend.handed_over)
+    assert [step for step, _ in WaitedOnBackend.handed_over] == [f"{play.pk}:1"]
+    assert WaitedOnBackend.waited_on == [True]
+    assert all(t <= started_at for _, t in WaitedOnBackend.handed_over)
     manager = Notice.objects.get(play=play, step=2)
     assert manager.status == "skipped" and "started first" in manager.note
     play.refresh_from_db()
