@@ -70,8 +70,8 @@ def test_aged_out_play_is_withdrawn_and_never_escalated(org):
     play.refresh_from_db()
     assert play.status == PlayStatus.WITHDRAWN
     assert play.withdrawn_reason.startswith("Account no longer qualifies: ")
-    event = play.log_entries.get(kind="withdrawn")
-    assert event.note == play.withdrawn_reason
+    entry = play.log_entries.get(kind="withdrawn")
+    assert entry.note == play.withdrawn_reason
     assert sweep_at(T0 + timedelta(days=5)) == []  # nobody is told about it again
     assert not play.notices.filter(kind="escalation").exists()
     transition = MQATransition.objects.filter(account=account).first()
