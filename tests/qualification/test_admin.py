@@ -3,12 +3,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib import admin
+from django.forms.models import model_to_dict
+from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
-from mqaflow.models import MQAClause, MQARule
+from integrations.models import WebhookEndpoint
+from mqaflow.models import Account, MQAClause, MQARule
 from plays.admin import policy_preview
 from plays.models import SLAPolicy
-from tests.factories import AccountFactory, UserFactory
+from tests.factories import AccountFactory, UserFactory, org_chart, qualified_play
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +93,49 @@ def test_editing_a_rule_in_admin_recomputes_its_segment(
     assert b"1 account(s) will be re-evaluated" in response.content
     assert len(callbacks) == 1
     assert rule.history.count() == versions + 1
+
+
+def admin_save(model, obj, changes: dict, user) -> None:
+    """Save `obj` through its ModelAdmin's form and save_model, as the change page does."""
+    request = RequestFactory().post("/")
+    request.user = user
+    model_admin = admin.site._registry[model]
+    form_class = model_admin.get_form(request, obj, change=True)
+    assert set(changes) <= set(form_class.base_fields)  # not read-only for this user
+    data = {
+        name: value
+        for name, value in model_to_dict(obj, fields=form_class.base_fields).items()
+        if value is not None
+    }
+    form = form_class({**data, **changes}, instance=obj)
+    assert form.is_valid(), form.errors
+    model_admin.save_model(request, form.save(commit=False), form, True)
+
+
+def test_an_owner_changed_in_admin_takes_the_open_play_along(django_capture_on_commit_callbacks):
+    org = org_chart("mgr", "adr", "peer")
+    play = qualified_play(org["adr"])
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_save(Account, play.account, {"owner": org["peer"].pk}, staff)
+    play.refresh_from_db()
+    assert play.assignee == org["peer"]
+    moved = play.log_entries.get(kind="reassigned")
+    assert moved.actor == staff and moved.to_assignee == org["peer"]
+
+
+def test_turning_an_endpoint_back_on_in_admin_clears_its_failing_streak():
+    failed_at = timezone.now()
+    endpoint = WebhookEndpoint.objects.create(
+        name="CRM",
+        url="https://crm.example/hook",
+        is_active=False,
+        failing_since=failed_at,
+        disabled_at=failed_at,
+        disabled_reason="failing for 24 hours",
+    )
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    admin_save(WebhookEndpoint, endpoint, {"is_active": True}, staff)
+    endpoint.refresh_from_db()
+    assert (endpoint.is_active, endpoint.failing_since, endpoint.disabled_at) == (True, None, None)
+    assert endpoint.disabled_reason == ""
