@@ -41,6 +41,7 @@ from .models import (
 )
 from .routing import assignee_for, available
 from .selectors import (
+    REOPEN_WINDOW,
     can_manage,
     can_work,
     describe_change,
@@ -65,7 +66,6 @@ TRANSITIONS: dict[str, set[str]] = {
 
 ASSIGNED_STEP = 0
 REMINDER_STEP = 1
-REOPEN_WINDOW = timedelta(days=7)
 
 
 class PlayTransitionError(Exception):
