@@ -6,6 +6,7 @@ the org chart and absences) is in `plays.routing`.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -218,6 +219,26 @@ def mention_candidates(*, play: Play) -> list[Owner]:
         peers = Owner.objects.filter(manager_id=assignee.manager_id).values_list("pk", flat=True)
         ids |= set(peers)
     return list(Owner.objects.filter(pk__in=ids, is_active=True).order_by("name"))
+
+
+def mentions_parse(*, body: str, candidates: list[Owner]) -> list[Owner]:
+    """The people a comment @mentions: "@Maya Chen", "@maya.chen" (the email's local part)
+    or "@Maya" (a first name only if it is unambiguous among the candidates)."""
+    text = body.casefold()
+    firsts: dict[str, list[Owner]] = {}
+    for owner in candidates:
+        firsts.setdefault(owner.name.split(" ")[0].casefold(), []).append(owner)
+    found: list[Owner] = []
+    for owner in candidates:
+        keys = [owner.name.casefold(), owner.email.split("@")[0].casefold()]
+        first = owner.name.split(" ")[0].casefold()
+        if len(firsts[first]) == 1:
+            keys.append(first)
+        for key in keys:
+            if key and re.search(r"(?<![\w.])@" + re.escape(key) + r"(?![\w-])", text):
+                found.append(owner)
+                break
+    return found
 
 
 def last_change(*, play: Play) -> PlayLogEntry | None:
