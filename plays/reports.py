@@ -361,7 +361,7 @@ def next_step(*, play: Play, now: datetime) -> str:
         if at <= now:
             continue
         when = humanize_duration(at - now)
-        if entry["kind"] == "reminder":
+        if entry["kind"] == NoticeKind.REMINDER:
             return f"reminder in {when}"
         if entry.get("to_top"):
             return f"top of the chain told in {when}"
