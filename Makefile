@@ -88,11 +88,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory typecheck
 
-# mypy with django-stubs and djangorestframework-stubs over the project's packages (the
+# mypy with django-stubs and djangorestframework-stubs over every package of the project (the
 # plugin reads config.settings.test, so the database URL must parse; nothing connects).
 typecheck: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 typecheck: install
-	$(BIN)/mypy mqaflow plays config
+	$(BIN)/mypy mqaflow plays config integrations
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -53,7 +53,7 @@ def install_defaults():
 
     from django.apps import apps
 
-    from mqaflow.schedules import schedules_install
+    from config.schedules import schedules_install
 
     for module in (
         "mqaflow.migrations.0002_defaults",

@@ -1,7 +1,7 @@
 from django.db import migrations
 
 # Frozen: the rows as they were when this migration was written; the live list is
-# mqaflow/schedules.py (PERIODIC_TASKS), installed the same way by `schedules_install`.
+# config/schedules.py (PERIODIC_TASKS), installed the same way by `schedules_install`.
 SCHEDULE = [("Webhooks sweep", "integrations.tasks.webhooks_sweep_task", 60)]
 
 

@@ -4,7 +4,7 @@ missing rows are created; admins may pause or retune them afterwards."""
 from django.db import migrations
 
 # Frozen: the rows as they were when this migration was written; the live list is
-# mqaflow/schedules.py (PERIODIC_TASKS), installed the same way by `schedules_install`.
+# config/schedules.py (PERIODIC_TASKS), installed the same way by `schedules_install`.
 SCHEDULE = [
     ("Recompute all MQAs", "mqaflow.tasks.recompute_all", 15 * 60),
     ("Recompute accounts with new engagement (catch-up)", "mqaflow.tasks.recompute_pending", 60),

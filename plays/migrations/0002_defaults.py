@@ -34,7 +34,7 @@ INSTRUCTIONS = """1. Read why the account qualified and who engaged (timeline be
 5. Complete it once the first meeting is booked or the account is clearly not ready."""
 
 # Frozen: the rows as they were when this migration was written; the live list is
-# mqaflow/schedules.py (PERIODIC_TASKS), installed the same way by `schedules_install`.
+# config/schedules.py (PERIODIC_TASKS), installed the same way by `schedules_install`.
 SCHEDULE = [("Escalation sweep", "plays.tasks.escalations_sweep_task", 60)]
 
 

@@ -1,7 +1,7 @@
 from django.db import migrations
 
 # Frozen: the rows as they were when this migration was written; the live list is
-# mqaflow/schedules.py (PERIODIC_TASKS), installed the same way by `schedules_install`.
+# config/schedules.py (PERIODIC_TASKS), installed the same way by `schedules_install`.
 SCHEDULE = [("Chat notices sweep", "plays.tasks.chat_notices_sweep_task", 60)]
 
 

@@ -1,13 +1,14 @@
-"""One list of periodic tasks (mqaflow/schedules.py) and the data migrations' frozen copies
+"""One list of periodic tasks (config/schedules.py) and the data migrations' frozen copies
 of it agree: a new database gets exactly the tasks `schedules_install` installs."""
 
 import importlib
 
 import pytest
 from django.apps import apps
+from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from mqaflow.schedules import PERIODIC_TASKS, schedules_install
+from config.schedules import PERIODIC_TASKS, schedules_install
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +48,9 @@ def test_schedules_install_creates_what_is_missing_and_keeps_an_admins_edit():
     assert schedules_install() == ["Webhooks sweep"]
     sweep = PeriodicTask.objects.get(name=sweep_name)
     assert (sweep.interval_id, sweep.enabled) == (slower.pk, False)
+
+
+def test_every_migrate_installs_a_periodic_task_that_is_missing():
+    PeriodicTask.objects.filter(name="Webhooks sweep").delete()
+    call_command("migrate", verbosity=0)
+    assert installed() == set(PERIODIC_TASKS)

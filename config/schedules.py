@@ -1,13 +1,14 @@
 """Every periodic task of the project, kept as code and upserted by name into
-django-celery-beat by `schedules_install`.
+django-celery-beat by `schedules_install`, which runs after every `migrate` (config/apps.py):
+a task added here reaches every database without a migration of its own. It lives in
+config/ because it names the tasks of every app.
 
 Interval schedules, not crontab: an interval cannot fire twice or skip across a DST change.
 Admins can still pause or retune them in Django admin; `schedules_install` only creates a
 missing schedule and never overwrites an admin's edit of an existing one.
 
-A new database gets them from the data migrations, which keep their own frozen copy of the
-rows as they were then (tests/config/test_schedules.py checks the two agree): a periodic
-task added here needs a data migration too.
+The data migrations that installed them before this module existed keep their own frozen
+copy of the rows as they were then (tests/config/test_schedules.py checks the two agree).
 """
 
 from __future__ import annotations
