@@ -11,7 +11,6 @@ from rest_framework.response import Response
 
 from mqaflow.api.errors import Conflict
 from mqaflow.api.query import QueryMixin, QueryParam
-from mqaflow.models import Owner
 from mqaflow.validation import DOMAIN_MAX_LENGTH
 
 from . import assignment, selectors, services
@@ -41,15 +40,13 @@ class PlayViewSet(QueryMixin, viewsets.ReadOnlyModelViewSet):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
-        qs = selectors.plays_with_details(qs=selectors.visible_plays(user=self.request.user))
         query = getattr(self, "query", {})
-        if "status" in query:
-            qs = qs.filter(status=query["status"])
-        if "assignee" in query:
-            qs = qs.filter(assignee__email=query["assignee"].strip().lower())
-        if "account" in query:
-            qs = qs.filter(account__domain=query["account"].strip().lower())
-        return qs
+        return selectors.plays_filtered(
+            qs=selectors.plays_with_details(qs=selectors.visible_plays(user=self.request.user)),
+            status=query.get("status"),
+            assignee_email=query.get("assignee"),
+            account_domain=query.get("account"),
+        )
 
     def _act(self, func, **kwargs):
         # Actions look the play up among all plays: the service decides, and anyone who
@@ -127,7 +124,7 @@ class PlayViewSet(QueryMixin, viewsets.ReadOnlyModelViewSet):
     def reassign(self, request, pk=None):
         data = ReassignSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        owner = Owner.objects.filter(email=data.validated_data["owner"].lower()).first()
+        owner = selectors.owner_by_email(email=data.validated_data["owner"])
         if owner is None:
             raise ValidationError({"owner": "No owner with this email."})
         return self._act(assignment.play_reassign, to_owner=owner)

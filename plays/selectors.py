@@ -57,6 +57,41 @@ def visible_plays(*, user: User) -> QuerySet[Play]:
     return qs.filter(assignee_id__in=owner.subtree_ids())
 
 
+def can_see(*, user: User, pk: int) -> bool:
+    return visible_plays(user=user).filter(pk=pk).exists()
+
+
+def plays_for_page(*, user: User) -> QuerySet[Play]:
+    """The plays the user may open, with what a play's page shows in the same query."""
+    return visible_plays(user=user).select_related(
+        "account__owner",
+        "assignee",
+        "transition__rule",
+        "transition__clause",
+        "transition__act_now_rule",
+        "template",
+        "policy",
+        "dismissed_reason",
+    )
+
+
+def plays_filtered(
+    *,
+    qs: QuerySet[Play],
+    status: str | None = None,
+    assignee_email: str | None = None,
+    account_domain: str | None = None,
+) -> QuerySet[Play]:
+    """The API list's filters; emails and domains match whatever their case or spacing."""
+    if status is not None:
+        qs = qs.filter(status=status)
+    if assignee_email is not None:
+        qs = qs.filter(assignee__email=assignee_email.strip().lower())
+    if account_domain is not None:
+        qs = qs.filter(account__domain=account_domain.strip().lower())
+    return qs
+
+
 def can_manage(*, user: User, play: Play) -> bool:
     """Staff and the assignee's managers (anywhere up the chain) may reassign or dismiss."""
     if getattr(user, "is_staff", False):
@@ -103,6 +138,22 @@ def team_plays(*, manager: Owner | None, assignee: int | None = None) -> QuerySe
     if assignee:
         qs = qs.filter(assignee_id=assignee)
     return qs
+
+
+def team_visible_plays(*, user: User, manager: Owner | None) -> QuerySet[Play]:
+    """The team board's plays that the user may also see (what a bulk action may touch)."""
+    return visible_plays(user=user).filter(assignee_id__in=team_ids(manager=manager))
+
+
+def chosen_plays(*, qs: QuerySet[Play], pks: list[int]) -> QuerySet[Play]:
+    """The ticked plays among `qs`, in the order a bulk action's message names them."""
+    return (
+        qs.filter(pk__in=pks).select_related("account", "assignee").order_by("account__name", "pk")
+    )
+
+
+def owner_by_email(*, email: str) -> Owner | None:
+    return Owner.objects.filter(email=email.lower()).first()
 
 
 def owner_plays(*, owner: Owner | None) -> QuerySet[Play]:

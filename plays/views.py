@@ -140,17 +140,7 @@ def _query_without(params, *names) -> str:
 
 def _visible_play(request, pk: int) -> Play:
     """404 for a play the user may not see: no hint that it exists."""
-    qs = selectors.visible_plays(user=request.user).select_related(
-        "account__owner",
-        "assignee",
-        "transition__rule",
-        "transition__clause",
-        "transition__act_now_rule",
-        "template",
-        "policy",
-        "dismissed_reason",
-    )
-    return get_object_or_404(qs, pk=pk)
+    return get_object_or_404(selectors.plays_for_page(user=request.user), pk=pk)
 
 
 @login_required
@@ -214,7 +204,7 @@ def _act(request, pk: int, action, *, draft: str | None = None):
         messages.error(request, str(exc))
         if draft:
             _keep_draft(request, play, draft)
-    if not selectors.visible_plays(user=request.user).filter(pk=pk).exists():
+    if not selectors.can_see(user=request.user, pk=pk):
         request.session.pop(f"draft:{pk}", None)
         manages = selectors.is_manager(owner=_owner(request))
         return redirect("plays:team" if manages else "plays:my_plays")
@@ -400,17 +390,14 @@ def team_bulk(request):
     allowed, manager = _team_manager(request)
     if not allowed:
         raise Http404("The team page is for managers.")
-    visible = selectors.visible_plays(user=request.user).filter(
-        assignee_id__in=selectors.team_ids(manager=manager)
-    )
+    visible = selectors.team_visible_plays(user=request.user, manager=manager)
     form = BulkForm(request.POST, play_ids=list(visible.values_list("pk", flat=True)))
     if not form.is_valid():
         messages.error(request, " ".join(str(e) for field in form.errors.values() for e in field))
         return redirect("plays:team")
     data = form.cleaned_data
     done, failed = [], []
-    chosen = visible.filter(pk__in=data["plays"]).select_related("account", "assignee")
-    for play in chosen.order_by("account__name", "pk"):
+    for play in selectors.chosen_plays(qs=visible, pks=data["plays"]):
         try:
             if data["action"] == "reassign":
                 assignment.play_reassign(play=play, by=request.user, to_owner=data["owner"])
