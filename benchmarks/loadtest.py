@@ -146,7 +146,8 @@ def main(argv=None) -> int:
 
 
 def _seed(accounts: int):
-    from mqaflow.models import Account, ApiToken, Owner
+    from mqaflow.models import Account, Owner
+    from mqaflow.tokens import token_issue
     from tests.factories import UserFactory
 
     user = UserFactory(is_staff=True)
@@ -163,7 +164,7 @@ def _seed(accounts: int):
             for n in range(accounts)
         ]
     )
-    _, key = ApiToken.issue(user=user, name="loadtest")
+    _, key = token_issue(user=user, name="loadtest")
     return key, [f"load{n}.example" for n in range(accounts)]
 
 

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 
 from .models import EVENT_TYPES, DeliveryAttempt, OutboxEvent, WebhookDelivery, WebhookEndpoint
-from .services import deliveries_resend
+from .services import deliveries_resend, endpoint_enable
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -30,11 +30,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     readonly_fields = ["failing_since", "disabled_at", "disabled_reason", "created_at"]
 
     def save_model(self, request, obj, form, change):
-        if change and "is_active" in form.changed_data and obj.is_active:
-            obj.failing_since = None  # re-enabled: a fresh 24 h before it is disabled again
-            obj.disabled_at = None
-            obj.disabled_reason = ""
         super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and obj.is_active:
+            endpoint_enable(endpoint=obj, by=request.user)
 
 
 class DeliveryAttemptInline(admin.TabularInline):

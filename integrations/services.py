@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import mail_admins
@@ -223,6 +224,19 @@ def _endpoint_failed(endpoint_id: int, now: datetime) -> None:
             fail_silently=True,
         )
     )
+
+
+def endpoint_enable(*, endpoint: WebhookEndpoint, by: Any) -> WebhookEndpoint:
+    """Turn an endpoint (back) on with a clean slate: its failing streak starts afresh, so
+    it has a full WEBHOOK_RETRY_HOURS before it can be disabled again. Its pending
+    deliveries go out with the next sweep."""
+    endpoint.is_active = True
+    endpoint.failing_since = None
+    endpoint.disabled_at = None
+    endpoint.disabled_reason = ""
+    endpoint.save(update_fields=["is_active", "failing_since", "disabled_at", "disabled_reason"])
+    logger.info("webhook endpoint %s enabled by %s", endpoint.pk, by)
+    return endpoint
 
 
 def deliveries_resend(*, delivery_ids: list[int], now: datetime | None = None) -> int:

@@ -1,14 +1,12 @@
 """Admin for the org, accounts and engagement; rule admin lives in admin_rules.py."""
 
-import secrets
-
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_rules import MQATransitionInline
-from .directory import account_change_cause
+from .directory import account_update
 from .models import (
     Account,
     ActivityType,
@@ -21,7 +19,7 @@ from .models import (
 from .models.accounts import MQA_STATE_FIELDS
 from .models.tokens import SCOPES
 from .models.transitions import RecomputeRun
-from .qualification.scheduling import recompute_request
+from .tokens import token_issue
 
 
 @admin.register(Owner)
@@ -83,18 +81,18 @@ class AccountAdmin(SimpleHistoryAdmin):
     inlines = [ContactInline, MQATransitionInline]
 
     def save_model(self, request, obj, form, change):
-        """Excluding or re-segmenting an account re-evaluates it (cause recorded); an owner
-        change moves its open play (Account.save tells the plays app)."""
-        obj._changed_by = request.user
-        cause = ""
-        if change:
-            stored = Account.objects.get(pk=obj.pk)
-            cause = account_change_cause(
-                stored, {name: getattr(obj, name) for name in form.changed_data}
-            )
-        super().save_model(request, obj, form, change)
-        if cause:
-            recompute_request(account_ids=[obj.pk], cause=cause)
+        """An edit goes through account_update, like the API's and the sync's: excluding or
+        re-segmenting re-evaluates the account, an owner change moves its open play."""
+        if not change:
+            obj._changed_by = request.user
+            super().save_model(request, obj, form, change)
+            return
+        account_update(
+            account=obj,
+            by=request.user,
+            **{name: getattr(obj, name) for name in form.changed_data},
+        )
+        obj.refresh_from_db()
 
     @admin.display(description="Decision now")
     def why_not_yet(self, obj: Account) -> str:
@@ -212,9 +210,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            key = secrets.token_urlsafe(32)
-            obj.set_key(key)
-            obj.save()
+            token, key = token_issue(
+                user=obj.user,
+                name=obj.name,
+                scopes=obj.scopes,
+                expires_at=obj.expires_at,
+                integration=obj.is_integration,
+            )
+            obj.pk = token.pk  # the admin goes on (log, redirect) with the issued row
+            obj.refresh_from_db()
             self.message_user(
                 request,
                 f"Token {obj.prefix}… created. Its key, shown only now: {key}",

@@ -4,7 +4,7 @@ Deterministic (a seeded random generator and natural keys), so running it twice 
 nothing. Events are shaped so that some accounts clearly qualify under the default rules,
 some clearly do not, a few qualify through Act Now, and a few have aged out.
 
-Each app seeds its own part (plays: plays/demo.py): `seed_demo` runs the seeders listed in
+Each app seeds its own part (plays: plays/demo.py): `demo_seed` runs the seeders listed in
 settings.MQAFLOW_DEMO_SEEDERS, in order, on one shared `Demo`.
 """
 
@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -169,6 +170,12 @@ class Demo:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
+class Seeder(Protocol):
+    """What settings.MQAFLOW_DEMO_SEEDERS lists: each adds its app's part to `demo`."""
+
+    def __call__(self, *, demo: Demo) -> None: ...
+
+
 @dataclass
 class SeedResult:
     owners: int
@@ -319,12 +326,12 @@ def _events(
     return rows
 
 
-def org_seed(demo: Demo) -> None:
+def org_seed(*, demo: Demo) -> None:
     """The org chart, an admin, and their logins."""
     demo.owners = _org(demo.password)
 
 
-def accounts_seed(demo: Demo) -> None:
+def accounts_seed(*, demo: Demo) -> None:
     """Accounts, contacts and (on a fresh database) 90 days of engagement; then every demo
     account is evaluated, which creates the plays of those that qualify."""
     from mqaflow.qualification.engine import accounts_evaluate
@@ -342,19 +349,17 @@ def accounts_seed(demo: Demo) -> None:
     accounts_evaluate(account_ids=[a.pk for a, _ in demo.accounts], now=demo.now)
 
 
-def seed_demo(*, password: str = DEFAULT_PASSWORD, now: datetime | None = None) -> SeedResult:
+def demo_seed(*, password: str = DEFAULT_PASSWORD, now: datetime | None = None) -> SeedResult:
     """Create whatever demo rows are missing; existing rows are left as they are.
 
     The seeders (settings.MQAFLOW_DEMO_SEEDERS) run in order in one transaction; what they
     left for after the commit runs then (on a fresh database: the plays' escalation sweep,
     so the reminders and escalations are already in the outbox)."""
     demo = Demo(password=password, now=now or timezone.now())
-    seeders: list[Callable[[Demo], None]] = [
-        import_string(path) for path in settings.MQAFLOW_DEMO_SEEDERS
-    ]
+    seeders: list[Seeder] = [import_string(path) for path in settings.MQAFLOW_DEMO_SEEDERS]
     with transaction.atomic():
         for seed in seeders:
-            seed(demo)
+            seed(demo=demo)
         result = SeedResult(
             owners=Owner.objects.count(),
             accounts=Account.objects.count(),

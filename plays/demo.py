@@ -26,13 +26,13 @@ FALLBACK_OWNER_EMAIL = "manager.east@mqaflow.example"
 PLAY_STORIES = ["fresh", "at_risk", "overdue", "escalated", "started", "completed", "dismissed"]
 
 
-def policies_seed(demo: Demo) -> None:
+def policies_seed(*, demo: Demo) -> None:
     """Policies without a fallback owner get the demo's East manager."""
     fallback = demo.owners[FALLBACK_OWNER_EMAIL]
     SLAPolicy.objects.filter(fallback_owner__isnull=True).update(fallback_owner=fallback)
 
 
-def plays_seed(demo: Demo) -> None:
+def plays_seed(*, demo: Demo) -> None:
     """On a fresh database, age the new plays to show every state, and run the sweep once
     the demo is committed."""
     if not demo.fresh:

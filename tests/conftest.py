@@ -7,12 +7,12 @@ from tests.factories import OwnerFactory, org_chart
 @pytest.fixture
 def api_client(db):
     """An API client authenticated with a real DRF token, as marketing ops would use it."""
-    from mqaflow.models import ApiToken
+    from mqaflow.tokens import token_issue
 
     owner = OwnerFactory(name="Marketing Ops", email="ops@seller.example", title="Marketing ops")
     owner.user.is_staff = True
     owner.user.save()
-    _, key = ApiToken.issue(user=owner.user, name="tests")
+    _, key = token_issue(user=owner.user, name="tests")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client

@@ -5,7 +5,7 @@ the nightly sync; `upserts` is the driver they share and `parsing` reads a sync'
 Callers use the services named here.
 """
 
-from .accounts import account_change_cause, account_create, account_update, accounts_upsert
+from .accounts import account_create, account_update, accounts_upsert
 from .contacts import contact_create, contact_update, contacts_upsert
 from .owners import OWNER_EMAIL_MAX_LENGTH, owner_create, owner_update, owners_upsert
 from .parsing import UpsertInvalid
@@ -15,7 +15,6 @@ __all__ = [
     "OWNER_EMAIL_MAX_LENGTH",
     "UpsertInvalid",
     "UpsertResult",
-    "account_change_cause",
     "account_create",
     "account_update",
     "accounts_upsert",

@@ -18,7 +18,7 @@ from .parsing import (
     to_optional_email,
     to_text,
 )
-from .upserts import UpsertResult, UpsertSpec, upsert
+from .upserts import UpsertResult, UpsertSpec, _upsert
 
 
 def account_create(**fields: Any) -> Account:
@@ -34,7 +34,7 @@ def account_update(*, account: Account, by: Any = None, **changes: Any) -> Accou
     """Update an account; excluding or re-funnelling it asks for a re-evaluation, and an
     owner change moves the account's open play to the new owner (the plays app listens)."""
     locked = Account.objects.select_for_update().get(pk=account.pk)
-    cause = account_change_cause(locked, changes)
+    cause = _change_cause(locked, changes)
     for name, value in changes.items():
         setattr(locked, name, value)
     locked.full_clean()
@@ -47,7 +47,7 @@ def account_update(*, account: Account, by: Any = None, **changes: Any) -> Accou
     return locked
 
 
-def account_change_cause(account: Account, changes: dict[str, Any]) -> str:
+def _change_cause(account: Account, changes: dict[str, Any]) -> str:
     """The recompute cause of an edit ("exclusion", "segment change"), or "" if the edit
     cannot change the account's MQA status."""
     changed = {
@@ -69,7 +69,7 @@ def accounts_upsert(
     strict: bool = False,
 ) -> UpsertResult:
     """Create or update accounts by external_id or domain; owners are given by email."""
-    return upsert(
+    return _upsert(
         AccountUpsert(), items=items, by=by, create_only=create_only, limit=limit, strict=strict
     )
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
+from django.db import transaction
+
 from mqaflow.models import Account, Contact
 
 from .parsing import ItemErrors, to_domain, to_email, to_external_id, to_text
-from .upserts import UpsertResult, UpsertSpec, upsert
+from .upserts import UpsertResult, UpsertSpec, _upsert
 
 
 def contact_create(**fields: Any) -> Contact:
@@ -19,12 +21,16 @@ def contact_create(**fields: Any) -> Contact:
     return contact
 
 
+@transaction.atomic
 def contact_update(*, contact: Contact, **changes: Any) -> Contact:
+    """Apply changes to the stored row, locked, as owner_update and account_update do: two
+    concurrent edits (a sync and an admin) do not overwrite each other's fields."""
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)
     for name, value in changes.items():
-        setattr(contact, name, value)
-    contact.full_clean()
-    contact.save()
-    return contact
+        setattr(locked, name, value)
+    locked.full_clean()
+    locked.save()
+    return locked
 
 
 def contacts_upsert(
@@ -36,7 +42,7 @@ def contacts_upsert(
     strict: bool = False,
 ) -> UpsertResult:
     """Create or update contacts by external_id or (account domain, email)."""
-    return upsert(
+    return _upsert(
         ContactUpsert(), items=items, by=by, create_only=create_only, limit=limit, strict=strict
     )
 

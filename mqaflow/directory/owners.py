@@ -20,7 +20,7 @@ from .parsing import (
     to_optional_email,
     to_text,
 )
-from .upserts import UpsertResult, UpsertSpec, upsert
+from .upserts import UpsertResult, UpsertSpec, _upsert
 
 # An owner's email is also their login (the user's username: 150 characters at most).
 OWNER_EMAIL_MAX_LENGTH = 150
@@ -79,7 +79,7 @@ def owners_upsert(
 ) -> UpsertResult:
     """Create or update owners; managers and delegates may be owners of the same batch, in
     any order. A batch whose managers would form a cycle is refused, naming its items."""
-    return upsert(
+    return _upsert(
         OwnerUpsert(), items=items, by=by, create_only=create_only, limit=limit, strict=strict
     )
 

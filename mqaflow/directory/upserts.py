@@ -126,7 +126,7 @@ class UpsertSpec(Generic[RowT]):
 
 
 @transaction.atomic
-def upsert(
+def _upsert(
     spec: UpsertSpec[RowT],
     *,
     items: list,

@@ -97,7 +97,12 @@ class Owner(models.Model):
         return f"{self.name} <{self.email}>"
 
     def save(self, *args, **kwargs) -> None:
-        """Deactivating an owner tells the plays app (their open plays move on)."""
+        """Deactivating an owner tells the plays app (their open plays move on).
+
+        The signal is sent here rather than by owner_update because every path that saves
+        an owner must announce it (admin, services, raw saves in scripts or a shell); who
+        made the change comes through `_changed_by`, which the caller sets before saving
+        (unset: nobody known), since save() has no argument for it."""
         from mqaflow.signals import owner_deactivated
 
         was_active = getattr(self, "_stored_is_active", None)
@@ -232,7 +237,12 @@ class Account(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         """Every path that changes the owner (API, admin, CSV) tells the plays app, so the
-        account's open play follows its owner."""
+        account's open play follows its owner.
+
+        The signal is sent here rather than by account_update because every path that saves
+        an account must announce an owner change (admin, services, raw saves in scripts or a
+        shell); who made the change comes through `_changed_by`, which the caller sets before
+        saving (unset: nobody known), since save() has no argument for it."""
         from mqaflow.signals import account_owner_changed
 
         self.domain = normalise_domain(self.domain)

@@ -1,4 +1,5 @@
-"""API tokens stored as SHA-256 digests: the key is shown once and never readable again.
+"""API tokens stored as SHA-256 digests: the key is shown once and never readable again
+(mqaflow/tokens.py issues and rotates them).
 
 A token may be limited to scopes (what an integration needs and nothing more) and may expire.
 A token without scopes acts with its user's own rights, as tokens always did; an integration
@@ -8,7 +9,6 @@ token without scopes keeps the rights it was issued with (ingest and directory).
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -83,24 +83,6 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
-
-    @classmethod
-    def issue(
-        cls,
-        *,
-        user,
-        name: str,
-        integration: bool = False,
-        scopes: str | Iterable[str] | None = None,
-        expires_at=None,
-    ) -> tuple[ApiToken, str]:
-        """Create a token; returns it with the plain key, which is not stored anywhere."""
-        key = secrets.token_urlsafe(32)
-        token = cls(user=user, name=name, is_integration=integration, expires_at=expires_at)
-        token.scopes = parse_scopes(scopes)
-        token.set_key(key)
-        token.save()
-        return token, key
 
     def set_key(self, key: str) -> None:
         self.prefix = key[:8]

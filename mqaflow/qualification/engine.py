@@ -143,7 +143,7 @@ def accounts_evaluate(
         result.evaluated = Account.objects.count()
     elif ids:
         result.evaluated = Account.objects.filter(pk__in=ids).count()
-    changes = changes_for(ids, now=now) if ids != [] else []
+    changes = _changes_for(ids, now=now) if ids != [] else []
     if progress:
         progress(result.evaluated)
     if dry_run:
@@ -167,13 +167,13 @@ def accounts_evaluate(
     return result
 
 
-def changes_for(account_ids: list[int] | None, *, now: datetime) -> list[Change]:
+def _changes_for(account_ids: list[int] | None, *, now: datetime) -> list[Change]:
     """The accounts whose status the rules change now, each with its full `Decision`."""
     rulebook = Rulebook(timezone.localdate(now))
     query = DecisionQuery(rulebook, now)
     changes = []
     for row in query.rows(account_ids, changed_only=True):
-        decision = decide_row(query, row)
+        decision = decide_row(query=query, row=row)
         if decision.status != row.status:  # the SQL and the Python rule logic disagree
             logger.error(
                 "account %s: SQL decided %s, the rules say %s; keeping the rules' decision",
@@ -186,7 +186,7 @@ def changes_for(account_ids: list[int] | None, *, now: datetime) -> list[Change]
     return changes
 
 
-def decide_row(query: DecisionQuery, row: Row) -> Decision:
+def decide_row(*, query: DecisionQuery, row: Row) -> Decision:
     """The `Decision` for one row of the statement, by the Python rule logic."""
     rulebook = query.rulebook
     return _decide_one(
@@ -201,10 +201,10 @@ def decide_row(query: DecisionQuery, row: Row) -> Decision:
     )
 
 
-def decide(accounts: list[Account], *, rulebook: Rulebook, now: datetime) -> dict[int, Decision]:
+def decide(*, accounts: list[Account], rulebook: Rulebook, now: datetime) -> dict[int, Decision]:
     """The reference evaluation: ORM measurements per chunk, then the Python rule logic.
 
-    Not the production path (`changes_for` is); kept as the plain definition the SQL
+    Not the production path (`_changes_for` is); kept as the plain definition the SQL
     decisions are tested against.
     """
     decisions: dict[int, Decision] = {}
@@ -510,5 +510,5 @@ def account_explain(*, account: Account, now: datetime | None = None) -> Decisio
     now = now or timezone.now()
     query = DecisionQuery(Rulebook(timezone.localdate(now)), now)
     for row in list(query.rows([account.pk], changed_only=False)):
-        return decide_row(query, row)
+        return decide_row(query=query, row=row)
     raise Account.DoesNotExist(f"account {account.pk} no longer exists")

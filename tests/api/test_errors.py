@@ -141,10 +141,10 @@ def test_500_is_json_and_does_not_leak(api_client, monkeypatch):
 
     monkeypatch.setattr("mqaflow.api.views.OwnerViewSet.list", boom)
     client = Client(raise_request_exception=False)
-    from mqaflow.models import ApiToken
+    from mqaflow.tokens import token_issue
 
     owner = OwnerFactory()
-    _, key = ApiToken.issue(user=owner.user, name="t")
+    _, key = token_issue(user=owner.user, name="t")
     response = client.get("/api/v1/owners/", HTTP_AUTHORIZATION=f"Token {key}")
     body = assert_error(response, 500, "server_error")
     assert "hunter2" not in response.content.decode()

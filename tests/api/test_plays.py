@@ -33,7 +33,7 @@ def client_for(owner=None, *, staff=False):
     return client
 
 
-def test_list_shows_plays_with_escalations_to_those_who_may_see_them(world):
+def test_list_shows_plays_with_their_notices_to_those_who_may_see_them(world):
     rows = client_for(world["adr"]).get("/api/v1/plays/").json()["results"]
     assert [r["account"] for r in rows] == ["acme.com"]
     assert set(rows[0]) >= {
@@ -44,7 +44,7 @@ def test_list_shows_plays_with_escalations_to_those_who_may_see_them(world):
         "created_at",
         "due_at",
         "started_at",
-        "escalations",
+        "escalations",  # the play's notices, under the field's old name (API stable)
     }
     assert rows[0]["escalations"][0]["step"] == 0
     assert client_for(world["mgr"]).get("/api/v1/plays/").json()["count"] == 1
@@ -113,7 +113,7 @@ def test_disallowed_transitions_get_409_and_bad_input_400(world):
     assert bad.status_code == 400 and "owner" in bad.json()
     play.refresh_from_db()
     assert play.status == "completed" and play.message == "Hi"
-    assert [e.kind for e in play.log_entries.all()] == ["created", "started", "completed"]
+    assert [entry.kind for entry in play.log_entries.all()] == ["created", "started", "completed"]
 
 
 def test_reassignment_is_recorded_and_keeps_the_clock(world):
@@ -125,9 +125,9 @@ def test_reassignment_is_recorded_and_keeps_the_clock(world):
     assert response.status_code == 200
     play.refresh_from_db()
     assert play.assignee == world["peer"] and play.due_at == due
-    event = play.log_entries.get(kind="reassigned")
-    assert "Moved from Ana ADR to Bo Peer" in event.note and event.actor == world["mgr"].user
-    assert event.from_assignee == world["adr"] and event.to_assignee == world["peer"]
+    entry = play.log_entries.get(kind="reassigned")
+    assert "Moved from Ana ADR to Bo Peer" in entry.note and entry.actor == world["mgr"].user
+    assert entry.from_assignee == world["adr"] and entry.to_assignee == world["peer"]
 
 
 def test_reassignment_can_restart_the_clock(world, settings):

@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
-from mqaflow.models import Account, ApiToken, Contact, Owner
+from mqaflow.models import Account, Contact, Owner
+from mqaflow.tokens import token_issue
 from tests.factories import AccountFactory, ContactFactory, OwnerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def crm():
     """A client with a directory-scoped integration token, as a CRM sync would use."""
-    _, key = ApiToken.issue(
-        user=UserFactory(username="crm@s.example"), name="CRM", scopes="directory"
-    )
+    _, key = token_issue(user=UserFactory(username="crm@s.example"), name="CRM", scopes="directory")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
@@ -213,7 +212,7 @@ def test_upserts_need_the_directory_scope_and_an_admin_or_integration():
     assert (
         client.put("/api/v1/owners/x@s.example/", {"name": "X"}, format="json").status_code == 403
     )
-    _, key = ApiToken.issue(user=UserFactory(), name="events", scopes=["ingest"])
+    _, key = token_issue(user=UserFactory(), name="events", scopes=["ingest"])
     token = APIClient()
     token.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     response = token.post(

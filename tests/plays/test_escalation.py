@@ -166,7 +166,7 @@ def test_short_chain_gives_the_highest_manager(org):
     adr = OwnerFactory(name="Solo ADR", manager=boss)
     play = qualify(AccountFactory(funnel=1, owner=adr))
     sweep_at(T0 + timedelta(hours=72))
-    rows = {e.step: e for e in play.notices.all()}
+    rows = {notice.step: notice for notice in play.notices.all()}
     assert rows[2].recipient == boss and rows[2].status == "sent"
     assert rows[3].status == "skipped" and rows[4].status == "skipped"
     assert "already alerted" in rows[3].note
@@ -218,7 +218,7 @@ def test_dry_run_plans_nothing(org):
     play = qualify(AccountFactory(funnel=1, owner=org["adr"]))
     with time_machine.travel(T0 + timedelta(hours=30), tick=False):
         result = escalations_sweep(dry_run=True)
-    assert [e.step for e in result.planned] == [1, 2]
+    assert [notice.step for notice in result.planned] == [1, 2]
     assert play.notices.count() == 1
 
 

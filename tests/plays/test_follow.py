@@ -8,8 +8,9 @@ import time_machine
 from django.core import mail
 from rest_framework.test import APIClient
 
-from mqaflow.models import ActNowRule, ApiToken, MQATransition
+from mqaflow.models import ActNowRule, MQATransition
 from mqaflow.qualification.engine import accounts_evaluate
+from mqaflow.tokens import token_issue
 from plays.assignment import absences_apply, play_reassign
 from plays.escalation import escalations_sweep
 from plays.models import DismissReason, OwnerAbsence, Play, PlayStatus, SLAPolicy
@@ -69,8 +70,8 @@ def test_aged_out_play_is_withdrawn_and_never_escalated(org):
     play.refresh_from_db()
     assert play.status == PlayStatus.WITHDRAWN
     assert play.withdrawn_reason.startswith("Account no longer qualifies: ")
-    event = play.log_entries.get(kind="withdrawn")
-    assert event.note == play.withdrawn_reason
+    entry = play.log_entries.get(kind="withdrawn")
+    assert entry.note == play.withdrawn_reason
     assert sweep_at(T0 + timedelta(days=5)) == []  # nobody is told about it again
     assert not play.notices.filter(kind="escalation").exists()
     transition = MQATransition.objects.filter(account=account).first()
@@ -196,7 +197,7 @@ def test_report_counts_distinct_accounts_when_a_rule_flips_back_and_forth(org):
 def test_owner_change_moves_the_play_and_notifies_once(org, django_capture_on_commit_callbacks):
     account = AccountFactory(domain="acme.example", name="Acme", funnel=1, owner=org["adr"])
     play = qualify(account)
-    _, key = ApiToken.issue(user=OwnerFactory().user, name="CRM", integration=True)
+    _, key = token_issue(user=OwnerFactory().user, name="CRM", integration=True)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         response = api(token=key).patch(

@@ -84,8 +84,8 @@ def test_slack_and_teams_carry_the_emails_facts(org, django_capture_on_commit_ca
     facts = {f["name"]: f["value"] for f in card["sections"][0]["facts"]}
     assert facts["Overdue by"] == "3 h" and facts["Assignee"] == "Ana ADR"
     assert card["potentialAction"][0]["targets"][0]["uri"].endswith(f"/plays/{play.pk}/")
-    step = Notice.objects.get(play=play, recipient=org["mgr"], kind="escalation")
-    assert sorted(step.chat_notices.values_list("channel", "status")) == [
+    notice = Notice.objects.get(play=play, recipient=org["mgr"], kind="escalation")
+    assert sorted(notice.chat_notices.values_list("channel", "status")) == [
         ("slack", "sent"),
         ("teams", "sent"),
     ]

@@ -60,7 +60,7 @@ def test_thirty_minutes_of_smtp_hang_then_every_notice_once_and_none_unknown(set
         controller.stop()
     statuses = set(Notice.objects.values_list("status", flat=True))
     assert statuses == {"sent"}
-    keys = handler.escalation_headers()
+    keys = handler.notice_headers()
     assert len(keys) == 80 and len(set(keys)) == 80  # every notice exactly once
     assert len(handler.messages) == 4  # one digest per ADR
 

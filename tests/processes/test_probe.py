@@ -28,7 +28,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from mqaflow.models import ApiToken, EngagementEvent
+from mqaflow.models import EngagementEvent
+from mqaflow.tokens import token_issue
 from tests.factories import AccountFactory, UserFactory
 from tests.support.processes import ROOT, beat, process_env, stop, wait_for, worker
 from tests.support.reliability_support import FlakySMTPHandler, free_port, start_smtp
@@ -152,7 +153,7 @@ def mail_text(message) -> str:
 @pytest.fixture
 def stack(tmp_path):
     user = UserFactory(is_staff=True)
-    _, key = ApiToken.issue(user=user, name="probe")
+    _, key = token_issue(user=user, name="probe")
     domains = [a.domain for a in AccountFactory.create_batch(20)]
     smtp = FlakySMTPHandler()
     controller = start_smtp(smtp)

@@ -8,8 +8,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 from django.db import OperationalError, connection
+from django.utils import timezone
 
 from config.celery import app
 from plays import escalation
@@ -24,8 +24,17 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def sweep(at):
-    with time_machine.travel(at, tick=False):
-        return escalations_sweep()
+    """A sweep told the time, not travelled to it: the mail server's thread runs meanwhile
+    (time-machine's clock is process-wide). Claims are stamped on the real clock."""
+    return escalations_sweep(now=at)
+
+
+def claimed_ago(notice, minutes):
+    """Make `notice`'s claim look `minutes` old: claims and their staleness are on the real
+    clock, which a test does not wait for."""
+    Notice.objects.filter(pk=notice.pk).update(
+        claimed_at=timezone.now() - timedelta(minutes=minutes)
+    )
 
 
 @pytest.fixture
@@ -67,7 +76,7 @@ def test_smtp_4xx_is_retried_with_backoff_and_sent_once_when_the_server_recovers
     sweep(T0 + timedelta(minutes=5))
     notice.refresh_from_db()
     assert notice.status == "sent"
-    assert smtp.escalation_headers() == [f"{play.pk}:0"]
+    assert smtp.notice_headers() == [f"{play.pk}:0"]
 
 
 @pytest.mark.django_db
@@ -122,13 +131,15 @@ def test_crash_after_smtp_accepted_resends_at_most_once(smtp, monkeypatch):
     assert len(smtp.messages) == 1
     notice = play.notices.get(step=0)
     assert notice.status == "sending"
+    claimed_ago(notice, 4)
     sweep(T0 + timedelta(minutes=5))  # claim not stale yet: nothing
     assert len(smtp.messages) == 1
+    claimed_ago(notice, 11)
     sweep(T0 + timedelta(minutes=12))  # stale: resent once
     notice.refresh_from_db()
     assert notice.status == "sent" and len(smtp.messages) == 2
     sweep(T0 + timedelta(hours=5))
-    assert smtp.escalation_headers().count(f"{play.pk}:0") == 2
+    assert smtp.notice_headers().count(f"{play.pk}:0") == 2
 
 
 # 6 ---------------------------------------------------------------------------------------
@@ -141,7 +152,7 @@ def test_beat_down_for_three_days_sends_every_due_step_once_in_ladder_order(smtp
     sweep(T0 + timedelta(days=3, minutes=5))
     sweep(T0 + timedelta(days=3, minutes=6))
     for play in plays:
-        headers = [h for h in smtp.escalation_headers() if h.startswith(f"{play.pk}:")]
+        headers = [h for h in smtp.notice_headers() if h.startswith(f"{play.pk}:")]
         assert headers == [f"{play.pk}:{step}" for step in range(5)]
 
 
@@ -199,36 +210,38 @@ def test_database_connection_dropped_during_a_sweep(monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_accept_racing_the_sweep_never_emails_after_the_start_committed(settings):
-    settings.EMAIL_BACKEND = "tests.support.mail_backends.SlowRecordingBackend"
-    from tests.support.mail_backends import SlowRecordingBackend
+    from tests.support.mail_backends import WaitedOnBackend
 
     people = org_chart()
     [play] = qualified_plays(people["adr"], 1, T0)  # its new-play notice goes out at once
     assert Notice.objects.get(play=play, step=0).status == "sent"
-    SlowRecordingBackend.reset(delay=1.0)
+    # Each send now lasts until someone waits for the sweep's locks.
+    settings.EMAIL_BACKEND = "tests.support.mail_backends.WaitedOnBackend"
+    WaitedOnBackend.reset()
     order = []
 
     def run_sweep():
         try:
-            escalations_sweep()
+            escalations_sweep(now=T0 + timedelta(hours=25))
         finally:
             connection.close()
 
-    # One travel around both threads (time-machine's clock is process-wide); the start
-    # says its own time.
+    # Both threads say their time (time-machine's clock is process-wide: no thread runs
+    # under a travel).
     thread = threading.Thread(target=run_sweep)
-    with time_machine.travel(T0 + timedelta(hours=25), tick=False):
-        thread.start()
-        assert SlowRecordingBackend.sending.wait(10)  # the sweep is inside a send
-        # waits for the play's row lock
-        play_start(play=play, by=people["adr"].user, now=T0 + timedelta(hours=25, seconds=1))
-        order.append(("started", time.monotonic()))
-        thread.join(30)
+    thread.start()
+    assert WaitedOnBackend.sending.wait(10)  # the sweep is inside a send
+    # waits for the play's row lock, which the send holds until it sees the start waiting
+    play_start(play=play, by=people["adr"].user, now=T0 + timedelta(hours=25, seconds=1))
+    order.append(("started", time.monotonic()))
+    thread.join(30)
+    assert not thread.is_alive()
     started_at = order[0][1]
     # The reminder was being handed over when the ADR clicked Start: the start waited for
     # it. The manager's step, due in the same sweep, found the play started and was skipped.
-    assert [step for step, _ in SlowRecordingBackend.handed_over] == [f"{play.pk}:1"]
-    assert all(t <= started_at for _, t in SlowRecordingBackend.handed_over)
+    assert [step for step, _ in WaitedOnBackend.handed_over] == [f"{play.pk}:1"]
+    assert WaitedOnBackend.waited_on == [True]
+    assert all(t <= started_at for _, t in WaitedOnBackend.handed_over)
     manager = Notice.objects.get(play=play, step=2)
     assert manager.status == "skipped" and "started first" in manager.note
     play.refresh_from_db()

@@ -10,7 +10,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from mqaflow.models import ApiToken, EngagementEvent
+from mqaflow.models import EngagementEvent
+from mqaflow.tokens import token_issue
 from tests.factories import AccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,7 +62,7 @@ def post_concurrently(key: str, batches: list[list[dict]]) -> list[tuple[int, di
 
 def test_overlapping_batches_in_different_orders_all_succeed_and_store_each_event_once():
     user = UserFactory(is_staff=True)
-    _, key = ApiToken.issue(user=user, name="concurrency")
+    _, key = token_issue(user=user, name="concurrency")
     domains = [a.domain for a in AccountFactory.create_batch(25)]
     rng = random.Random(11)
     for round_ in range(ROUNDS):
@@ -82,7 +83,7 @@ def test_overlapping_batches_in_different_orders_all_succeed_and_store_each_even
 
 def test_partly_overlapping_batches_count_what_each_request_stored():
     user = UserFactory(is_staff=True)
-    _, key = ApiToken.issue(user=user, name="concurrency")
+    _, key = token_issue(user=user, name="concurrency")
     domains = [a.domain for a in AccountFactory.create_batch(10)]
     rng = random.Random(5)
     for round_ in range(ROUNDS):

@@ -176,7 +176,7 @@ def test_sql_decisions_equal_python_decisions(rule_specs, act_now_specs, factor,
         _install(rule_specs, act_now_specs, factor)
         made = _populate(account_specs)
         rulebook = Rulebook(NOW.date())
-        python = decide(made, rulebook=rulebook, now=NOW)
+        python = decide(accounts=made, rulebook=rulebook, now=NOW)
         query = DecisionQuery(rulebook, NOW)
         rows = {r.account_id: r for r in query.rows([a.pk for a in made], changed_only=False)}
         assert rows.keys() == python.keys()
@@ -195,7 +195,7 @@ def test_sql_decisions_equal_python_decisions(rule_specs, act_now_specs, factor,
                 sql = (row.status, None, None, row.act_now_rule_id)
             assert sql == _key(expected), (pk, sql, expected)
             # … and the decision Python rebuilds from its figures, sentence included.
-            rebuilt = decide_row(query, row)
+            rebuilt = decide_row(query=query, row=row)
             assert _key(rebuilt) == _key(expected)
             assert rebuilt.explanation == expected.explanation
             assert rebuilt.figures == expected.figures

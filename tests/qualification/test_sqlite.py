@@ -25,8 +25,8 @@ django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from tests.qualification.test_sqlite import NOW, data, outcome
-from mqaflow.demo import seed_demo
-seed_demo(now=NOW)
+from mqaflow.demo import demo_seed
+demo_seed(now=NOW)
 print("RESULT " + json.dumps({"outcome": outcome(), "data": data()}))
 """
 
@@ -151,7 +151,7 @@ def test_engine_gives_the_same_results_on_sqlite_and_postgresql(tmp_path):
     assert "mqa" in statuses and "not_qualified" in statuses
     # And both agree with the reference Python evaluation (ORM measurements).
     accounts = list(Account.objects.all())
-    reference = decide(accounts, rulebook=Rulebook(NOW.date()), now=NOW)
+    reference = decide(accounts=accounts, rulebook=Rulebook(NOW.date()), now=NOW)
     for account in accounts:
         assert reference[account.pk].status == postgres[account.domain]["now"][0]
         assert reference[account.pk].explanation == postgres[account.domain]["now"][1]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 
-from mqaflow.models import ApiToken
 from mqaflow.qualification.engine import accounts_evaluate
+from mqaflow.tokens import token_issue
 from plays.models import Play
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity, org_chart
 from tests.support.processes import ROOT, process_env, stop, wait_for
@@ -44,8 +44,8 @@ def seed() -> dict:
     )
     accounts_evaluate(account_ids=[account.pk])
     play = Play.objects.get(account=account)
-    _, admin_key = ApiToken.issue(user=ceo.user, name="schemathesis admin")
-    _, adr_key = ApiToken.issue(user=adr.user, name="schemathesis adr")
+    _, admin_key = token_issue(user=ceo.user, name="schemathesis admin")
+    _, adr_key = token_issue(user=adr.user, name="schemathesis adr")
     return {"admin": admin_key, "adr": adr_key, "play": play.pk}
 
 

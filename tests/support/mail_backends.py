@@ -20,21 +20,25 @@ class Busy451Backend(BaseEmailBackend):
         raise smtplib.SMTPDataError(451, b"try again later")
 
 
-class SlowRecordingBackend(BaseEmailBackend):
-    """Takes `delay` seconds per message; records (escalation header, monotonic time) once
-    each message is handed over. Class-level state so a test can watch another thread."""
+class WaitedOnBackend(BaseEmailBackend):
+    """Holds each send, inside the sender's transaction, until another database session
+    waits for a lock the sender holds (at most `timeout` s), then records (notice header,
+    monotonic time) as the message is handed over and whether anyone had waited.
+    Class-level state so a test can watch another thread."""
 
     import threading as _threading
 
     sending = _threading.Event()
     handed_over: list = []
-    delay = 1.0
+    waited_on: list = []
+    timeout = 10.0
 
     @classmethod
-    def reset(cls, delay: float = 1.0) -> None:
+    def reset(cls, timeout: float = 10.0) -> None:
         cls.sending = cls._threading.Event()
         cls.handed_over = []
-        cls.delay = delay
+        cls.waited_on = []
+        cls.timeout = timeout
 
     def send_messages(self, messages):
         import time
@@ -43,8 +47,28 @@ class SlowRecordingBackend(BaseEmailBackend):
 
         for message in messages:
             type(self).sending.set()
-            time.sleep(type(self).delay)
+            type(self).waited_on.append(_someone_waits_on_me(type(self).timeout))
             type(self).handed_over.append(
                 (message.extra_headers.get(NOTICE_HEADER), time.monotonic())
             )
         return len(messages)
+
+
+def _someone_waits_on_me(timeout: float) -> bool:
+    """Poll pg_stat_activity until a session waits for a lock this thread's connection
+    holds."""
+    import time
+
+    from django.db import connection
+
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+            )
+            if cursor.fetchone() is not None:
+                return True
+            time.sleep(0.01)
+    return False

@@ -27,7 +27,7 @@ class FlakySMTPHandler:
             self.messages.append(envelope.content)
         return "250 OK"
 
-    def escalation_headers(self) -> list[str]:
+    def notice_headers(self) -> list[str]:
         """Every (play:step) delivered, one entry per notice: a digest lists several."""
         out = []
         for raw in list(self.messages):

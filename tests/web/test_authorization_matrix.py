@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from mqaflow.models import Account, ApiToken, Owner
+from mqaflow.models import Account, Owner
+from mqaflow.tokens import token_issue
 from plays.models import DismissReason, Play
 from tests.factories import (
     UserFactory,
@@ -123,7 +124,7 @@ def people():
     play = qualified_play(adr, domain="acme.com")
     account = play.account
     system = UserFactory(username="crm-sync@seller.example")
-    _, key = ApiToken.issue(user=system, name="CRM sync", integration=True)
+    _, key = token_issue(user=system, name="CRM sync", integration=True)
     return {
         "adr": adr.user,
         "other_adr": other_adr.user,

@@ -439,9 +439,9 @@ def test_admin_lands_on_the_overview_and_reports_fit(
 
 def test_a_fresh_demo_shows_every_state_at_once(browser, live_server, axe_script):
     """What a newcomer sees after `make run`: the README's screenshots come from here."""
-    from mqaflow.demo import ADMIN_EMAIL, DEFAULT_PASSWORD, seed_demo
+    from mqaflow.demo import ADMIN_EMAIL, DEFAULT_PASSWORD, demo_seed
 
-    seed_demo()
+    demo_seed()
 
     class Login:
         def __init__(self, email):

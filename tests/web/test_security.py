@@ -10,6 +10,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from mqaflow.models import ApiToken
+from mqaflow.tokens import token_issue
 from tests.factories import AccountFactory, OwnerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,7 @@ def token_client(key):
 
 def test_tokens_are_hashed_at_rest_and_not_shown_in_admin(client):
     user = UserFactory(is_staff=True, is_superuser=True)
-    token, key = ApiToken.issue(user=user, name="sync")
+    token, key = token_issue(user=user, name="sync")
     stored = ApiToken.objects.get(pk=token.pk)
     assert key not in (stored.key_digest, stored.prefix) and len(stored.key_digest) == 64
     client.force_login(user)

@@ -6,6 +6,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from mqaflow.models import ApiToken
 from mqaflow.models.tokens import SCOPES, parse_scopes
+from mqaflow.tokens import token_issue, tokens_rotate
 
 
 def _expiry(value: str | None):
@@ -74,18 +75,24 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"scope: {exc}") from exc
             expires_at = _expiry(options.get("expires"))
-            old = list(ApiToken.objects.filter(user=user, revoked_at__isnull=True))
-            token, key = ApiToken.issue(
-                user=user,
-                name=options["name"],
-                integration=options.get("integration", False),
-                scopes=scopes,
-                expires_at=expires_at,
-            )
+            name, integration = options["name"], options.get("integration", False)
             if action == "rotate":
-                for previous in old:
-                    previous.revoke()
-                self.stdout.write(f"Revoked {len(old)} previous token(s).")
+                token, key, revoked = tokens_rotate(
+                    user=user,
+                    name=name,
+                    scopes=scopes,
+                    expires_at=expires_at,
+                    integration=integration,
+                )
+                self.stdout.write(f"Revoked {revoked} previous token(s).")
+            else:
+                token, key = token_issue(
+                    user=user,
+                    name=name,
+                    scopes=scopes,
+                    expires_at=expires_at,
+                    integration=integration,
+                )
             self.stdout.write(f"Token {token.prefix}… for {user.get_username()}: {key}")
             if scopes:
                 self.stdout.write(f"Scopes: {', '.join(scopes)}")

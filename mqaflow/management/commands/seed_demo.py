@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from mqaflow.demo import DEFAULT_PASSWORD, STORY, seed_demo
+from mqaflow.demo import DEFAULT_PASSWORD, STORY, demo_seed
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, password: str, **options: Any) -> None:
-        result = seed_demo(password=password)
+        result = demo_seed(password=password)
         self.stdout.write(
             f"Demo data: {result.owners} owners, {result.accounts} accounts, "
             f"{result.contacts} contacts, {result.events_created} new events, "
