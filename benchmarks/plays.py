@@ -115,7 +115,7 @@ def run(*, plays: int) -> list[tuple[str, str, str]]:
     plan_ms = (time.perf_counter() - started) * 1000
     rows.append(
         (
-            f"sweep, plan: 100 due plays → {len(planned)} escalation rows",
+            f"sweep, plan: 100 due plays → {len(planned)} notice rows",
             f"{plan_ms:.0f} ms",
             "≤ 100 ms",
         )

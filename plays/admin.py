@@ -13,6 +13,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from mqaflow.admin_history import InlineChangesInHistory
 
 from .deadlines import add_sla_hours
+from .escalation import notices_retry
 from .models import (
     ChatNotice,
     DismissReason,
@@ -278,9 +279,8 @@ class NoticeAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry failed or unknown notices now")
     def retry_now(self, request, queryset):
-        count = queryset.filter(status__in=["failed", "unknown"]).update(
-            status="pending", next_attempt_at=timezone.now(), last_error=""
-        )
+        ids = list(queryset.values_list("pk", flat=True))
+        count = notices_retry(notice_ids=ids, now=timezone.now())
         self.message_user(request, f"{count} notice(s) will be retried by the next sweep.")
 
 

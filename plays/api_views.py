@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import viewsets
@@ -12,11 +11,10 @@ from rest_framework.response import Response
 
 from mqaflow.api.errors import Conflict
 from mqaflow.api.query import QueryMixin, QueryParam
-from mqaflow.models import Owner
 from mqaflow.validation import DOMAIN_MAX_LENGTH
 
 from . import assignment, selectors, services
-from .models import DismissReason, Notice, Play, PlayStatus
+from .models import Play, PlayStatus
 from .serializers import (
     CompleteSerializer,
     DismissSerializer,
@@ -24,18 +22,6 @@ from .serializers import (
     ReassignSerializer,
     StartSerializer,
 )
-
-
-def _with_details(qs):
-    return (
-        qs.select_related("account", "assignee", "transition", "dismissed_reason")
-        .prefetch_related(Prefetch("notices", Notice.objects.order_by("step")))
-        .order_by("due_at", "pk")
-    )
-
-
-def _active_reasons() -> list[str]:
-    return list(DismissReason.objects.filter(is_active=True).values_list("slug", flat=True))
 
 
 class PlayViewSet(QueryMixin, viewsets.ReadOnlyModelViewSet):
@@ -54,15 +40,13 @@ class PlayViewSet(QueryMixin, viewsets.ReadOnlyModelViewSet):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
-        qs = _with_details(selectors.visible_plays(user=self.request.user))
         query = getattr(self, "query", {})
-        if "status" in query:
-            qs = qs.filter(status=query["status"])
-        if "assignee" in query:
-            qs = qs.filter(assignee__email=query["assignee"].strip().lower())
-        if "account" in query:
-            qs = qs.filter(account__domain=query["account"].strip().lower())
-        return qs
+        return selectors.plays_filtered(
+            qs=selectors.plays_with_details(qs=selectors.visible_plays(user=self.request.user)),
+            status=query.get("status"),
+            assignee_email=query.get("assignee"),
+            account_domain=query.get("account"),
+        )
 
     def _act(self, func, **kwargs):
         # Actions look the play up among all plays: the service decides, and anyone who
@@ -75,7 +59,8 @@ class PlayViewSet(QueryMixin, viewsets.ReadOnlyModelViewSet):
         except services.PlayTransitionError as exc:
             raise Conflict(str(exc)) from exc
         # The actor may no longer see it (reassigned outside their team): answer anyway.
-        return Response(PlaySerializer(_with_details(Play.objects).get(pk=play.pk)).data)
+        answer = selectors.plays_with_details(qs=Play.objects.all()).get(pk=play.pk)
+        return Response(PlaySerializer(answer).data)
 
     @extend_schema(
         request=StartSerializer,
@@ -120,11 +105,10 @@ class PlayViewSet(QueryMixin, viewsets.ReadOnlyModelViewSet):
     def dismiss(self, request, pk=None):
         data = DismissSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        reason = DismissReason.objects.filter(
-            slug=data.validated_data["reason"], is_active=True
-        ).first()
+        reason = selectors.active_dismiss_reason(slug=data.validated_data["reason"])
         if reason is None:
-            raise ValidationError({"reason": f"One of: {', '.join(_active_reasons())}."})
+            slugs = selectors.active_dismiss_reason_slugs()
+            raise ValidationError({"reason": f"One of: {', '.join(slugs)}."})
         return self._act(
             services.play_dismiss, reason=reason, note=data.validated_data.get("note", "")
         )
@@ -140,7 +124,7 @@ class PlayViewSet(QueryMixin, viewsets.ReadOnlyModelViewSet):
     def reassign(self, request, pk=None):
         data = ReassignSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        owner = Owner.objects.filter(email=data.validated_data["owner"].lower()).first()
+        owner = selectors.owner_by_email(email=data.validated_data["owner"])
         if owner is None:
             raise ValidationError({"owner": "No owner with this email."})
         return self._act(assignment.play_reassign, to_owner=owner)

@@ -44,6 +44,7 @@ from .models import (
     NoticeStatus,
     NotificationPreference,
     Play,
+    PlayStatus,
 )
 
 logger = logging.getLogger(__name__)
@@ -247,7 +248,7 @@ def chat_notices_deliver_claimed(*, ids: list[int], now: datetime | None = None)
             if kind == NoticeKind.MENTION
             else play.is_open and play.assignee_id == row.notice.recipient_id
             if kind == NoticeKind.ASSIGNED
-            else play.status == "pending"
+            else play.status == PlayStatus.PENDING
         )
         (sendable if relevant else stale).append(row)
     if stale:
@@ -335,15 +336,17 @@ def chat_notices_sweep(*, now: datetime | None = None, budget: float = 50.0) -> 
 
 def _title(item: dict) -> str:
     notice = item["notice"]
-    label = {"assigned": "New play", "reminder": "Reminder", "mention": "You were mentioned"}.get(
-        notice.kind, f"{ESCALATION_WORD} (level {notice.level})"
-    )
+    label = {
+        NoticeKind.ASSIGNED: "New play",
+        NoticeKind.REMINDER: "Reminder",
+        NoticeKind.MENTION: "You were mentioned",
+    }.get(notice.kind, f"{ESCALATION_WORD} (level {notice.level})")
     return f"{label}: {item['account'].name}"
 
 
 def _facts(item: dict) -> list[tuple[str, str]]:
     play, account = item["play"], item["account"]
-    facts = [("Comment", item["notice"].note)] if item["notice"].kind == "mention" else []
+    facts = [("Comment", item["notice"].note)] if item["notice"].kind == NoticeKind.MENTION else []
     facts += [
         ("Account", f"{account.name} ({account.domain})"),
         ("Assignee", item["assignee"].name),

@@ -19,7 +19,7 @@ STYLE = Style(
 )
 
 
-def mqas_chart(rows: list[MQACount], *, period: str) -> str:
+def mqas_chart(*, rows: list[MQACount], period: str) -> str:
     """A stacked bar chart of new MQAs per period, one series per funnel and size band."""
     periods = sorted({r.period for r in rows})
     series: dict[str, dict] = {}
@@ -46,7 +46,7 @@ def mqas_chart(rows: list[MQACount], *, period: str) -> str:
     return chart.render(is_unicode=True)
 
 
-def mqas_summary(rows: list[MQACount], *, period: str) -> str:
+def mqas_summary(*, rows: list[MQACount], period: str) -> str:
     """The chart's text alternative: the total, the busiest period and the split by funnel."""
     if not rows:
         return "No new MQAs in this range."

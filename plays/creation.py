@@ -32,15 +32,10 @@ from .models import (
     PlayTemplate,
     SLAPolicy,
 )
+from .plans import plan_build, play_build
 from .routing import absences_at, assignee_for
 from .selectors import template_for
-from .services import (
-    ASSIGNED_STEP,
-    plan_build,
-    play_build,
-    play_create,
-    play_keep_after_requalification,
-)
+from .services import ASSIGNED_STEP, play_create, play_keep_after_requalification
 from .signals import play_changed
 
 logger = logging.getLogger(__name__)

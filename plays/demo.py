@@ -14,7 +14,8 @@ from django.db.models import F
 from mqaflow.demo import Demo
 from plays.escalation import escalations_sweep
 from plays.models import DismissReason, Notice, Play, PlayLogEntry, PlayOutcome, SLAPolicy
-from plays.services import plan_first_at, play_complete, play_dismiss, play_start
+from plays.plans import plan_first_at
+from plays.services import play_complete, play_dismiss, play_start
 
 # The funnels' fallback owner: who gets the plays of accounts without an owner.
 FALLBACK_OWNER_EMAIL = "manager.east@mqaflow.example"

@@ -333,6 +333,14 @@ def notice_claim(*, notice_id: int, now: datetime | None = None) -> bool:
     )
 
 
+def notices_retry(*, notice_ids: list[int], now: datetime) -> int:
+    """An admin's "retry now": failed notices and those a crash left unknown go back to
+    pending, due at `now`, for the next sweep to send. Returns how many were reset."""
+    return Notice.objects.filter(
+        pk__in=notice_ids, status__in=[NoticeStatus.FAILED, NoticeStatus.UNKNOWN]
+    ).update(status=NoticeStatus.PENDING, next_attempt_at=now, last_error="")
+
+
 def _still_relevant(notice: Notice, play: Play) -> bool:
     if notice.recipient is not None and not notice.recipient.is_active:
         return False  # deactivated since the step was planned

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 
 from .models import NotificationPreference
+from .selectors import notification_preference
 
 
 class NotificationPreferenceForm(forms.ModelForm):
@@ -45,8 +46,7 @@ def notifications(request):
     owner = getattr(request.user, "owner", None)
     if owner is None:
         raise Http404("Notification preferences are for owners.")
-    pref = NotificationPreference.objects.filter(owner=owner).first()
-    pref = pref or NotificationPreference(owner=owner)
+    pref = notification_preference(owner=owner)
     form = NotificationPreferenceForm(request.POST or None, instance=pref)
     if request.method == "POST" and form.is_valid():
         form.save()

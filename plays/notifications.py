@@ -102,7 +102,7 @@ def context_for(notice: Notice, play: Play, now: datetime, cache: dict | None = 
 
 
 def _level_label(notice: Notice) -> str:
-    if notice.kind != "escalation":
+    if notice.kind != NoticeKind.ESCALATION:
         return notice.get_kind_display()
     return f"{ESCALATION_WORD} level {notice.level}"
 

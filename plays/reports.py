@@ -32,7 +32,8 @@ from django.utils import timezone
 
 from mqaflow.models import Owner
 
-from .models import OPEN_STATUSES, Notice, Play, PlayLogEntry, PlayStatus
+from .models import OPEN_STATUSES, Notice, NoticeKind, NoticeStatus, Play, PlayLogEntry, PlayStatus
+from .selectors import REOPEN_WINDOW, team_ids
 
 COMPLIANCE_DEFINITION = (
     "Of the plays an ADR held at their deadline, the share they started (or dismissed "
@@ -41,19 +42,19 @@ COMPLIANCE_DEFINITION = (
 )
 
 
-def with_level(qs: QuerySet) -> QuerySet:
+def with_level(*, qs: QuerySet) -> QuerySet:
     """Annotate each play with how many escalation levels were sent (its escalation level)."""
     return qs.annotate(
         escalation_level=Count(
             "notices",
-            filter=Q(notices__kind="escalation", notices__status="sent"),
+            filter=Q(notices__kind=NoticeKind.ESCALATION, notices__status=NoticeStatus.SENT),
         )
     )
 
 
-def open_plays_by_urgency(qs: QuerySet) -> QuerySet:
+def open_plays_by_urgency(*, qs: QuerySet) -> QuerySet:
     return (
-        with_level(qs.filter(status__in=OPEN_STATUSES))
+        with_level(qs=qs.filter(status__in=OPEN_STATUSES))
         .select_related("account", "assignee", "transition")
         .order_by(F("started_at").desc(nulls_first=True), "due_at", "pk")
     )
@@ -79,19 +80,12 @@ class AdrSummary:
         return self.load_week > self.capacity
 
 
-def team_ids(manager: Owner | None) -> set[int]:
-    """The owners a manager watches (their subtree without themselves); None: everyone."""
-    if manager is None:
-        return set(Owner.objects.values_list("pk", flat=True))
-    return manager.subtree_ids() - {manager.pk}
-
-
-def team_summary(manager: Owner | None, *, now: datetime | None = None) -> list[AdrSummary]:
+def team_summary(*, manager: Owner | None, now: datetime | None = None) -> list[AdrSummary]:
     """Per owner of the manager's subtree (None: the whole organisation, for admins): open
     plays, at-risk, breached, 30-day compliance, and plays received this week against the
     owner's weekly capacity."""
     now = now or timezone.now()
-    ids = team_ids(manager)
+    ids = team_ids(manager=manager)
     owners = {o.pk: o for o in Owner.objects.filter(pk__in=ids).order_by("name")}
     pending = Q(status=PlayStatus.PENDING)
     counts: dict[int, dict[str, Any]] = {
@@ -106,9 +100,13 @@ def team_summary(manager: Owner | None, *, now: datetime | None = None) -> list[
         )
     }
     compliance = sla_compliance_by(
-        "holder_id", Play.objects.all(), now - timedelta(days=30), now, holders=ids
+        key="holder_id",
+        qs=Play.objects.all(),
+        start=now - timedelta(days=30),
+        end=now,
+        holders=ids,
     )
-    load = weekly_load(ids, now=now)
+    load = weekly_load(ids=ids, now=now)
     won: dict[int, dict] = {}
     for done in (
         Play.objects.filter(
@@ -138,7 +136,7 @@ def team_summary(manager: Owner | None, *, now: datetime | None = None) -> list[
     return result
 
 
-def with_holder(qs: QuerySet) -> QuerySet:
+def with_holder(*, qs: QuerySet) -> QuerySet:
     """Annotate who held each play when its SLA was decided (at its start if started in
     time, else at its deadline), their team, and whether they dismissed it themselves."""
     decided_at = Least(Coalesce("started_at", "due_at"), "due_at")
@@ -175,7 +173,7 @@ def _decided(qs: QuerySet, start: datetime, end: datetime) -> QuerySet:
     """Plays created in the period whose SLA outcome is known (acted on, or past due),
     without those that count for nobody (see COMPLIANCE_DEFINITION)."""
     return (
-        with_holder(qs.filter(created_at__gte=start, created_at__lt=end))
+        with_holder(qs=qs.filter(created_at__gte=start, created_at__lt=end))
         .filter(Q(started_at__isnull=False) | Q(due_at__lte=end))
         .exclude(status=PlayStatus.WITHDRAWN, withdrawn_at__lte=F("due_at"))
         .exclude(status=PlayStatus.DISMISSED, dismissed_at__lte=F("due_at"), self_dismissed=False)
@@ -183,7 +181,7 @@ def _decided(qs: QuerySet, start: datetime, end: datetime) -> QuerySet:
 
 
 def sla_compliance_by(
-    key: str, qs: QuerySet, start: datetime, end: datetime, *, holders: set[int] | None = None
+    *, key: str, qs: QuerySet, start: datetime, end: datetime, holders: set[int] | None = None
 ) -> dict:
     """{key value: {"plays", "on_time", "share", "median_h", "p90_h"}}; `key` may be a field
     or "holder_id" / "holder_team" (who held the play at its deadline, and their team)."""
@@ -215,15 +213,20 @@ def sla_compliance_by(
     return result
 
 
-def sla_compliance_by_team(start: datetime, end: datetime) -> dict[str, dict]:
+def sla_compliance_by_team(*, start: datetime, end: datetime) -> dict[str, dict]:
     """By the assignee's manager (the team)."""
-    rows = sla_compliance_by("holder_team", Play.objects.all(), start, end)
+    rows = sla_compliance_by(key="holder_team", qs=Play.objects.all(), start=start, end=end)
     return {name or "No manager": figures for name, figures in rows.items()}
 
 
-def escalations_per_level(start: datetime, end: datetime) -> list[dict[str, Any]]:
+def escalations_per_level(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
     rows = (
-        Notice.objects.filter(kind="escalation", status="sent", sent_at__gte=start, sent_at__lt=end)
+        Notice.objects.filter(
+            kind=NoticeKind.ESCALATION,
+            status=NoticeStatus.SENT,
+            sent_at__gte=start,
+            sent_at__lt=end,
+        )
         .values("level")
         .annotate(count=Count("id"))
         .order_by("level")
@@ -231,7 +234,7 @@ def escalations_per_level(start: datetime, end: datetime) -> list[dict[str, Any]
     return [dict(row) for row in rows]
 
 
-def dismissals_by_rule(start: datetime, end: datetime) -> list[dict[str, Any]]:
+def dismissals_by_rule(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Why plays were dismissed, per MQA rule: the feedback marketing tunes thresholds with."""
     rows = (
         Play.objects.filter(
@@ -248,13 +251,11 @@ def dismissals_by_rule(start: datetime, end: datetime) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
-def recent_adr_dismissals(manager: Owner | None, *, now: datetime | None = None) -> list[Play]:
+def recent_adr_dismissals(*, manager: Owner | None, now: datetime | None = None) -> list[Play]:
     """Plays of the manager's team (None: everyone's) that the ADR dismissed themselves
     within the reopen window: the ones a manager may want to second-guess."""
-    from .services import REOPEN_WINDOW
-
     now = now or timezone.now()
-    ids = team_ids(manager)
+    ids = team_ids(manager=manager)
     newer_open = Play.objects.filter(account=OuterRef("account"), status__in=OPEN_STATUSES)
     return list(
         Play.objects.filter(
@@ -296,7 +297,7 @@ def _due_q(due: str, now: datetime) -> Q:
     raise ValueError(due)
 
 
-def queue_counts(qs: QuerySet, *, now: datetime) -> dict:
+def queue_counts(*, qs: QuerySet, now: datetime) -> dict:
     """How many plays each queue filter would show, in one aggregate query."""
     aggregates = {f"status_{value}": Count("id", filter=Q(status=value)) for value in PlayStatus}
     aggregates["status_open"] = Count("id", filter=Q(status__in=OPEN_STATUSES))
@@ -310,8 +311,8 @@ def queue_counts(qs: QuerySet, *, now: datetime) -> dict:
 
 
 def queue(
-    qs: QuerySet,
     *,
+    qs: QuerySet,
     now: datetime,
     status: str = "open",
     funnel: int | None = None,
@@ -335,7 +336,7 @@ def queue(
         qs = qs.filter(_due_q(due, now))
     if search:
         qs = qs.filter(Q(account__name__icontains=search) | Q(account__domain__icontains=search))
-    qs = with_level(qs).select_related("account", "assignee", "transition")
+    qs = with_level(qs=qs).select_related("account", "assignee", "transition")
     if sort == "qualified":
         return qs.order_by("-created_at", "pk")
     if sort == "account":
@@ -348,7 +349,7 @@ def queue(
     )
 
 
-def next_step(play: Play, now: datetime) -> str:
+def next_step(*, play: Play, now: datetime) -> str:
     """What happens next to a pending play if nobody acts: "manager told in 3 h 12 min"."""
     from .notifications import humanize_duration
 
@@ -360,7 +361,7 @@ def next_step(play: Play, now: datetime) -> str:
         if at <= now:
             continue
         when = humanize_duration(at - now)
-        if entry["kind"] == "reminder":
+        if entry["kind"] == NoticeKind.REMINDER:
             return f"reminder in {when}"
         if entry.get("to_top"):
             return f"top of the chain told in {when}"
@@ -372,15 +373,15 @@ def next_step(play: Play, now: datetime) -> str:
     return ""
 
 
-def week_start(now: datetime) -> datetime:
+def week_start(*, now: datetime) -> datetime:
     local = timezone.localtime(now)
     monday = local - timedelta(days=local.weekday())
     return monday.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def weekly_load(ids: set[int], *, now: datetime) -> dict[int, int]:
+def weekly_load(*, ids: set[int], now: datetime) -> dict[int, int]:
     """Plays each owner received this week (created for them or moved to them, Monday on)."""
-    since = week_start(now)
+    since = week_start(now=now)
     received = (
         PlayLogEntry.objects.filter(
             to_assignee_id__in=ids, at__gte=since, kind__in=["created", "reassigned"]
@@ -401,13 +402,13 @@ def org_overview(*, now: datetime | None = None) -> dict:
         breached=Count("id", filter=pending & Q(due_at__lte=now)),
     )
     escalated = Notice.objects.filter(
-        kind="escalation", status="sent", play__status__in=OPEN_STATUSES
+        kind=NoticeKind.ESCALATION, status=NoticeStatus.SENT, play__status__in=OPEN_STATUSES
     )
     totals["escalated"] = escalated.values("play").distinct().count()
     return totals
 
 
-def outcomes(start: datetime, end: datetime) -> list[dict[str, Any]]:
+def outcomes(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Completed plays per outcome (what the ADRs' work led to), by completion date."""
     rows = (
         Play.objects.filter(

@@ -6,15 +6,28 @@ the org chart and absences) is in `plays.routing`.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from mqaflow.models import Owner
+from mqaflow.models import Account, Contact, EngagementEvent, Heartbeat, Owner
+from mqaflow.models.choices import seniority_rank_expression
 
-from .models import Play, PlayLogEntry, PlayStatus, PlayTemplate, SLAPolicy
+from .models import (
+    DismissReason,
+    Notice,
+    NotificationPreference,
+    Play,
+    PlayComment,
+    PlayLogEntry,
+    PlayStatus,
+    PlayTemplate,
+    SLAPolicy,
+)
+from .templating import first_touch_email
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -22,6 +35,11 @@ if TYPE_CHECKING:
     User = AbstractBaseUser | AnonymousUser
 else:
     User = Any
+
+# How long after a dismissal a manager may still take it back.
+REOPEN_WINDOW = timedelta(days=7)
+# The most engagement events a play's page lists.
+TIMELINE_LIMIT = 200
 
 
 def _owner_of(user: User) -> Owner | None:
@@ -39,6 +57,41 @@ def visible_plays(*, user: User) -> QuerySet[Play]:
     return qs.filter(assignee_id__in=owner.subtree_ids())
 
 
+def can_see(*, user: User, pk: int) -> bool:
+    return visible_plays(user=user).filter(pk=pk).exists()
+
+
+def plays_for_page(*, user: User) -> QuerySet[Play]:
+    """The plays the user may open, with what a play's page shows in the same query."""
+    return visible_plays(user=user).select_related(
+        "account__owner",
+        "assignee",
+        "transition__rule",
+        "transition__clause",
+        "transition__act_now_rule",
+        "template",
+        "policy",
+        "dismissed_reason",
+    )
+
+
+def plays_filtered(
+    *,
+    qs: QuerySet[Play],
+    status: str | None = None,
+    assignee_email: str | None = None,
+    account_domain: str | None = None,
+) -> QuerySet[Play]:
+    """The API list's filters; emails and domains match whatever their case or spacing."""
+    if status is not None:
+        qs = qs.filter(status=status)
+    if assignee_email is not None:
+        qs = qs.filter(assignee__email=assignee_email.strip().lower())
+    if account_domain is not None:
+        qs = qs.filter(account__domain=account_domain.strip().lower())
+    return qs
+
+
 def can_manage(*, user: User, play: Play) -> bool:
     """Staff and the assignee's managers (anywhere up the chain) may reassign or dismiss."""
     if getattr(user, "is_staff", False):
@@ -50,6 +103,135 @@ def can_manage(*, user: User, play: Play) -> bool:
 def can_work(*, user: User, play: Play) -> bool:
     """Only the assignee starts, completes and (with an ADR reason) dismisses a play."""
     return user.is_authenticated and _owner_of(user) == play.assignee
+
+
+def can_reopen(*, user: User, play: Play, now: datetime) -> bool:
+    """A manager (or admin) may reopen a dismissed play within REOPEN_WINDOW."""
+    return (
+        play.status == PlayStatus.DISMISSED
+        and play.dismissed_at is not None
+        and now - play.dismissed_at <= REOPEN_WINDOW
+        and can_manage(user=user, play=play)
+    )
+
+
+def is_manager(*, owner: Owner | None) -> bool:
+    """Whether the owner has anyone reporting to them (they get the team board)."""
+    return owner is not None and owner.reports.exists()
+
+
+def has_plays(*, owner: Owner | None) -> bool:
+    """Whether any play was ever assigned to the owner (their queue is worth landing on)."""
+    return owner is not None and owner.plays.exists()
+
+
+def team_ids(*, manager: Owner | None) -> set[int]:
+    """The owners a manager watches (their subtree without themselves); None: everyone."""
+    if manager is None:
+        return set(Owner.objects.values_list("pk", flat=True))
+    return manager.subtree_ids() - {manager.pk}
+
+
+def team_plays(*, manager: Owner | None, assignee: int | None = None) -> QuerySet[Play]:
+    """The plays on a manager's team board (None: everyone's), optionally one owner's."""
+    qs = Play.objects.filter(assignee_id__in=team_ids(manager=manager))
+    if assignee:
+        qs = qs.filter(assignee_id=assignee)
+    return qs
+
+
+def team_visible_plays(*, user: User, manager: Owner | None) -> QuerySet[Play]:
+    """The team board's plays that the user may also see (what a bulk action may touch)."""
+    return visible_plays(user=user).filter(assignee_id__in=team_ids(manager=manager))
+
+
+def chosen_plays(*, qs: QuerySet[Play], pks: list[int]) -> QuerySet[Play]:
+    """The ticked plays among `qs`, in the order a bulk action's message names them."""
+    return (
+        qs.filter(pk__in=pks).select_related("account", "assignee").order_by("account__name", "pk")
+    )
+
+
+def owner_by_email(*, email: str) -> Owner | None:
+    return Owner.objects.filter(email=email.lower()).first()
+
+
+def owner_plays(*, owner: Owner | None) -> QuerySet[Play]:
+    """The plays assigned to the owner now (none for a user who is not an owner)."""
+    return Play.objects.filter(assignee=owner) if owner else Play.objects.none()
+
+
+def plays_with_details(*, qs: QuerySet[Play]) -> QuerySet[Play]:
+    """What the API's play representation reads, in a fixed order: no query per play."""
+    return (
+        qs.select_related("account", "assignee", "transition", "dismissed_reason")
+        .prefetch_related(Prefetch("notices", Notice.objects.order_by("step")))
+        .order_by("due_at", "pk")
+    )
+
+
+def account_contacts(*, account: Account) -> QuerySet[Contact]:
+    """The account's contacts by persona, then the most senior first (by SENIORITY_RANK,
+    not by the seniority's spelling), then by name."""
+    return account.contacts.order_by("persona", seniority_rank_expression(), "name")
+
+
+def engagement_timeline(*, account: Account, limit: int = TIMELINE_LIMIT) -> list[EngagementEvent]:
+    """The account's latest engagement events, newest first."""
+    return list(
+        EngagementEvent.objects.filter(account=account)
+        .select_related("contact", "activity")
+        .order_by("-occurred_at")[:limit]
+    )
+
+
+def play_comments(*, play: Play) -> list[PlayComment]:
+    return list(play.comments.select_related("author__owner").prefetch_related("mentions"))
+
+
+def play_history(
+    *, play: Play, timeline: list[EngagementEvent], comments: list[PlayComment]
+) -> list[tuple[str, datetime, Any]]:
+    """One list, newest first: what the account's people did (engagement events), the
+    play's own log, the notices it sent and the comments on it, as (kind, when, item)."""
+    return sorted(
+        [("engagement", e.occurred_at, e) for e in timeline]
+        + [("log", entry.at, entry) for entry in play.log_entries.select_related("actor__owner")]
+        + [
+            ("notice", notice.sent_at or notice.created_at, notice)
+            for notice in play.notices.select_related("recipient")
+        ]
+        + [("comment", c.created_at, c) for c in comments],
+        key=lambda item: item[1],
+        reverse=True,
+    )
+
+
+def draft_message(*, play: Play) -> str:
+    """The message a play starts with when the ADR sends without typing: the play's own
+    message if it has one, else its template's first-touch email."""
+    _subject, body = first_touch_email(play, list(account_contacts(account=play.account)))
+    return play.message or body
+
+
+def heartbeats_by_name() -> dict[str, Heartbeat]:
+    """When each periodic job last ran, by job name (the overview)."""
+    return {h.name: h for h in Heartbeat.objects.all()}
+
+
+def active_dismiss_reason(*, slug: str) -> DismissReason | None:
+    return DismissReason.objects.filter(slug=slug, is_active=True).first()
+
+
+def active_dismiss_reason_slugs() -> list[str]:
+    """The reasons a dismissal may give now (the API's error message lists them)."""
+    return list(DismissReason.objects.filter(is_active=True).values_list("slug", flat=True))
+
+
+def notification_preference(*, owner: Owner) -> NotificationPreference:
+    """The owner's saved preferences, or unsaved defaults for someone who never chose."""
+    pref = NotificationPreference.objects.filter(owner=owner).first()
+    return pref or NotificationPreference(owner=owner)
 
 
 def play_taken_away(*, user: User, pk: int) -> Play | None:
@@ -88,6 +270,26 @@ def mention_candidates(*, play: Play) -> list[Owner]:
         peers = Owner.objects.filter(manager_id=assignee.manager_id).values_list("pk", flat=True)
         ids |= set(peers)
     return list(Owner.objects.filter(pk__in=ids, is_active=True).order_by("name"))
+
+
+def mentions_parse(*, body: str, candidates: list[Owner]) -> list[Owner]:
+    """The people a comment @mentions: "@Maya Chen", "@maya.chen" (the email's local part)
+    or "@Maya" (a first name only if it is unambiguous among the candidates)."""
+    text = body.casefold()
+    firsts: dict[str, list[Owner]] = {}
+    for owner in candidates:
+        firsts.setdefault(owner.name.split(" ")[0].casefold(), []).append(owner)
+    found: list[Owner] = []
+    for owner in candidates:
+        keys = [owner.name.casefold(), owner.email.split("@")[0].casefold()]
+        first = owner.name.split(" ")[0].casefold()
+        if len(firsts[first]) == 1:
+            keys.append(first)
+        for key in keys:
+            if key and re.search(r"(?<![\w.])@" + re.escape(key) + r"(?![\w-])", text):
+                found.append(owner)
+                break
+    return found
 
 
 def last_change(*, play: Play) -> PlayLogEntry | None:

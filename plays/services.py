@@ -6,14 +6,14 @@ manager was emailed" can never interleave: whichever commits first wins cleanly.
 
 Moves between people (reassign, owner change, deactivation, absence) are in
 `plays.assignment`; the sweep that sends notices is in `plays.escalation`. Read-only
-questions (who may see, work or manage a play; what changed last) are in `plays.selectors`.
+questions (who may see, work or manage a play; what changed last; whom a comment mentions)
+are in `plays.selectors`; the deadlines and steps a play's clock follows, in `plays.plans`.
 Services are keyword-only and named `<entity>_<verb>`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -24,7 +24,6 @@ from django.utils import timezone
 from mqaflow.models import Account, MQAStatus, MQATransition, Owner
 
 from .channels import assigned_notice_time
-from .deadlines import add_sla_hours
 from .models import (
     OPEN_STATUSES,
     DismissReason,
@@ -36,17 +35,19 @@ from .models import (
     PlayLogEntry,
     PlayOutcome,
     PlayStatus,
-    PlayTemplate,
     SLAPolicy,
 )
+from .plans import REMINDER_STEP, plan_build, plan_first_at, play_build
 from .routing import assignee_for, available
 from .selectors import (
+    REOPEN_WINDOW,
     can_manage,
     can_work,
     describe_change,
     last_change,
     last_move_away,
     mention_candidates,
+    mentions_parse,
     template_for,
     visible_plays,
 )
@@ -64,8 +65,6 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 ASSIGNED_STEP = 0
-REMINDER_STEP = 1
-REOPEN_WINDOW = timedelta(days=7)
 
 
 class PlayTransitionError(Exception):
@@ -78,46 +77,6 @@ class PlayConflict(PlayTransitionError):
 
 class PlayPermissionError(Exception):
     """The user may not do this to this play (HTTP 403)."""
-
-
-def plan_build(
-    *, policy: SLAPolicy, start: datetime, first_step: int = REMINDER_STEP
-) -> tuple[datetime, datetime, list[dict]]:
-    """Freeze the policy's deadlines for a play created (or restarted) at `start`.
-
-    `first_step` numbers the entries after the steps a play already has on record."""
-    due_at = add_sla_hours(start, policy.response_hours, policy=policy)
-    remind_at = add_sla_hours(
-        start, policy.response_hours * policy.reminder_percent / 100, policy=policy
-    )
-    plan = [
-        {
-            "step": first_step,
-            "kind": NoticeKind.REMINDER,
-            "at": remind_at.isoformat(),
-            "levels_up": 0,
-            "to_top": False,
-            "label": "reminder to the assignee",
-        }
-    ]
-    for number, step in enumerate(policy.steps.order_by("after_hours"), start=first_step + 1):
-        plan.append(
-            {
-                "step": number,
-                "kind": NoticeKind.ESCALATION,
-                "at": add_sla_hours(start, step.after_hours, policy=policy).isoformat(),
-                "levels_up": step.levels_up or 0,
-                "to_top": step.to_top,
-                "label": step.target_label,
-                "urgent": step.urgent,
-            }
-        )
-    return due_at, remind_at, plan
-
-
-def plan_first_at(*, plan: list[dict]) -> datetime | None:
-    """The earliest moment of a plan's entries (None for an empty plan)."""
-    return min((datetime.fromisoformat(p["at"]) for p in plan), default=None)
 
 
 def play_clock_restart(*, play: Play, start: datetime) -> None:
@@ -177,34 +136,6 @@ def play_create(
     notice_assigned_create(play=play, now=now, note=" ".join(routing.notes))
     play_changed.send(sender=Play, play=play, kind="created", at=now, by=None, note="")
     return play
-
-
-def play_build(
-    *,
-    transition: MQATransition,
-    account: Account,
-    owner: Owner,
-    policy: SLAPolicy,
-    planned: tuple[datetime, datetime, list[dict]],
-    template: PlayTemplate | None,
-) -> Play:
-    """An unsaved pending play for a qualification, its clock started at the transition."""
-    due_at, remind_at, plan = planned
-    return Play(
-        account=account,
-        transition=transition,
-        template=template,
-        assignee=owner,
-        status=PlayStatus.PENDING,
-        created_at=transition.at,
-        clock_started_at=transition.at,
-        due_at=due_at,
-        remind_at=remind_at,
-        policy=policy,
-        policy_version=policy.version,
-        plan=plan,
-        next_action_at=plan_first_at(plan=plan),
-    )
 
 
 def play_keep_after_requalification(
@@ -270,7 +201,7 @@ def _locked(play: Play) -> Play:
 
 
 def _change_status(
-    locked: Play, to: str, *, by, now: datetime, note: str = "", event_kind: str = "", **fields
+    locked: Play, to: str, *, by, now: datetime, note: str = "", entry_kind: str = "", **fields
 ) -> Play:
     """Apply a status change to a play the caller has locked, with its history line."""
     if to not in TRANSITIONS[locked.status]:
@@ -287,14 +218,14 @@ def _change_status(
         play=locked,
         at=now,
         actor=by if by is not None and by.is_authenticated else None,
-        kind=event_kind or to,
+        kind=entry_kind or to,
         from_status=old,
         to_status=to,
         note=note,
     )
     if to not in OPEN_STATUSES:
         notices_cancel(play=locked, why=f"Not sent: the play was {PlayStatus(to).label.lower()}.")
-    play_changed.send(sender=Play, play=locked, kind=event_kind or to, at=now, by=by, note=note)
+    play_changed.send(sender=Play, play=locked, kind=entry_kind or to, at=now, by=by, note=note)
     return locked
 
 
@@ -336,26 +267,6 @@ def play_complete(*, play: Play, by, outcome: str = "", now: datetime | None = N
     return _change_status(
         locked, PlayStatus.COMPLETED, by=by, now=now, note=note, completed_at=now, outcome=outcome
     )
-
-
-def mentions_parse(*, body: str, candidates: list[Owner]) -> list[Owner]:
-    """The people a comment @mentions: "@Maya Chen", "@maya.chen" (the email's local part)
-    or "@Maya" (a first name only if it is unambiguous among the candidates)."""
-    text = body.casefold()
-    firsts: dict[str, list[Owner]] = {}
-    for owner in candidates:
-        firsts.setdefault(owner.name.split(" ")[0].casefold(), []).append(owner)
-    found: list[Owner] = []
-    for owner in candidates:
-        keys = [owner.name.casefold(), owner.email.split("@")[0].casefold()]
-        first = owner.name.split(" ")[0].casefold()
-        if len(firsts[first]) == 1:
-            keys.append(first)
-        for key in keys:
-            if key and re.search(r"(?<![\w.])@" + re.escape(key) + r"(?![\w-])", text):
-                found.append(owner)
-                break
-    return found
 
 
 def notice_mention_create(*, comment: PlayComment, owner: Owner, now: datetime) -> Notice:
@@ -455,7 +366,7 @@ def play_reopen(*, play: Play, by, now: datetime | None = None) -> Play:
         by=by,
         now=now,
         note=f"Reopened (was dismissed: {previous}). A fresh SLA runs from now.",
-        event_kind="reopened",
+        entry_kind="reopened",
         dismissed_at=None,
         dismissed_reason=None,
         dismissed_note="",

@@ -25,10 +25,10 @@ def notice_deliver(notice_id: int) -> str:
 
 
 @shared_task(name="plays.tasks.deliver_escalation", acks_late=True)
-def deliver_escalation(escalation_id: int) -> str:
+def deliver_escalation(notice_id: int) -> str:
     """Compatibility: the task's name before it became `notice_deliver`. Messages published
     by an earlier release may still be queued under this name; they run the new task."""
-    return notice_deliver(escalation_id)
+    return notice_deliver(notice_id)
 
 
 @shared_task(acks_late=True)

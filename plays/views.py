@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from mqaflow.models import EngagementEvent, Funnel, Heartbeat, Owner
+from mqaflow.models import Funnel, Owner
 from mqaflow.selectors import new_mqas_by_period
 
 from . import assignment, charts, reports, selectors, services
@@ -35,7 +35,7 @@ from .forms import (
 from .models import Play, PlayOutcome, PlayStatus
 from .templating import first_touch_email
 
-TIMELINE_LIMIT = 200
+TIMELINE_LIMIT = selectors.TIMELINE_LIMIT
 
 
 def _errors(form: Form, name: str) -> str:
@@ -52,8 +52,8 @@ def home(request):
     """ADRs land on their queue, managers on their team, staff with no plays of their own
     on the organisation's overview (never an empty "My plays")."""
     owner = _owner(request)
-    has_plays = owner is not None and owner.plays.exists()
-    if owner is not None and owner.reports.exists() and not has_plays:
+    has_plays = selectors.has_plays(owner=owner)
+    if selectors.is_manager(owner=owner) and not has_plays:
         return redirect("plays:team")
     if request.user.is_staff and not has_plays:
         return redirect("plays:overview")
@@ -71,7 +71,7 @@ def overview(request):
         "plays/overview.html",
         {
             "totals": reports.org_overview(now=now),
-            "beats": {h.name: h for h in Heartbeat.objects.all()},
+            "beats": selectors.heartbeats_by_name(),
             "jobs": [
                 ("recompute_all", "Last full recompute"),
                 ("recompute_pending", "Last catch-up recompute"),
@@ -85,7 +85,7 @@ def overview(request):
 def _queue_context(qs, form, *, now):
     values = form.values()
     plays = reports.queue(
-        qs,
+        qs=qs,
         now=now,
         status=values["status"],
         funnel=values["funnel"],
@@ -107,7 +107,7 @@ def my_plays(request):
     elif params.get("tab") == "withdrawn":
         params.setdefault("status", "withdrawn")
     form = QueueForm(params)
-    mine = Play.objects.filter(assignee=owner) if owner else Play.objects.none()
+    mine = selectors.owner_plays(owner=owner)
     values, plays = _queue_context(mine, form, now=now)
     return render(
         request,
@@ -116,7 +116,7 @@ def my_plays(request):
             "form": form,
             "values": values,
             "plays": plays[:QUEUE_LIMIT],
-            "counts": reports.queue_counts(mine, now=now),
+            "counts": reports.queue_counts(qs=mine, now=now),
             "statuses": [("open", "Open"), *PlayStatus.choices],
             "due_filters": reports.DUE_FILTERS,
             "sorts": reports.QUEUE_SORTS,
@@ -140,47 +140,21 @@ def _query_without(params, *names) -> str:
 
 def _visible_play(request, pk: int) -> Play:
     """404 for a play the user may not see: no hint that it exists."""
-    qs = selectors.visible_plays(user=request.user).select_related(
-        "account__owner",
-        "assignee",
-        "transition__rule",
-        "transition__clause",
-        "transition__act_now_rule",
-        "template",
-        "policy",
-        "dismissed_reason",
-    )
-    return get_object_or_404(qs, pk=pk)
+    return get_object_or_404(selectors.plays_for_page(user=request.user), pk=pk)
 
 
 @login_required
 def play_detail(request, pk: int):
     play = _visible_play(request, pk)
     account = play.account
-    contacts = list(account.contacts.order_by("persona", "seniority", "name"))
-    timeline = (
-        EngagementEvent.objects.filter(account=account)
-        .select_related("contact", "activity")
-        .order_by("-occurred_at")[:TIMELINE_LIMIT]
-    )
+    contacts = list(selectors.account_contacts(account=account))
+    timeline = selectors.engagement_timeline(account=account, limit=TIMELINE_LIMIT)
     subject, body = first_touch_email(play, contacts)
     kept = request.session.pop(f"draft:{play.pk}", None)
     can_work = selectors.can_work(user=request.user, play=play)
     can_manage = selectors.can_manage(user=request.user, play=play)
-    comments = list(play.comments.select_related("author__owner").prefetch_related("mentions"))
-    # One list, newest first: what the account's people did (engagement events), the
-    # play's own log, the notices it sent and the comments on it.
-    history = sorted(
-        [("engagement", e.occurred_at, e) for e in timeline]
-        + [("log", entry.at, entry) for entry in play.log_entries.select_related("actor__owner")]
-        + [
-            ("notice", notice.sent_at or notice.created_at, notice)
-            for notice in play.notices.select_related("recipient")
-        ]
-        + [("comment", c.created_at, c) for c in comments],
-        key=lambda item: item[1],
-        reverse=True,
-    )
+    comments = selectors.play_comments(play=play)
+    history = selectors.play_history(play=play, timeline=timeline, comments=comments)
     return render(
         request,
         "plays/play_detail.html",
@@ -203,9 +177,7 @@ def play_detail(request, pk: int):
             "can_work": can_work,
             "can_manage": can_manage,
             "can_reopen": can_manage
-            and play.status == PlayStatus.DISMISSED
-            and play.dismissed_at is not None
-            and timezone.now() - play.dismissed_at <= services.REOPEN_WINDOW,
+            and selectors.can_reopen(user=request.user, play=play, now=timezone.now()),
             "now": timezone.now(),
             "funnel_label": Funnel(account.funnel).label,
         },
@@ -232,10 +204,9 @@ def _act(request, pk: int, action, *, draft: str | None = None):
         messages.error(request, str(exc))
         if draft:
             _keep_draft(request, play, draft)
-    if not selectors.visible_plays(user=request.user).filter(pk=pk).exists():
+    if not selectors.can_see(user=request.user, pk=pk):
         request.session.pop(f"draft:{pk}", None)
-        owner = _owner(request)
-        manages = owner is not None and owner.reports.exists()
+        manages = selectors.is_manager(owner=_owner(request))
         return redirect("plays:team" if manages else "plays:my_plays")
     return redirect("plays:detail", pk=play.pk)
 
@@ -261,9 +232,7 @@ def play_start(request, pk: int):
     def start(play):
         message = form.cleaned_data["message"]
         if use_draft:
-            contacts = list(play.account.contacts.order_by("persona", "seniority", "name"))
-            _subject, body = first_touch_email(play, contacts)
-            message = play.message or body
+            message = selectors.draft_message(play=play)
         services.play_start(play=play, by=request.user, message=message)
         messages.success(request, f"Started the play for {play.account.name}. Good luck!")
 
@@ -370,7 +339,7 @@ def play_reassign(request, pk: int):
 def _team_manager(request) -> tuple[bool, Owner | None]:
     """(may see the board, whose team): managers their subtree, staff the whole org."""
     owner = _owner(request)
-    if owner is not None and owner.reports.exists():
+    if selectors.is_manager(owner=owner):
         return True, owner
     if request.user.is_staff:
         return True, None
@@ -383,16 +352,13 @@ def team(request):
     if not allowed:
         raise Http404("The team page is for managers.")
     now = timezone.now()
-    summary = reports.team_summary(manager, now=now)
-    ids = reports.team_ids(manager)
+    summary = reports.team_summary(manager=manager, now=now)
     owners = [row.owner for row in summary]
     form = BoardForm(request.GET, owners=owners)
     values = form.values()
-    qs = Play.objects.filter(assignee_id__in=ids)
-    if values["assignee"]:
-        qs = qs.filter(assignee_id=values["assignee"])
+    qs = selectors.team_plays(manager=manager, assignee=values["assignee"])
     _, plays = _queue_context(qs, form, now=now)
-    dismissals = reports.recent_adr_dismissals(manager, now=now)
+    dismissals = reports.recent_adr_dismissals(manager=manager, now=now)
     return render(
         request,
         "plays/team.html",
@@ -403,7 +369,7 @@ def team(request):
             "values": values,
             "plays": plays[:QUEUE_LIMIT],
             "dismissals": dismissals,
-            "reopen_days": services.REOPEN_WINDOW.days,
+            "reopen_days": selectors.REOPEN_WINDOW.days,
             "reassign_form": ReassignForm(choices=selectors.reassign_choices(user=request.user)),
             "dismiss_form": DismissForm(),
             "now": now,
@@ -424,17 +390,14 @@ def team_bulk(request):
     allowed, manager = _team_manager(request)
     if not allowed:
         raise Http404("The team page is for managers.")
-    visible = selectors.visible_plays(user=request.user).filter(
-        assignee_id__in=reports.team_ids(manager)
-    )
+    visible = selectors.team_visible_plays(user=request.user, manager=manager)
     form = BulkForm(request.POST, play_ids=list(visible.values_list("pk", flat=True)))
     if not form.is_valid():
         messages.error(request, " ".join(str(e) for field in form.errors.values() for e in field))
         return redirect("plays:team")
     data = form.cleaned_data
     done, failed = [], []
-    chosen = visible.filter(pk__in=data["plays"]).select_related("account", "assignee")
-    for play in chosen.order_by("account__name", "pk"):
+    for play in selectors.chosen_plays(qs=visible, pks=data["plays"]):
         try:
             if data["action"] == "reassign":
                 assignment.play_reassign(play=play, by=request.user, to_owner=data["owner"])
@@ -495,7 +458,9 @@ def _report_tables(start: datetime, end: datetime) -> dict[str, dict]:
             "title": title,
             "columns": [first, *SLA_COLUMNS],
             "kinds": ["text", "count", "percent", "hours", "hours"],
-            "rows": _sla_rows(reports.sla_compliance_by(key, plays, start, end), label),
+            "rows": _sla_rows(
+                reports.sla_compliance_by(key=key, qs=plays, start=start, end=end), label
+            ),
         }
         for slug, (title, first, key, label) in tables.items()
     }
@@ -503,7 +468,7 @@ def _report_tables(start: datetime, end: datetime) -> dict[str, dict]:
         "title": "SLA compliance by team",
         "columns": ["Team (manager)", *SLA_COLUMNS],
         "kinds": ["text", "count", "percent", "hours", "hours"],
-        "rows": _sla_rows(reports.sla_compliance_by_team(start, end), str),
+        "rows": _sla_rows(reports.sla_compliance_by_team(start=start, end=end), str),
     }
     result["outcomes"] = {
         "title": "Completed plays by outcome",
@@ -511,14 +476,16 @@ def _report_tables(start: datetime, end: datetime) -> dict[str, dict]:
         "kinds": ["text", "count"],
         "rows": [
             [PlayOutcome(r["outcome"]).label if r["outcome"] else "Not given", r["count"]]
-            for r in reports.outcomes(start, end)
+            for r in reports.outcomes(start=start, end=end)
         ],
     }
     result["escalations"] = {
         "title": "Escalations sent per level",
         "columns": ["Levels above the ADR", "Emails"],
         "kinds": ["text", "count"],
-        "rows": [[r["level"], r["count"]] for r in reports.escalations_per_level(start, end)],
+        "rows": [
+            [r["level"], r["count"]] for r in reports.escalations_per_level(start=start, end=end)
+        ],
     }
     result["dismissals"] = {
         "title": "Dismissals by rule",
@@ -526,7 +493,7 @@ def _report_tables(start: datetime, end: datetime) -> dict[str, dict]:
         "kinds": ["text", "text", "count"],
         "rows": [
             [r["rule"] or r["act_now"] or "—", r["reason"], r["count"]]
-            for r in reports.dismissals_by_rule(start, end)
+            for r in reports.dismissals_by_rule(start=start, end=end)
         ],
     }
     return result
@@ -549,8 +516,8 @@ def reports_page(request):
         {
             "form": form,
             "rows": rows,
-            "chart": charts.mqas_chart(rows, period=period),
-            "chart_summary": charts.mqas_summary(rows, period=period),
+            "chart": charts.mqas_chart(rows=rows, period=period),
+            "chart_summary": charts.mqas_summary(rows=rows, period=period),
             "tables": _report_tables(*form.bounds()),
             "query": request.GET.urlencode() or f"period={period}&start={first}&end={last}",
         },

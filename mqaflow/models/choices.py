@@ -5,6 +5,7 @@ lives in admin-edited rows (SeniorityMultiplier, MQAClause, ActNowRule).
 """
 
 from django.db import models
+from django.db.models import Case, IntegerField, Value, When
 
 
 class Funnel(models.IntegerChoices):
@@ -41,6 +42,13 @@ class Seniority(models.TextChoices):
 # How senior a seniority is: 0 for the most senior, as `Seniority` declares them. The one
 # map for the engine (its SQL and ORM measurements) and for the pages that list contacts.
 SENIORITY_RANK: dict[str, int] = {value: rank for rank, value in enumerate(Seniority.values)}
+
+
+def seniority_rank_expression(field: str = "seniority") -> Case:
+    """SENIORITY_RANK as SQL, so queries sort and compare by rank rather than by the
+    values' spelling; a blank or unknown seniority ranks below everyone."""
+    whens = [When(**{field: value}, then=Value(rank)) for value, rank in SENIORITY_RANK.items()]
+    return Case(*whens, default=Value(len(SENIORITY_RANK)), output_field=IntegerField())
 
 
 class MQAStatus(models.TextChoices):

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Aggregate, Case, Count, IntegerField, Max, Min, Q, Sum, Value, When
+from django.db.models import Aggregate, Count, Max, Min, Q, Sum
 
 from mqaflow.models import SENIORITY_RANK, EngagementEvent, Seniority
+from mqaflow.models.choices import seniority_rank_expression
 
 # A contact-less (anonymous) event ranks below everyone.
 ANONYMOUS_RANK = len(SENIORITY_RANK)
@@ -68,13 +69,6 @@ class Figures:
         }
 
 
-def _rank_expression() -> Case:
-    whens = [
-        When(contact__seniority=value, then=Value(rank)) for value, rank in SENIORITY_RANK.items()
-    ]
-    return Case(*whens, default=Value(ANONYMOUS_RANK), output_field=IntegerField())
-
-
 def _base(account_ids: list[int], since: datetime, now: datetime):
     return EngagementEvent.objects.filter(
         account_id__in=account_ids, occurred_at__gte=since, occurred_at__lte=now
@@ -101,7 +95,7 @@ def measure_scopes(
                 f"e{n}": Count("id", filter=inside),
                 f"p{n}": Count("contact_id", distinct=True, filter=inside),
                 f"r{n}": Count("contact__persona", distinct=True, filter=inside),
-                f"s{n}": Min(_rank_expression(), filter=inside),
+                f"s{n}": Min(seniority_rank_expression("contact__seniority"), filter=inside),
             }
         rows = (
             _base(account_ids, since, now)

@@ -99,7 +99,7 @@ def next_step(play, now=None):
     """ "manager told in 3 h 12 min": what happens to a pending play if nobody acts."""
     from plays.reports import next_step as compute
 
-    return compute(play, now or timezone.now())
+    return compute(play=play, now=now or timezone.now())
 
 
 @register.filter

@@ -8,9 +8,16 @@ from django.urls import reverse
 from mqaflow.models import MQARule
 from mqaflow.qualification.engine import accounts_evaluate
 from plays.admin import ladder_errors
-from plays.models import Play, SLAPolicy
+from plays.models import Notice, NoticeStatus, Play, SLAPolicy
 from plays.services import play_start
-from tests.factories import AccountFactory, ContactFactory, EventFactory, OwnerFactory, activity
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    EventFactory,
+    OwnerFactory,
+    activity,
+    qualified_plays,
+)
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -119,6 +126,22 @@ def test_saving_a_policy_with_pending_plays_offers_the_replan(admin_client):
     assert started.due_at == T0 + timedelta(hours=24)  # a started play keeps its deadline
     for play in Play.objects.filter(status="pending"):
         assert play.due_at == T0 + timedelta(hours=8)
+
+
+def test_retry_now_puts_failed_and_unknown_notices_back_for_the_sweep(admin_client):
+    plays = qualified_plays(OwnerFactory(), 3, T0)
+    notices = [Notice.objects.get(play=play) for play in plays]
+    for notice, status in zip(notices, ["failed", "unknown", "sent"], strict=True):
+        Notice.objects.filter(pk=notice.pk).update(status=status, last_error="boom")
+    page = admin_client.post(
+        reverse("admin:plays_notice_changelist"),
+        {"action": "retry_now", "_selected_action": [n.pk for n in notices]},
+        follow=True,
+    )
+    assert "2 notice(s) will be retried by the next sweep." in page.content.decode()
+    after = [Notice.objects.get(pk=n.pk) for n in notices]
+    assert [n.status for n in after] == [NoticeStatus.PENDING, NoticeStatus.PENDING, "sent"]
+    assert [n.last_error for n in after] == ["", "", "boom"]
 
 
 def test_defaults_have_a_first_history_row_and_step_edits_show_in_the_policy_history(

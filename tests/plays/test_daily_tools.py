@@ -280,7 +280,7 @@ def test_board_shows_load_this_week_against_capacity_and_outcomes(world):
     # a Monday, so count what the week holds.
     from plays.reports import week_start
 
-    since = week_start(timezone.now())
+    since = week_start(now=timezone.now())
     received = Play.objects.filter(assignee=world["adr"], created_at__gte=since).count()
     assert f"{received} / 2" in html
     assert ("over capacity" in html) == (received > 2)

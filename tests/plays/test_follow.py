@@ -403,7 +403,10 @@ def test_compliance_not_charged_for_a_managers_dismissal_nor_a_withdrawal(org):
     play_withdraw(play=withdrawn, reason="Account no longer qualifies: test", now=T0)
     play_reassign(play=moved, by=org["mgr"].user, to_owner=org["peer"], now=T0 + timedelta(hours=1))
     figures = sla_compliance_by(
-        "holder_id", Play.objects.all(), T0 - timedelta(days=1), T0 + timedelta(days=2)
+        key="holder_id",
+        qs=Play.objects.all(),
+        start=T0 - timedelta(days=1),
+        end=T0 + timedelta(days=2),
     )
     # Ana: `breached` (late) and her own dismissal (in time); not the manager's dismissal,
     # not the withdrawn play, not the play that was Bo's at the deadline.

@@ -88,6 +88,17 @@ def test_play_detail_shows_everything_an_adr_needs(world):
     assert "Reassign" not in html  # the ADR does not manage their own play
 
 
+def test_play_detail_lists_contacts_most_senior_first(world):
+    account = world["account"]
+    for name, seniority in (("Ivy Ic", "individual"), ("Dan Director", "director")):
+        ContactFactory(account=account, name=name, seniority=seniority, persona="it")
+    html = login(world["adr"]).get(f"/plays/{world['play'].pk}/").content.decode()
+    contacts = html[html.index('id="who"') :]
+    order = [contacts.index(name) for name in ("Jane Doe", "Dan Director", "Ivy Ic")]
+    # By rank (VP, director, individual), not by the values' spelling ("individual" < "vp").
+    assert order == sorted(order)
+
+
 def test_adr_cannot_open_another_adrs_play_and_outside_manager_neither(world):
     url = f"/plays/{world['play'].pk}/"
     assert login(world["other_adr"]).get(url).status_code == 404
