@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -28,6 +26,8 @@ from django.core.mail import mail_admins
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+
+from mqaflow.http import json_post
 
 from .models import (
     EVENT_TYPE_NAMES,
@@ -95,31 +95,6 @@ def delivery_claim(*, delivery_id: int, now: datetime | None = None) -> bool:
     )
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer (3xx), not an instruction to re-POST somewhere else."""
-
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
-def _post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int | None, str]:
-    """POST and return (status code or None, error text)."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            response.read(1024)
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}"
-    except urllib.error.URLError as exc:
-        return None, f"{type(exc.reason).__name__}: {exc.reason}"
-    except (TimeoutError, OSError) as exc:  # a read timeout, a reset connection
-        return None, f"{type(exc).__name__}: {exc}"
-
-
 def delivery_send(*, delivery_id: int) -> str:
     """Send a claimed delivery and record the outcome; returns delivered/retry/failed."""
     delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
@@ -137,7 +112,9 @@ def delivery_send(*, delivery_id: int) -> str:
         "Mqaflow-Delivery-Attempt": str(delivery.attempts),
     }
     started = time.monotonic()
-    code, error = _post(endpoint.url, body, headers, settings.WEBHOOK_TIMEOUT_SECONDS)
+    code, error = json_post(
+        url=endpoint.url, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
+    )
     duration_ms = int((time.monotonic() - started) * 1000)
     return delivery_record_outcome(
         delivery=delivery, code=code, error=error, duration_ms=duration_ms, now=timezone.now()

@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import time as clock
-import urllib.error
-import urllib.request
 from datetime import datetime, time, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -32,6 +30,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+
+from mqaflow.http import json_post
 
 from .claims import release_stale_claims
 from .models import (
@@ -202,24 +202,6 @@ def chat_notices_claim(
     return ids
 
 
-def _post(url: str, payload: dict) -> tuple[int | None, str]:
-    body = json.dumps(payload).encode()
-    request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    timeout = getattr(settings, "CHAT_TIMEOUT_SECONDS", settings.EMAIL_TIMEOUT)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read(1024)
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}"
-    except urllib.error.URLError as exc:
-        return None, f"{type(exc.reason).__name__}: {exc.reason}"
-    except (TimeoutError, OSError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-
-
 def chat_notices_deliver_claimed(*, ids: list[int], now: datetime | None = None) -> str:
     """Send claimed chat notices (one recipient, one channel) as one message."""
     from .notifications import context_for
@@ -262,7 +244,12 @@ def chat_notices_deliver_claimed(*, ids: list[int], now: datetime | None = None)
     items = [context_for(r.notice, plays[r.notice.play_id], now) for r in sendable]
     channel, url = sendable[0].channel, sendable[0].url
     payload = slack_payload(items) if channel == ChatChannel.SLACK else teams_payload(items)
-    code, error = _post(url, payload)
+    code, error = json_post(
+        url=url,
+        body=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        timeout=settings.CHAT_TIMEOUT_SECONDS,
+    )
     return _record(sendable, code=code, error=error, now=now)
 
 

@@ -95,9 +95,10 @@ class SweepResult:
 
 def sweep_budget() -> float:
     """Seconds a sweep may keep claiming: its soft time limit minus two sends' worth."""
-    soft = getattr(settings, "CELERY_TASK_SOFT_TIME_LIMIT", 300) or 300
-    default = max(soft - 2 * settings.EMAIL_TIMEOUT - 10, 10)
-    return float(getattr(settings, "MQAFLOW_SWEEP_BUDGET_SECONDS", default))
+    if settings.MQAFLOW_SWEEP_BUDGET_SECONDS is not None:
+        return float(settings.MQAFLOW_SWEEP_BUDGET_SECONDS)
+    soft = settings.CELERY_TASK_SOFT_TIME_LIMIT or 300
+    return float(max(soft - 2 * settings.EMAIL_TIMEOUT - 10, 10))
 
 
 def escalations_sweep(

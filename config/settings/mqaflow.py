@@ -31,6 +31,12 @@ MQAFLOW_HEALTH_STALE_AFTER = {
     job: timedelta(seconds=int(seconds)) for job, seconds in _health_stale_after_seconds.items()
 }
 
+# Seconds a sweep may keep claiming notices; unset: the task's soft time limit minus two
+# sends' worth (EMAIL_TIMEOUT), so nothing claimed waits behind a stopped task.
+MQAFLOW_SWEEP_BUDGET_SECONDS = env.float("MQAFLOW_SWEEP_BUDGET_SECONDS", default=None)
+# Seconds before a Slack or Teams webhook that does not answer is given up on (and retried).
+CHAT_TIMEOUT_SECONDS = env.float("CHAT_TIMEOUT_SECONDS", default=10)
+
 # --- Outgoing webhooks (integrations/) ------------------------------------------------
 # Seconds before a receiver that does not answer is given up on (and retried later).
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)

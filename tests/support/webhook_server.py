@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class WebhookServer:
     """`script` is a list of answers used in order (the last one repeats): an int status,
     or ("hang", seconds) to wait before answering 200, or ("block", None) to wait until
-    `release` is set."""
+    `release` is set, or ("redirect", url) to answer 307 with that Location."""
 
     def __init__(self, script=(200,)):
         self.script = list(script)
@@ -32,8 +32,13 @@ class WebhookServer:
                 elif isinstance(answer, tuple) and answer[0] == "block":
                     owner.release.wait(60)
                     answer = 200
+                location = None
+                if isinstance(answer, tuple) and answer[0] == "redirect":
+                    answer, location = 307, answer[1]
                 try:
                     self.send_response(answer)
+                    if location:
+                        self.send_header("Location", location)
                     self.send_header("Content-Length", "2")
                     self.end_headers()
                     self.wfile.write(b"ok")
