@@ -6,7 +6,7 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_rules import MQATransitionInline
-from .directory import account_update
+from .directory import account_update, owner_update
 from .models import (
     Account,
     ActivityType,
@@ -45,8 +45,18 @@ class OwnerAdmin(SimpleHistoryAdmin):
         return ", ".join(names) + more
 
     def save_model(self, request, obj, form, change):
-        obj._changed_by = request.user
-        super().save_model(request, obj, form, change)
+        """An edit goes through owner_update, like the API's and the sync's: deactivating
+        an owner moves their open plays on, a manager change is checked for cycles."""
+        if not change:
+            obj._changed_by = request.user
+            super().save_model(request, obj, form, change)
+            return
+        owner_update(
+            owner=obj,
+            by=request.user,
+            **{name: getattr(obj, name) for name in form.changed_data},
+        )
+        obj.refresh_from_db()
 
 
 class ContactInline(admin.TabularInline):

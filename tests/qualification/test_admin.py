@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.models import WebhookEndpoint
-from mqaflow.models import Account, MQAClause, MQARule
+from mqaflow.models import Account, MQAClause, MQARule, Owner
 from plays.admin import policy_preview
 from plays.models import SLAPolicy
 from tests.factories import AccountFactory, UserFactory, org_chart, qualified_play
@@ -139,3 +139,17 @@ def test_turning_an_endpoint_back_on_in_admin_clears_its_failing_streak():
     endpoint.refresh_from_db()
     assert (endpoint.is_active, endpoint.failing_since, endpoint.disabled_at) == (True, None, None)
     assert endpoint.disabled_reason == ""
+
+
+def test_an_owner_deactivated_in_admin_hands_their_open_play_to_the_delegate(
+    django_capture_on_commit_callbacks,
+):
+    org = org_chart("mgr", "adr", "peer")
+    play = qualified_play(org["adr"])
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    changes = {"is_active": False, "delegate": org["peer"].pk}
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_save(Owner, org["adr"], changes, staff)
+    play.refresh_from_db()
+    assert play.assignee == org["peer"]
+    assert play.log_entries.get(kind="reassigned").actor == staff
