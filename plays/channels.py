@@ -241,7 +241,7 @@ def chat_notices_deliver_claimed(*, ids: list[int], now: datetime | None = None)
         )
     if not sendable:
         return "skipped"
-    items = [context_for(r.notice, plays[r.notice.play_id], now) for r in sendable]
+    items = [context_for(notice=r.notice, play=plays[r.notice.play_id], now=now) for r in sendable]
     channel, url = sendable[0].channel, sendable[0].url
     payload = slack_payload(items) if channel == ChatChannel.SLACK else teams_payload(items)
     code, error = json_post(

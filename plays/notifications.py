@@ -32,7 +32,7 @@ def humanize_duration(delta: timedelta) -> str:
     return " ".join(parts) or "less than a minute"
 
 
-def ladder_context(notice: Notice, play: Play, now: datetime, cache: dict | None = None) -> dict:
+def ladder_context(*, notice: Notice, play: Play, now: datetime, cache: dict | None = None) -> dict:
     """Who was told before this notice, and who is told next and when (if anyone): an
     escalation notice names the chain so nobody wonders whether their boss already knows.
 
@@ -79,7 +79,7 @@ def ladder_context(notice: Notice, play: Play, now: datetime, cache: dict | None
     }
 
 
-def context_for(notice: Notice, play: Play, now: datetime, cache: dict | None = None) -> dict:
+def context_for(*, notice: Notice, play: Play, now: datetime, cache: dict | None = None) -> dict:
     recipient_name = notice.recipient.name if notice.recipient else ""
     late = now - play.due_at
     return {
@@ -97,7 +97,7 @@ def context_for(notice: Notice, play: Play, now: datetime, cache: dict | None = 
         "link": play.link,
         "level_label": _level_label(notice),
         "site_url": settings.SITE_URL,
-        **ladder_context(notice, play, now, cache),
+        **ladder_context(notice=notice, play=play, now=now, cache=cache),
     }
 
 
@@ -121,10 +121,10 @@ def _build_message(notices: list[tuple[Notice, Play]], now: datetime) -> EmailMu
     first, play = notices[0]
     cache: dict = {}
     if len(notices) == 1:
-        ctx = context_for(first, play, now, cache)
+        ctx = context_for(notice=first, play=play, now=now, cache=cache)
         subject, text, html = _render(f"emails/{first.kind}", ctx)
     else:
-        items = [context_for(row, p, now, cache) for row, p in notices]
+        items = [context_for(notice=row, play=p, now=now, cache=cache) for row, p in notices]
         ctx = {
             "recipient_name": first.recipient.name if first.recipient else "",
             "items": items,

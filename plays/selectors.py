@@ -210,7 +210,9 @@ def play_history(
 def draft_message(*, play: Play) -> str:
     """The message a play starts with when the ADR sends without typing: the play's own
     message if it has one, else its template's first-touch email."""
-    _subject, body = first_touch_email(play, list(account_contacts(account=play.account)))
+    _subject, body = first_touch_email(
+        play=play, contacts=list(account_contacts(account=play.account))
+    )
     return play.message or body
 
 

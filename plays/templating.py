@@ -16,7 +16,7 @@ class _Blank(defaultdict):
         return "{" + key + "}"
 
 
-def first_touch_email(play: Play, contacts: list[Contact]) -> tuple[str, str]:
+def first_touch_email(*, play: Play, contacts: list[Contact]) -> tuple[str, str]:
     template = play.template
     if template is None:
         return "", ""

@@ -149,7 +149,7 @@ def play_detail(request, pk: int):
     account = play.account
     contacts = list(selectors.account_contacts(account=account))
     timeline = selectors.engagement_timeline(account=account, limit=TIMELINE_LIMIT)
-    subject, body = first_touch_email(play, contacts)
+    subject, body = first_touch_email(play=play, contacts=contacts)
     kept = request.session.pop(f"draft:{play.pk}", None)
     can_work = selectors.can_work(user=request.user, play=play)
     can_manage = selectors.can_manage(user=request.user, play=play)
