@@ -1,5 +1,7 @@
 """Admin for the org, accounts and engagement; rule admin lives in admin_rules.py."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
@@ -22,8 +24,26 @@ from .models.transitions import RecomputeRun
 from .tokens import token_issue
 
 
+class EditedThroughService:
+    """An admin edit goes through the entity's update service, like the API's and the
+    sync's, so it has the same consequences; a new row is saved as admin saves it, with
+    the admin told to the model's signals."""
+
+    def update(self, obj: Any, *, by: Any, changes: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj._changed_by = request.user
+            super().save_model(request, obj, form, change)  # type: ignore[misc]
+            return
+        changes = {name: getattr(obj, name) for name in form.changed_data}
+        self.update(obj, by=request.user, changes=changes)
+        obj.refresh_from_db()
+
+
 @admin.register(Owner)
-class OwnerAdmin(SimpleHistoryAdmin):
+class OwnerAdmin(EditedThroughService, SimpleHistoryAdmin):
     list_display = ["name", "email", "title", "manager", "is_active", "weekly_play_capacity"]
     list_filter = ["is_active", "title"]
     search_fields = ["name", "email", "title"]
@@ -44,19 +64,10 @@ class OwnerAdmin(SimpleHistoryAdmin):
         more = f" and {total - len(names)} more" if total > len(names) else ""
         return ", ".join(names) + more
 
-    def save_model(self, request, obj, form, change):
-        """An edit goes through owner_update, like the API's and the sync's: deactivating
-        an owner moves their open plays on, a manager change is checked for cycles."""
-        if not change:
-            obj._changed_by = request.user
-            super().save_model(request, obj, form, change)
-            return
-        owner_update(
-            owner=obj,
-            by=request.user,
-            **{name: getattr(obj, name) for name in form.changed_data},
-        )
-        obj.refresh_from_db()
+    def update(self, obj: Owner, *, by: Any, changes: dict[str, Any]) -> None:
+        """Deactivating an owner moves their open plays on; a manager change is checked
+        for cycles."""
+        owner_update(owner=obj, by=by, **changes)
 
 
 class ContactInline(admin.TabularInline):
@@ -67,7 +78,7 @@ class ContactInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(SimpleHistoryAdmin):
+class AccountAdmin(EditedThroughService, SimpleHistoryAdmin):
     list_display = [
         "name",
         "domain",
@@ -90,19 +101,10 @@ class AccountAdmin(SimpleHistoryAdmin):
     ]
     inlines = [ContactInline, MQATransitionInline]
 
-    def save_model(self, request, obj, form, change):
-        """An edit goes through account_update, like the API's and the sync's: excluding or
-        re-segmenting re-evaluates the account, an owner change moves its open play."""
-        if not change:
-            obj._changed_by = request.user
-            super().save_model(request, obj, form, change)
-            return
-        account_update(
-            account=obj,
-            by=request.user,
-            **{name: getattr(obj, name) for name in form.changed_data},
-        )
-        obj.refresh_from_db()
+    def update(self, obj: Account, *, by: Any, changes: dict[str, Any]) -> None:
+        """Excluding or re-segmenting re-evaluates the account; an owner change moves its
+        open play."""
+        account_update(account=obj, by=by, **changes)
 
     @admin.display(description="Decision now")
     def why_not_yet(self, obj: Account) -> str:
