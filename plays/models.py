@@ -401,7 +401,28 @@ class NoticeStatus(models.TextChoices):
     UNKNOWN = "unknown", "Unknown (crashed mid-send)"
 
 
-class Notice(models.Model):
+class DeliveryState(models.Model):
+    """The delivery state every message owed to someone shares (a notice's email, its chat
+    messages): claimed once, retried with backoff, resent at most once after a crash
+    (plays.claims, plays.escalation, plays.channels)."""
+
+    status = models.CharField(
+        max_length=20, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    crash_resends = models.PositiveSmallIntegerField(
+        default=0, help_text="Resends after a worker died mid-send (at most one)."
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Notice(DeliveryState):
     """One notice of a play (new play, reminder, escalation step or mention), sent at most
     once; a notice of kind "escalation" is one rung of the escalation-step ladder.
 
@@ -420,17 +441,6 @@ class Notice(models.Model):
     )
     recipient_email = models.EmailField(blank=True)
     due_at = models.DateTimeField()
-    status = models.CharField(
-        max_length=20, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    crash_resends = models.PositiveSmallIntegerField(
-        default=0, help_text="Resends after a worker died mid-send (at most one)."
-    )
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     note = models.TextField(blank=True, help_text="Why this recipient; who was skipped and why.")
     created_at = models.DateTimeField()
 
@@ -579,7 +589,7 @@ class ChatChannel(models.TextChoices):
     TEAMS = "teams", "Microsoft Teams"
 
 
-class ChatNotice(models.Model):
+class ChatNotice(DeliveryState):
     """A notice on a chat channel: sent at most once per (play, step, channel), with the
     same claim, retry and backoff rules as its email (plays.channels)."""
 
@@ -587,18 +597,7 @@ class ChatNotice(models.Model):
     channel = models.CharField(max_length=10, choices=ChatChannel.choices)
     recipient = models.ForeignKey("mqaflow.Owner", on_delete=models.CASCADE, related_name="+")
     url = models.URLField(max_length=500)
-    status = models.CharField(
-        max_length=20, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    crash_resends = models.PositiveSmallIntegerField(
-        default=0, help_text="Resends after a worker died mid-send (at most one)."
-    )
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
     response_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     created_at = models.DateTimeField()
 
     class Meta:
