@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
+from . import admin_rulesets  # noqa: F401  (registers the rule set admin)
 from .admin_rules import MQATransitionInline
 from .directory import account_update, owner_update
 from .models import (

@@ -1,4 +1,10 @@
-"""Admin for the rules that decide MQAs; saving a rule re-evaluates the accounts it covers."""
+"""Admin for the rules that decide MQAs, set by set.
+
+Saving a rule of the live set re-evaluates the accounts it covers; a draft's rules are
+edited with the same forms but evaluate nothing until the draft is promoted, and a retired
+set's rules are read-only. Rule sets themselves (copy, diff, promote) are in
+admin_rulesets.py.
+"""
 
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
@@ -12,19 +18,67 @@ from .models import (
     MQAClause,
     MQARule,
     MQATransition,
+    RuleSet,
+    RuleSetStatus,
     SizeBand,
 )
 from .qualification.scheduling import recompute_request
 from .selectors import rule_accounts
 
 
-class RecomputeOnSave(AdminBase):
-    """After an admin edit commits, re-evaluate the affected accounts (in the worker)."""
+class InRuleSetAdmin(AdminBase):
+    """A rule row of one set: listed and filtered by set, read-only once the set is retired;
+    a new row joins the set the list was filtered to (else the live one)."""
+
+    def get_list_display(self, request):
+        return [*super().get_list_display(request), "rule_set"]
+
+    def get_list_filter(self, request):
+        return ["rule_set", *super().get_list_filter(request)]
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        wanted = request.GET.get("rule_set") or request.GET.get("rule_set__id__exact")
+        found = RuleSet.objects.filter(pk=wanted).first() if str(wanted).isdigit() else None
+        initial.setdefault("rule_set", (found or RuleSet.objects.live()).pk)
+        return initial
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "rule_set"] if obj is not None else fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "rule_set":
+            kwargs["queryset"] = RuleSet.objects.exclude(status=RuleSetStatus.RETIRED)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not obj.rule_set.is_editable:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not obj.rule_set.is_editable:
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+class RecomputeOnSave(InRuleSetAdmin):
+    """After an admin edit of the live set commits, re-evaluate the affected accounts (in
+    the worker); a draft's edits touch nothing live."""
 
     def affected(self, obj):
         return Account.objects.all()
 
     def _recompute(self, request, obj):
+        if not obj.rule_set.is_live:
+            self.message_user(
+                request,
+                f"Saved in the draft “{obj.rule_set.name}”: nothing is re-evaluated until "
+                "it is promoted.",
+                messages.INFO,
+            )
+            return
         ids = list(self.affected(obj).values_list("pk", flat=True))
         recompute_request(account_ids=ids, cause=f"rule change by {request.user.get_username()}")
         self.message_user(
@@ -36,7 +90,8 @@ class RecomputeOnSave(AdminBase):
         self._recompute(request, form.instance)
 
     def delete_model(self, request, obj):
-        ids = list(self.affected(obj).values_list("pk", flat=True))
+        live = obj.rule_set.is_live
+        ids = list(self.affected(obj).values_list("pk", flat=True)) if live else []
         super().delete_model(request, obj)
         recompute_request(account_ids=ids, cause=f"rule change by {request.user.get_username()}")
 

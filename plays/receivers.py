@@ -19,8 +19,8 @@ from .signals import notices_sent
 
 
 @receiver(accounts_qualified, dispatch_uid="plays.create_plays_on_qualification")
-def create_plays(sender, transitions, **kwargs) -> None:
-    plays_create_for(transitions=transitions)
+def create_plays(sender, transitions, **kwargs) -> dict[str, int]:
+    return {"plays": len(plays_create_for(transitions=transitions))}
 
 
 @receiver(account_disqualified, dispatch_uid="plays.withdraw_play_on_disqualification")

@@ -11,6 +11,7 @@ from .accounts import (
 from .choices import SENIORITY_RANK, Funnel, MQAStatus, Persona, Seniority
 from .ops import Heartbeat
 from .rules import ActNowRule, BandwidthPeriod, MQAClause, MQARule, SizeBand
+from .rulesets import ActivityWeight, RuleSet, RuleSetStatus, SeniorityWeight
 from .tokens import ApiToken
 from .transitions import MQATransition
 
@@ -20,6 +21,7 @@ __all__ = [
     "Account",
     "ActNowRule",
     "ActivityType",
+    "ActivityWeight",
     "ApiToken",
     "BandwidthPeriod",
     "Contact",
@@ -32,8 +34,11 @@ __all__ = [
     "MQATransition",
     "Owner",
     "Persona",
+    "RuleSet",
+    "RuleSetStatus",
     "Seniority",
     "SeniorityMultiplier",
+    "SeniorityWeight",
     "SizeBand",
     "normalise_domain",
 ]

@@ -14,12 +14,25 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from .choices import Funnel, Persona, Seniority
+from .rulesets import InRuleSet, RuleSet
 
 
-class SizeBand(models.Model):
+def _rule_set_field(related_name: str) -> models.ForeignKey:
+    return models.ForeignKey(
+        RuleSet,
+        on_delete=models.CASCADE,
+        related_name=related_name,
+        verbose_name="rule set",
+        blank=True,
+        help_text="Empty: the live set.",
+    )
+
+
+class SizeBand(InRuleSet):
     """A company-size band, e.g. small (< 200 employees) and large (>= 200)."""
 
-    slug = models.SlugField(max_length=50, unique=True)
+    rule_set = _rule_set_field("size_bands")
+    slug = models.SlugField(max_length=50)
     name = models.CharField(max_length=100)
     min_employees = models.PositiveIntegerField(default=0)
     max_employees = models.PositiveIntegerField(
@@ -30,6 +43,9 @@ class SizeBand(models.Model):
 
     class Meta:
         ordering = ["min_employees"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule_set", "slug"], name="size_band_slug_per_set")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -39,9 +55,10 @@ class SizeBand(models.Model):
             raise ValidationError({"max_employees": "Must be greater than min employees."})
 
 
-class MQARule(models.Model):
+class MQARule(InRuleSet):
     """Thresholds for one segment; the most specific active rule for an account applies."""
 
+    rule_set = _rule_set_field("rules")
     name = models.CharField(max_length=200)
     funnel = models.PositiveSmallIntegerField(
         choices=Funnel.choices, null=True, blank=True, help_text="Empty: any funnel."
@@ -74,10 +91,16 @@ class MQARule(models.Model):
         return (self.funnel is not None) + (self.size_band_id is not None)
 
     def clean(self) -> None:
+        band = self.size_band if self.size_band_id is not None else None
+        if band is not None and self.rule_set_id and band.rule_set_id != self.rule_set_id:
+            raise ValidationError({"size_band": "Pick a size band of the same rule set."})
         if not self.is_active:
             return
         clash = MQARule.objects.filter(
-            is_active=True, funnel=self.funnel, size_band_id=self.size_band_id
+            rule_set_id=self.rule_set_id,
+            is_active=True,
+            funnel=self.funnel,
+            size_band_id=self.size_band_id,
         ).exclude(pk=self.pk)
         if clash.exists():
             raise ValidationError(
@@ -161,9 +184,10 @@ class MQAClause(models.Model):
             raise ValidationError({"lead_minutes": "Required with min qualified leads."})
 
 
-class ActNowRule(models.Model):
+class ActNowRule(InRuleSet):
     """An action that qualifies an account at once, whatever the segment's thresholds say."""
 
+    rule_set = _rule_set_field("act_now_rules")
     name = models.CharField(max_length=200)
     activity = models.ForeignKey(
         "mqaflow.ActivityType", on_delete=models.PROTECT, related_name="act_now_rules"
@@ -183,9 +207,10 @@ class ActNowRule(models.Model):
         return self.name
 
 
-class BandwidthPeriod(models.Model):
+class BandwidthPeriod(InRuleSet):
     """Scales every threshold for a date range, e.g. ×1.5 in December when ADRs are few."""
 
+    rule_set = _rule_set_field("bandwidth_periods")
     name = models.CharField(max_length=200)
     starts_on = models.DateField()
     ends_on = models.DateField(help_text="Inclusive.")

@@ -71,6 +71,8 @@ class EvaluationResult:
     evaluated: int = 0
     transitions: Sequence[MQATransition] = field(default_factory=list)
     would_change: list[tuple[Account, Decision]] = field(default_factory=list)
+    # What listeners of the qualification signals did, as they counted it ({"plays": 3}).
+    consequences: Counter = field(default_factory=Counter)
 
     def by_funnel(self) -> Counter:
         """(funnel, from → to) counts, for command summaries."""
@@ -152,7 +154,7 @@ def accounts_evaluate(
             (accounts[c.account_id], c.decision) for c in changes if c.account_id in accounts
         ]
         return result
-    result.transitions = _record(changes, now=now, cause=cause)
+    result.transitions, result.consequences = _record(changes, now=now, cause=cause)
     RecomputeRun.objects.create(
         started_at=started,
         finished_at=timezone.now(),
@@ -321,20 +323,22 @@ def _by_rule(account_id: int, funnel: int, band, rulebook: Rulebook, figures_for
 # -- writing ----------------------------------------------------------------------------
 
 
-def _record(changes: list[Change], *, now: datetime, cause: str = "") -> Sequence[MQATransition]:
+def _record(
+    changes: list[Change], *, now: datetime, cause: str = ""
+) -> tuple[Sequence[MQATransition], Counter]:
     """Lock the changed rows, re-check their status and write each transition once."""
     if not changes:
-        return []
+        return [], Counter()
     recorded: Sequence[MQATransition]
     with transaction.atomic():
         if connection.vendor == "postgresql":
             recorded = _write_set_based(changes, now=now, cause=cause)
         else:
             recorded = _write_orm(changes, now=now, cause=cause)
-        _send_signals(recorded)
+        consequences = _send_signals(recorded)
     if recorded:
         logger.info("recorded %d MQA transition(s)", len(recorded))
-    return recorded
+    return recorded, consequences
 
 
 def _transition(change: Change, *, now: datetime, cause: str, pk=None) -> MQATransition:
@@ -371,16 +375,22 @@ def _transition(change: Change, *, now: datetime, cause: str, pk=None) -> MQATra
 _TRANSITION_ATTNAMES = [f.attname for f in MQATransition._meta.concrete_fields]
 
 
-def _send_signals(recorded: Sequence[MQATransition]) -> None:
+def _send_signals(recorded: Sequence[MQATransition]) -> Counter:
+    """Tell the listeners; a listener of `accounts_qualified` may answer with counts of what
+    it did ({"plays": n}), which a promotion preview shows."""
+    consequences: Counter = Counter()
     if accounts_qualified.has_listeners(MQATransition):
         qualified = [t for t in recorded if t.to_status == MQAStatus.MQA]
         if qualified:
-            accounts_qualified.send(sender=MQATransition, transitions=qualified)
+            answers = accounts_qualified.send(sender=MQATransition, transitions=qualified)
+            for _, answer in answers:
+                if isinstance(answer, dict):
+                    consequences.update(answer)
     listened = account_qualified.has_listeners(MQATransition) or account_disqualified.has_listeners(
         MQATransition
     )
     if not listened:  # do not build 60,000 transition objects to tell nobody
-        return
+        return consequences
     for transition in recorded:
         signal = (
             account_qualified
@@ -391,6 +401,7 @@ def _send_signals(recorded: Sequence[MQATransition]) -> None:
         )
         if signal is not None:
             signal.send(sender=MQATransition, transition=transition)
+    return consequences
 
 
 def _write_orm(changes: list[Change], *, now: datetime, cause: str) -> list[MQATransition]:

@@ -13,7 +13,18 @@ from decimal import Decimal
 
 from django.db.models import Q
 
-from mqaflow.models import ActNowRule, BandwidthPeriod, MQAClause, MQARule, SizeBand
+from mqaflow.models import (
+    ActivityType,
+    ActivityWeight,
+    ActNowRule,
+    BandwidthPeriod,
+    MQAClause,
+    MQARule,
+    RuleSet,
+    SeniorityMultiplier,
+    SeniorityWeight,
+    SizeBand,
+)
 
 from .measure import Figures, Scope
 
@@ -32,6 +43,44 @@ class Bandwidth:
 
 
 NO_BANDWIDTH = Bandwidth(Decimal(1), "")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """A rule set's activity minutes and seniority multipliers.
+
+    `stored` is true when they are the weights events were credited with at ingest (the
+    live set's, or a copy left unchanged): the stored minutes can then be summed as they
+    are; otherwise minutes are measured as activity minutes × multiplier of each event.
+    """
+
+    activity: dict[int, Decimal]
+    seniority: dict[str, Decimal]
+    stored: bool
+
+
+def live_weights() -> Weights:
+    return Weights(
+        activity=dict(ActivityType.objects.values_list("pk", "minutes")),
+        seniority=dict(SeniorityMultiplier.objects.values_list("seniority", "multiplier")),
+        stored=True,
+    )
+
+
+def rule_set_weights(rule_set: RuleSet) -> Weights:
+    """The set's own weights over the live ones (an activity type added since it was
+    copied counts with its live minutes)."""
+    live = live_weights()
+    if rule_set.is_live:
+        return live
+    activity = live.activity | dict(
+        ActivityWeight.objects.filter(rule_set=rule_set).values_list("activity_id", "minutes")
+    )
+    seniority = live.seniority | dict(
+        SeniorityWeight.objects.filter(rule_set=rule_set).values_list("seniority", "multiplier")
+    )
+    same = activity == live.activity and seniority == live.seniority
+    return Weights(activity=activity, seniority=seniority, stored=same)
 
 
 def clause_scope(clause: MQAClause) -> Scope:
@@ -102,26 +151,35 @@ class ClauseCheck:
 
 
 class Rulebook:
-    """Active rules, size bands and bandwidth for one evaluation date."""
+    """Active rules, size bands, bandwidth and weights of one rule set (the live one unless
+    told) for one evaluation date."""
 
-    def __init__(self, on: date) -> None:
-        self.bands = list(SizeBand.objects.order_by("min_employees"))
+    def __init__(self, on: date, rule_set: RuleSet | None = None) -> None:
+        self.rule_set = rule_set if rule_set is not None else RuleSet.objects.live()
+        in_set = Q(rule_set=self.rule_set)
+        self.bands = list(SizeBand.objects.filter(in_set).order_by("min_employees"))
         rules = (
-            MQARule.objects.filter(is_active=True)
+            MQARule.objects.filter(in_set, is_active=True)
             .select_related("size_band")
             .prefetch_related("clauses")
         )
         self.rules = sorted(rules, key=lambda r: -r.specificity)
-        self.act_now_rules = list(
-            ActNowRule.objects.filter(is_active=True).select_related("activity").order_by("pk")
-        )
+        act_now = ActNowRule.objects.filter(in_set, is_active=True).select_related("activity")
+        self.act_now_rules = list(act_now.order_by("pk"))
         period = (
-            BandwidthPeriod.objects.filter(Q(starts_on__lte=on) & Q(ends_on__gte=on))
+            BandwidthPeriod.objects.filter(in_set, starts_on__lte=on, ends_on__gte=on)
             .order_by("-factor")
             .first()
         )
         self.bandwidth = Bandwidth(period.factor, period.name) if period else NO_BANDWIDTH
         self._checks: dict[int, ClauseCheck] = {}
+        self._weights: Weights | None = None
+
+    @property
+    def weights(self) -> Weights:
+        if self._weights is None:
+            self._weights = rule_set_weights(self.rule_set)
+        return self._weights
 
     def check(self, clause: MQAClause) -> ClauseCheck:
         """The clause's thresholds under this rulebook's bandwidth, computed once."""

@@ -158,6 +158,21 @@ class DecisionQuery:
         params.append(list(account_ids))
         return f" AND {column} = ANY(%s::bigint[])"
 
+    def _minutes(self) -> str:
+        """An event's credited minutes under the rule set's weights: stored at ingest for
+        the live weights, else activity minutes × seniority multiplier as ingest rounds it."""
+        weights = self.rulebook.weights
+        if weights.stored:
+            return "e.minutes"
+        activity = " ".join(
+            f"WHEN {int(pk)} THEN {_dec(m)}" for pk, m in sorted(weights.activity.items())
+        )
+        seniority = " ".join(
+            f"WHEN {_str(s)} THEN {_dec(m)}" for s, m in sorted(weights.seniority.items())
+        )
+        multiplier = f"CASE c.seniority {seniority} ELSE 1 END" if seniority else "1"
+        return f"ROUND((CASE e.activity_id {activity} ELSE 0 END) * ({multiplier}), 2)"
+
     def _rank(self) -> str:
         whens = " ".join(f"WHEN {_str(v)} THEN {rank}" for v, rank in SENIORITY_RANK.items())
         return f"CASE c.seniority {whens} ELSE {ANONYMOUS_RANK} END"
@@ -166,10 +181,11 @@ class DecisionQuery:
 
     def _family_sql(self, family: Family, ids: Sequence[int] | None, params: list) -> str:
         widest = max(family.windows)
+        minutes = self._minutes()
         per_contact = []
         for w in family.windows:
             inside = f"e.occurred_at >= {self._since(w)}"
-            per_contact.append(f"SUM(CASE WHEN {inside} THEN e.minutes END) AS m{w}")
+            per_contact.append(f"SUM(CASE WHEN {inside} THEN {minutes} END) AS m{w}")
             per_contact.append(f"COUNT(CASE WHEN {inside} THEN 1 END) AS n{w}")
         where = f"e.occurred_at >= {self._since(widest)} AND e.occurred_at <= {self._at(self.now)}"
         if family.personas:
