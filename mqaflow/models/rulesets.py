@@ -114,15 +114,15 @@ class InRuleSet(models.Model):
     class Meta:
         abstract = True
 
-    def clean_fields(self, exclude=None) -> None:
-        if self.rule_set_id is None:
-            self.rule_set_id = live_rule_set_pk()
-        super().clean_fields(exclude)
-
     def save(self, *args, **kwargs) -> None:
         if self.rule_set_id is None:
             self.rule_set_id = live_rule_set_pk()
         super().save(*args, **kwargs)
+
+    def clean_fields(self, exclude=None) -> None:
+        if self.rule_set_id is None:
+            self.rule_set_id = live_rule_set_pk()
+        super().clean_fields(exclude)
 
 
 class ActivityWeight(models.Model):
