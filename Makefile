@@ -92,7 +92,7 @@ lint: install
 # plugin reads config.settings.test, so the database URL must parse; nothing connects).
 typecheck: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 typecheck: install
-	$(BIN)/mypy mqaflow plays config integrations
+	$(BIN)/mypy mqaflow plays config integrations tuning
 
 format: install
 	$(BIN)/ruff check --fix .

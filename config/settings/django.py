@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "mqaflow",
     "plays",
     "integrations",
+    "tuning",
     "config.apps.ProjectConfig",  # installs the periodic tasks of every app after migrate
 ]
 

@@ -10,13 +10,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # package → packages it must never import (directly or inside a function)
 FORBIDDEN = {
-    "mqaflow": {"plays", "integrations", "config"},
-    "plays": {"integrations", "config"},
-    "integrations": {"config"},
+    "mqaflow": {"plays", "integrations", "tuning", "config"},
+    "plays": {"integrations", "tuning", "config"},
+    "integrations": {"tuning", "config"},
+    "tuning": {"integrations", "config"},
 }
 # The models of every app, and what they may import of the project: other models, the
 # signals they send and the validators their fields use; nothing that builds on models.
-MODELS = ["mqaflow/models", "plays/models.py", "integrations/models.py"]
+MODELS = ["mqaflow/models", "plays/models.py", "integrations/models.py", "tuning/models"]
 BELOW_MODELS = {"models", "signals", "validation"}
 
 

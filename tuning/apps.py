@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class TuningConfig(AppConfig):
+    """The tuning lab: backtests of a rule set on history, the scorecard, the weekly digest."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "tuning"

@@ -1,0 +1,2 @@
+"""The tuning lab's records: backtest runs (backtests.py) and digest subscriptions
+(digests.py)."""
