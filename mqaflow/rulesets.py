@@ -34,6 +34,7 @@ from mqaflow.models import (
 )
 from mqaflow.qualification.engine import accounts_evaluate
 from mqaflow.qualification.rulebook import rule_set_weights
+from mqaflow.qualification.shadow import shadow_reset
 from mqaflow.reweight import events_reweight
 
 PROMOTED = "rule set promoted"
@@ -267,6 +268,8 @@ def _promote(*, rule_set: RuleSet, user: User, now: datetime | None) -> Promotio
     target.status = RuleSetStatus.LIVE
     target.promoted_at = now
     target.promoted_by = _user(user)
+    target.shadow = False  # only drafts run in shadow
+    shadow_reset(rule_set=target)
     target._change_reason = f"promoted, replacing “{previous.name}”"
     target.save()
     result = accounts_evaluate(now=now, cause=PROMOTED)

@@ -13,7 +13,7 @@ from .ops import Heartbeat
 from .rules import ActNowRule, BandwidthPeriod, MQAClause, MQARule, SizeBand
 from .rulesets import ActivityWeight, RuleSet, RuleSetStatus, SeniorityWeight
 from .tokens import ApiToken
-from .transitions import MQATransition
+from .transitions import MQATransition, ShadowStatus, ShadowTransition
 
 __all__ = [
     "MAX_CHAIN_DEPTH",
@@ -39,6 +39,8 @@ __all__ = [
     "Seniority",
     "SeniorityMultiplier",
     "SeniorityWeight",
+    "ShadowStatus",
+    "ShadowTransition",
     "SizeBand",
     "normalise_domain",
 ]

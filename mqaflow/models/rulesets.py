@@ -13,6 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -90,6 +91,10 @@ class RuleSet(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_status_display().lower()})"
+
+    def clean(self) -> None:
+        if self.shadow and self.status != RuleSetStatus.DRAFT:
+            raise ValidationError({"shadow": "Only a draft can run in shadow."})
 
     @property
     def is_live(self) -> bool:

@@ -75,3 +75,68 @@ class RecomputeRun(models.Model):
     @property
     def duration_ms(self) -> int:
         return round((self.finished_at - self.started_at).total_seconds() * 1000)
+
+
+class ShadowTransition(models.Model):
+    """A change of status a draft in shadow would have made: decided at every recompute
+    like the live rules, recorded here only (no account field, no play, no email), so the
+    scorecard can compare the draft with the live set on fresh data."""
+
+    rule_set = models.ForeignKey(
+        "mqaflow.RuleSet", on_delete=models.CASCADE, related_name="shadow_transitions"
+    )
+    account = models.ForeignKey(
+        "mqaflow.Account", on_delete=models.CASCADE, related_name="shadow_transitions"
+    )
+    from_status = models.CharField(max_length=20, choices=MQAStatus.choices)
+    to_status = models.CharField(max_length=20, choices=MQAStatus.choices)
+    at = models.DateTimeField()
+    rule = models.ForeignKey(
+        "mqaflow.MQARule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    clause = models.ForeignKey(
+        "mqaflow.MQAClause", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    act_now_rule = models.ForeignKey(
+        "mqaflow.ActNowRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    funnel = models.PositiveSmallIntegerField()
+    size_band = models.CharField(max_length=50, blank=True)
+    figures = models.JSONField(default=dict, blank=True)
+    explanation = models.TextField(blank=True)
+    cause = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = "shadow transition"
+        indexes = [
+            models.Index(fields=["rule_set", "to_status", "at"], name="shadow_set_status_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"[shadow] {self.account} {self.from_status} → {self.to_status} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ShadowStatus(models.Model):
+    """An account's status under a draft in shadow, what its next decision is compared
+    with (an account without a row is "not qualified", as a new account is). Seeded from
+    the live statuses the first time the draft runs in shadow, so the draft starts where
+    the live set is and records only where it departs from it."""
+
+    rule_set = models.ForeignKey(
+        "mqaflow.RuleSet", on_delete=models.CASCADE, related_name="shadow_statuses"
+    )
+    account = models.ForeignKey("mqaflow.Account", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=20, choices=MQAStatus.choices)
+
+    class Meta:
+        verbose_name = "shadow status"
+        verbose_name_plural = "shadow statuses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule_set", "account"], name="shadow_status_once_per_account"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} under {self.rule_set_id}: {self.status}"

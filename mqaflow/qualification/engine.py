@@ -10,6 +10,8 @@ locked in id order and updated, each change gets an `MQATransition` row and one 
 two recomputes racing on the same account record it once. On PostgreSQL the writes are
 set-based (a temporary table filled by COPY, then one UPDATE and two INSERT … SELECT);
 elsewhere (SQLite, the demo) they go through the ORM. Each run leaves a `RecomputeRun` row.
+Then every draft in shadow decides the same accounts and records its would-be transitions
+only (`shadow.py`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from mqaflow.signals import account_disqualified, account_qualified, accounts_qu
 from . import explain
 from .measure import Figures, Scope, measure_act_now, measure_scopes
 from .rulebook import Rulebook, act_now_scope, clause_scope
+from .shadow import shadows_evaluate
 from .sql import ACCOUNTS, DecisionQuery, Row
 from .writes import accounts_write_state
 
@@ -155,6 +158,8 @@ def accounts_evaluate(
         ]
         return result
     result.transitions, result.consequences = _record(changes, now=now, cause=cause)
+    if ids != []:  # the drafts in shadow decide the same accounts at the same moment
+        shadows_evaluate(account_ids=ids, now=now, cause=cause)
     RecomputeRun.objects.create(
         started_at=started,
         finished_at=timezone.now(),
