@@ -114,7 +114,8 @@ class ShadowTransition(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"[shadow] {self.account} {self.from_status} → {self.to_status} at {self.at:%Y-%m-%d %H:%M}"
+        change = f"{self.from_status} → {self.to_status}"
+        return f"[shadow] {self.account} {change} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class ShadowStatus(models.Model):
