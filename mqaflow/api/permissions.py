@@ -26,6 +26,7 @@ VIEW_SCOPES: dict[str, tuple[str, str] | None] = {
     "AccountViewSet": DIRECTORY,
     "ContactViewSet": DIRECTORY,
     "EventsView": ("ingest", "ingest"),
+    "OpportunitiesView": DIRECTORY,
     "MQAHistoryView": DIRECTORY,
     "MQAReportView": DIRECTORY,
     "PlayViewSet": PLAYS,
