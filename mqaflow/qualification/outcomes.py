@@ -79,6 +79,18 @@ def _window_opportunities(*, days: int) -> QuerySet[Opportunity]:
     ).order_by()
 
 
+def _conversion_expressions(*, days: int) -> tuple[Exists, Coalesce]:
+    """`converted` and `pipeline` of the outer transition, as SQL expressions."""
+    if days < 1:
+        raise ValueError("days must be at least 1.")
+    window = _window_opportunities(days=days)
+    total = window.values("account").annotate(total=Sum("amount")).values("total")
+    pipeline = Coalesce(
+        Subquery(total, output_field=_MONEY), Value(Decimal(0)), output_field=_MONEY
+    )
+    return Exists(window), pipeline
+
+
 def conversion_annotate(
     transitions: QuerySet[MQATransition], *, days: int
 ) -> QuerySet[MQATransition]:
@@ -86,16 +98,8 @@ def conversion_annotate(
 
     Meant for transitions to "mqa" (`mqa_transitions()`); any transition's `at` is taken as
     the moment it is measured from."""
-    if days < 1:
-        raise ValueError("days must be at least 1.")
-    window = _window_opportunities(days=days)
-    total = window.values("account").annotate(total=Sum("amount")).values("total")
-    return transitions.annotate(
-        converted=Exists(window),
-        pipeline=Coalesce(
-            Subquery(total, output_field=_MONEY), Value(Decimal(0)), output_field=_MONEY
-        ),
-    )
+    converted, pipeline = _conversion_expressions(days=days)
+    return transitions.annotate(converted=converted, pipeline=pipeline)
 
 
 def mqa_transitions() -> QuerySet[MQATransition]:
@@ -120,11 +124,12 @@ def conversion_summary(
 ) -> ConversionSummary:
     """How many of these qualifications (default: all) converted, and their pipeline, in one
     aggregate query."""
-    qs = conversion_annotate(mqa_transitions() if transitions is None else transitions, days=days)
+    qs = mqa_transitions() if transitions is None else transitions
+    converted, pipeline = _conversion_expressions(days=days)
     figures = qs.order_by().aggregate(
         mqas=Count("pk"),
-        converted=Count("pk", filter=Q(converted=True)),
-        pipeline=Sum("pipeline"),
+        converted=Count("pk", filter=Q(converted)),
+        pipeline=Sum(pipeline, output_field=_MONEY),
     )
     return ConversionSummary(
         mqas=figures["mqas"],
