@@ -2,18 +2,26 @@
 one or a batch, all or nothing (400 naming index and field, nothing stored), with history;
 and the same from files with `import_csv opportunities`."""
 
+from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import override_settings
+from django.test import Client, override_settings
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from mqaflow.models import Opportunity
 from mqaflow.tokens import token_issue
-from tests.factories import AccountFactory, OpportunityFactory, UserFactory
+from tests.factories import (
+    AccountFactory,
+    OpportunityFactory,
+    UserFactory,
+    org_chart,
+    qualified_play,
+)
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/opportunities/"
@@ -217,3 +225,65 @@ def test_import_csv_with_a_bad_row_stores_nothing(tmp_path, acme):
     message = str(failure.value)
     assert "line 3: amount:" in message and "line 3: won:" in message
     assert not Opportunity.objects.exists()
+
+
+@pytest.fixture
+def play_with_opportunities():
+    adr = org_chart("mgr", "adr")["adr"]
+    play = qualified_play(adr, domain="deal.example")
+    OpportunityFactory(
+        account=play.account,
+        external_id="006-A",
+        name="Platform rollout",
+        stage="negotiation",
+        amount=Decimal("48000"),
+        currency="EUR",
+    )
+    OpportunityFactory(
+        account=play.account,
+        name="Pilot",
+        stage="closed lost",
+        amount=None,
+        won=False,
+        created_at=play.created_at - timedelta(days=40),
+        closed_at=play.created_at - timedelta(days=2),
+    )
+    OpportunityFactory(name="Someone else's deal")
+    return adr, play
+
+
+def test_the_play_page_lists_the_accounts_opportunities(play_with_opportunities):
+    adr, play = play_with_opportunities
+    client = Client()
+    client.force_login(adr.user)
+    html = client.get(f"/plays/{play.pk}/").content.decode()
+    assert "Opportunities" in html
+    assert "Platform rollout" in html and "negotiation" in html and "48,000.00 EUR" in html
+    assert "Pilot" in html and "lost" in html
+    assert "Someone else" not in html
+
+
+def test_the_play_api_shows_the_accounts_opportunities(api_client, play_with_opportunities):
+    _, play = play_with_opportunities
+    listed = api_client.get("/api/v1/plays/").json()["results"]
+    one = api_client.get(f"/api/v1/plays/{play.pk}/").json()
+    for body in (next(p for p in listed if p["id"] == play.pk), one):
+        assert [o["name"] for o in body["opportunities"]] == ["Platform rollout", "Pilot"]
+        first = body["opportunities"][0]
+        assert first["id"] == "006-A" and first["amount"] == "48000.00" and first["won"] is None
+
+
+def test_admin_lists_filters_searches_and_shows_history(acme):
+    admin_user = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin_user)
+    row = OpportunityFactory(account=acme, name="Rollout", stage="proposal", won=True)
+    OpportunityFactory(name="Elsewhere")
+    url = reverse("admin:mqaflow_opportunity_changelist")
+    page = client.get(url, {"q": "acme.com", "won__exact": "1", "stage": "proposal"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Rollout" in html and "Elsewhere" not in html
+    history = client.get(reverse("admin:mqaflow_opportunity_history", args=[row.pk]))
+    assert history.status_code == 200
+    assert client.get(reverse("admin:mqaflow_opportunity_add")).status_code == 403
