@@ -90,7 +90,10 @@ class TokenScopePermission(BasePermission):
 
 
 class DirectoryPermission(TokenScopePermission):
-    message = "Only admins and integration tokens may change owners, accounts, contacts and events."
+    message = (
+        "Only admins and integration tokens may change owners, accounts, contacts, "
+        "opportunities and events."
+    )
 
     def has_permission(self, request, view) -> bool:
         user = request.user
