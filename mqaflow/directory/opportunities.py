@@ -266,6 +266,8 @@ class OpportunityUpsert(UpsertSpec[Opportunity]):
             for index, row in rows.items():
                 if row is None and parsed[index]["id"] in raced:
                     errors.add(index, "id", "Stored meanwhile by another request; send again.")
+            if not errors:
+                raise
             return result
         bulk_update_with_history(
             changed,
