@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mqaflow', '0013_owner_and_contact_external_ids'),
+        ('mqaflow', '0014_rule_sets'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
