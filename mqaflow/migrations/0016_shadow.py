@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mqaflow', '0014_rule_sets'),
+        ('mqaflow', '0015_opportunities'),
     ]
 
     operations = [
