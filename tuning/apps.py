@@ -6,3 +6,7 @@ class TuningConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "tuning"
+
+    def ready(self) -> None:
+        # Celery autodiscovers `tasks` modules only; the digest's task lives apart.
+        from . import digest_tasks  # noqa: F401

@@ -8,7 +8,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from config.schedules import PERIODIC_TASKS, schedules_install
+from config.schedules import CRONTAB_TASKS, PERIODIC_TASKS, schedules_install
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def test_the_migrations_install_the_periodic_tasks_of_schedules_install():
 
 def test_schedules_install_creates_what_is_missing_and_keeps_an_admins_edit():
     PeriodicTask.objects.all().delete()
-    assert schedules_install() == [name for name, _, _ in PERIODIC_TASKS]
+    assert schedules_install() == [name for name, _, _ in PERIODIC_TASKS + CRONTAB_TASKS]
     assert installed() == set(PERIODIC_TASKS)
     slower, _ = IntervalSchedule.objects.get_or_create(every=300, period="seconds")
     sweep_name = PERIODIC_TASKS[2][0]
@@ -54,3 +54,11 @@ def test_every_migrate_installs_a_periodic_task_that_is_missing():
     PeriodicTask.objects.filter(name="Webhooks sweep").delete()
     call_command("migrate", verbosity=0)
     assert installed() == set(PERIODIC_TASKS)
+
+
+def test_the_weekly_digest_runs_on_monday_at_eight_in_the_time_zone(settings):
+    task = PeriodicTask.objects.select_related("crontab").get(name="Weekly tuning digest")
+    assert task.task == "tuning.digest_tasks.digest_send" and task.enabled
+    cron = task.crontab
+    assert (cron.minute, cron.hour, cron.day_of_week) == ("0", "8", "1")
+    assert str(cron.timezone) == settings.TIME_ZONE
