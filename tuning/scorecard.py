@@ -92,7 +92,9 @@ class RuleRow:
 
     @property
     def sla_rate(self) -> float | None:
-        return self.started_in_sla / self.plays if self.plays else None
+        if not self.plays or self.started_in_sla is None:
+            return None
+        return self.started_in_sla / self.plays
 
     @property
     def dismissed_total(self) -> int:

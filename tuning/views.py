@@ -45,7 +45,9 @@ def scorecard_page(request: HttpRequest) -> HttpResponse:
             for message in found
         ]
         return render(request, "tuning/scorecard.html", context, status=400)
-    start, end = report_bounds(bounds["from"], bounds["to"])
+    first, last = bounds["from"], bounds["to"]
+    assert first is not None and last is not None  # filled by `defaults`
+    start, end = report_bounds(first, last)
     context["scores"] = scorecard.scorecard_build(start=start, end=end)
     return render(request, "tuning/scorecard.html", context)
 
