@@ -25,7 +25,7 @@ from django.utils import timezone
 from mqaflow.models import MQAStatus, RuleSet, RuleSetStatus, ShadowStatus, ShadowTransition
 
 from .rulebook import Rulebook
-from .sql import ACCOUNTS, DecisionQuery, _str
+from .sql import ACCOUNTS, DecisionQuery
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class ShadowQuery(DecisionQuery):
         self, account_ids: Sequence[int] | None = None, *, changed_only: bool = True
     ) -> tuple[str, list, list[str]]:
         inner, params, figures = super().statement(account_ids, changed_only=False)
-        old = f"COALESCE(s.status, {_str(UNSEEN)})"
+        old = "COALESCE(s.status, %s)"
         columns = ", ".join(
             [
                 "d.id",
@@ -69,10 +69,12 @@ class ShadowQuery(DecisionQuery):
         )
         sql = (
             f"SELECT {columns} FROM ({inner}) d LEFT JOIN {SHADOW_STATUSES} s "
-            f"ON s.account_id = d.id AND s.rule_set_id = {int(self.rule_set_id)}"
+            f"ON s.account_id = d.id AND s.rule_set_id = %s"
             + (f" WHERE d.status <> {old}" if changed_only else "")
         )
-        return sql, params, figures
+        # Parameters in textual order: the select list, the inner statement's, the join's.
+        after = [self.rule_set_id, UNSEEN] if changed_only else [self.rule_set_id]
+        return sql, [UNSEEN, *params, *after], figures
 
 
 def shadow_drafts() -> list[RuleSet]:
@@ -84,11 +86,18 @@ def shadows_evaluate(
     *, account_ids: Sequence[int] | None, now: datetime, cause: str = ""
 ) -> dict[int, int]:
     """Decide every draft in shadow for these accounts (all when None); returns
-    {rule set id: shadow transitions recorded}. One query when no draft is in shadow."""
-    return {
-        draft.pk: shadow_evaluate(rule_set=draft, account_ids=account_ids, now=now, cause=cause)
-        for draft in shadow_drafts()
-    }
+    {rule set id: shadow transitions recorded}. One query when no draft is in shadow; a
+    draft that fails is logged and skipped, the live run already recorded."""
+    recorded = {}
+    for draft in shadow_drafts():
+        try:
+            with transaction.atomic():  # a failing draft rolls back alone
+                recorded[draft.pk] = shadow_evaluate(
+                    rule_set=draft, account_ids=account_ids, now=now, cause=cause
+                )
+        except Exception:  # a draft under trial must never stop the live rules' run
+            logger.exception("shadow evaluation of rule set %s failed", draft.pk)
+    return recorded
 
 
 def shadow_evaluate(

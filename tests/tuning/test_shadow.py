@@ -113,3 +113,23 @@ def test_only_drafts_run_in_shadow_and_promotion_ends_it(org):
     assert (draft.status, draft.shadow) == ("live", False)
     assert not ShadowStatus.objects.filter(rule_set=draft).exists()
     assert ShadowTransition.objects.filter(rule_set=draft).exists()  # kept for the scorecard
+
+
+def test_a_failing_draft_does_not_stop_the_live_run(org, monkeypatch, caplog):
+    from mqaflow.qualification import shadow
+
+    shadow_draft()
+
+    def broken(**kwargs):
+        raise RuntimeError("bad draft")
+
+    monkeypatch.setattr(shadow, "shadow_evaluate", broken)
+    play_account = AccountFactory(owner=org["adr"])
+    EventFactory(
+        account=play_account,
+        contact=ContactFactory(account=play_account),
+        activity=activity("demo_request"),
+    )
+    result = accounts_evaluate(account_ids=[play_account.pk])
+    assert [t.to_status for t in result.transitions] == ["mqa"]
+    assert "shadow evaluation of rule set" in caplog.text
