@@ -124,3 +124,9 @@ def test_the_digest_covers_last_week(world):
         monday(-1).date() + timedelta(days=6),
     )
     assert digest.mqas == 20 and [s.flag for s in digest.flagged] == ["over"]
+    AccountFactory(owner=world["org"]["mgr"], funnel=2, employees=500)  # capacity, no MQAs
+    flagged = digest_build(now=monday()).flagged
+    assert [(s.funnel, s.size_band, s.mqas, s.flag) for s in flagged] == [
+        (1, "large", 14, "over"),
+        (2, "large", 0, "under"),
+    ]

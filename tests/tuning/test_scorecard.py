@@ -129,6 +129,7 @@ def test_the_page_shows_both_sets_to_staff_and_managers_only(world, client):
     assert page.status_code == 200
     body = page.content.decode()
     assert "Lower bar (shadow)" in body and "(live)" in body and "240+ min" in body
+    assert "Email me the weekly tuning digest" in body
     assert 'href="/tuning/"' in body  # the navigation links it
     staff = UserFactory(is_staff=True)
     assert login(staff).get("/tuning/").status_code == 200
