@@ -22,7 +22,7 @@ from .models import (
 )
 from .models.accounts import MQA_STATE_FIELDS
 from .models.tokens import SCOPES
-from .models.transitions import RecomputeRun
+from .models.transitions import RecomputeRun, ShadowTransition
 from .tokens import token_issue
 
 
@@ -135,6 +135,24 @@ class RecomputeRunAdmin(admin.ModelAdmin):
     list_filter = ["scope", "cause"]
     date_hierarchy = "started_at"
     readonly_fields = [f.name for f in RecomputeRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ShadowTransition)
+class ShadowTransitionAdmin(admin.ModelAdmin):
+    """What a draft in shadow would have changed; written by the engine only."""
+
+    list_display = ["at", "rule_set", "account", "from_status", "to_status", "funnel", "cause"]
+    list_filter = ["rule_set", "to_status", "funnel"]
+    list_select_related = ["rule_set", "account"]
+    search_fields = ["account__domain", "account__name"]
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in ShadowTransition._meta.fields]
 
     def has_add_permission(self, request):
         return False
