@@ -86,7 +86,7 @@ def install(apps, schema_editor):
     for funnel, (_, window, minutes, people, personas, seniority) in CLAUSES.items():
         for slug in ("large", "small"):
             rule = MQARule.objects.filter(
-                funnel=funnel, size_band__slug=slug, is_active=True
+                rule_set__status="live", funnel=funnel, size_band__slug=slug, is_active=True
             ).first()
             name = clause_name(funnel, small=slug == "small")
             if rule is None or MQAClause.objects.filter(rule=rule, name=name).exists():
@@ -125,6 +125,6 @@ def uninstall(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("mqaflow", "0013_owner_and_contact_external_ids")]
+    dependencies = [("mqaflow", "0015_opportunities")]
 
     operations = [migrations.RunPython(install, uninstall)]
