@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mqaflow', '0015_opportunities'),
+        ('mqaflow', '0016_worked_example_defaults'),
     ]
 
     operations = [
