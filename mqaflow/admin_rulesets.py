@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import ActivityWeight, RuleSet, RuleSetStatus, SeniorityWeight
+from .qualification.shadow import shadow_reset
 from .rulesets import RuleSetError, rule_set_copy, rule_set_diff, rule_set_promote
 
 # The rule changelists a set's page links to, each filtered to the set.
@@ -99,6 +100,11 @@ class RuleSetAdmin(SimpleHistoryAdmin):
         if obj is not None and obj.status == RuleSetStatus.LIVE:
             fields.append("shadow")  # only a draft runs in shadow
         return fields
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "shadow" in form.changed_data and obj.shadow:
+            shadow_reset(rule_set=obj)  # back in shadow: start again from the live statuses
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         rule_set = self.get_object(request, object_id)

@@ -133,3 +133,26 @@ def test_a_failing_draft_does_not_stop_the_live_run(org, monkeypatch, caplog):
     result = accounts_evaluate(account_ids=[play_account.pk])
     assert [t.to_status for t in result.transitions] == ["mqa"]
     assert "shadow evaluation of rule set" in caplog.text
+
+
+def test_put_back_in_shadow_in_admin_a_draft_starts_again_from_live(org, admin_client):
+    from django.urls import reverse
+
+    now = timezone.now()
+    draft = shadow_draft()
+    account = warm_account(org["adr"], now)
+    accounts_evaluate(account_ids=[account.pk], now=now)
+    assert ShadowStatus.objects.filter(rule_set=draft).exists()
+    url = reverse("admin:mqaflow_ruleset_change", args=[draft.pk])
+    form = {"name": draft.name, "description": "", "conversion_days": 90}
+    weights = {
+        f"{prefix}-{key}": value
+        for prefix in ("activity_weights", "seniority_weights")
+        for key, value in {"TOTAL_FORMS": 0, "INITIAL_FORMS": 0}.items()
+    }
+    admin_client.post(url, {**form, **weights})  # shadow off
+    draft.refresh_from_db()
+    assert not draft.shadow and ShadowStatus.objects.filter(rule_set=draft).exists()
+    admin_client.post(url, {**form, **weights, "shadow": "on"})
+    draft.refresh_from_db()
+    assert draft.shadow and not ShadowStatus.objects.filter(rule_set=draft).exists()
