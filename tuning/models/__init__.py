@@ -1,2 +1,6 @@
 """The tuning lab's records: backtest runs (backtests.py) and digest subscriptions
 (digests.py)."""
+
+from .backtests import MAX_WEEKS, BacktestRun, BacktestStatus
+
+__all__ = ["MAX_WEEKS", "BacktestRun", "BacktestStatus"]
