@@ -25,7 +25,9 @@ class BacktestRunAdmin(admin.ModelAdmin):
     list_filter = ["status", "rule_set"]
     list_select_related = ["rule_set", "live_set", "created_by"]
     date_hierarchy = "created_at"
-    fields = readonly_fields = [f.name for f in BacktestRun._meta.fields if f.name != "results"]
+    fields = readonly_fields = tuple(
+        f.name for f in BacktestRun._meta.fields if f.name != "results"
+    )
 
     @admin.display(description="Results")
     def results_link(self, obj: BacktestRun) -> str:

@@ -58,6 +58,12 @@ Progress = Callable[[int], None]
 # Accounts listed (with their sentence) among the gained and the lost; the counts are whole.
 LISTED_ACCOUNTS = 200
 NO_OWNER = "(no owner)"
+# Looked up by name: a database migrated before opportunities existed has no outcomes.
+OPPORTUNITY: tuple[str, str] = ("mqaflow", "Opportunity")
+
+
+def _user(user: User) -> Any:
+    return user if user is not None and user.is_authenticated else None
 
 
 class BacktestError(ValueError):
@@ -95,7 +101,7 @@ def backtest_create(
         weeks=weeks,
         start=start,
         end=end,
-        created_by=user if user is not None and user.is_authenticated else None,
+        created_by=_user(user),
         created_at=now,
     )
 
@@ -214,7 +220,7 @@ def backtest_summarise(
     """The stored results of a run from the spells each set produced."""
     ids = {s.account_id for s in draft} | {s.account_id for s in live}
     accounts = {
-        row["pk"]: row
+        row["pk"]: dict(row)
         for row in Account.objects.filter(pk__in=ids).values(
             "pk",
             "name",
@@ -393,7 +399,7 @@ def _rule_names(spells: list[Spell]) -> dict[tuple[str, int | None, int | None],
     for spell in spells:
         key = _rule_key(spell)
         if key[0] == "act_now":
-            found[key] = ("Act Now", act_now.get(spell.act_now_rule_id, "(deleted rule)"))
+            found[key] = ("Act Now", act_now.get(spell.act_now_rule_id or 0, "(deleted rule)"))
         else:
             found[key] = (
                 rules.get(spell.rule_id, "(no rule)") if spell.rule_id else "(no rule)",
@@ -444,7 +450,7 @@ def _load(frame: _Frame, run: BacktestRun, draft: list[Spell], live: list[Spell]
             account["owner__weekly_play_capacity"],
         )
     adrs = []
-    team = [
+    team: list[dict[str, Any]] = [
         {"week": w.isoformat(), "draft": 0, "live": 0, "capacity": 0.0, "live_capacity": 0.0}
         for w in frame.weeks
     ]
@@ -494,7 +500,7 @@ def _load(frame: _Frame, run: BacktestRun, draft: list[Spell], live: list[Spell]
 def _opportunity_model() -> Any:
     """The opportunity model, or None on a database that does not have it yet."""
     try:
-        return apps.get_model("mqaflow", "Opportunity")
+        return apps.get_model(*OPPORTUNITY)
     except LookupError:
         return None
 
@@ -502,14 +508,17 @@ def _opportunity_model() -> Any:
 def backtest_outcomes(
     *, rule_set: RuleSet, draft: list[Spell], live: list[Spell]
 ) -> dict[str, Any]:
-    """Per rule and clause, draft vs live: MQAs, how many converted (an opportunity created
-    from the first qualified day to `conversion_days` after it) and the pipeline of those
-    opportunities by currency. An account the draft qualifies earlier converts for both sides
-    when its opportunity falls in both windows."""
+    """Per rule and clause, draft vs live: new MQAs, how many converted and the pipeline of
+    the opportunities that converted them, by currency.
+
+    A new MQA converts when its account gets an opportunity created from its first qualified
+    day to `conversion_days` (the draft's N, for both sides) after the later of the account's
+    first qualified days under the two sets: an account the draft qualifies earlier than the
+    live set, and that later got an opportunity, counts as converted for both."""
     days = rule_set.conversion_days
     model = _opportunity_model()
     if model is None:
-        return {"available": False, "conversion_days": days, "rows": []}
+        return {"available": False, "conversion_days": days, "rows": [], "totals": {}}
     spells = draft + live
     opportunities: dict[int, list[tuple[datetime, Decimal | None, str]]] = defaultdict(list)
     if spells:
@@ -519,39 +528,43 @@ def backtest_outcomes(
         ).values_list("account_id", "created_at", "amount", "currency")
         for account_id, created_at, amount, currency in found:
             opportunities[account_id].append((created_at, amount, currency or ""))
+    later: dict[int, date] = {}
+    for side_spells in (draft, live):
+        for account_id, spell in _first_days(side_spells).items():
+            later[account_id] = max(later.get(account_id, spell.start), spell.start)
     names = _rule_names(spells)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
+    totals = {side: _outcome() for side in ("draft", "live")}
     for side, side_spells in (("draft", draft), ("live", live)):
         for spell in side_spells:
             label = names[_rule_key(spell)]
             row = rows.setdefault(
                 label,
-                {
-                    "rule": label[0],
-                    "clause": label[1],
-                    **{s: {"mqas": 0, "converted": 0, "pipeline": {}} for s in ("draft", "live")},
-                },
+                {"rule": label[0], "clause": label[1], "draft": _outcome(), "live": _outcome()},
             )
-            figures = row[side]
-            figures["mqas"] += 1
-            since, until = _day_start(spell.start), day_end(spell.start + timedelta(days=days))
+            since = _day_start(spell.start)
+            until = day_end(max(spell.start, later[spell.account_id]) + timedelta(days=days))
             inside = [o for o in opportunities[spell.account_id] if since <= o[0] <= until]
-            if inside:
-                figures["converted"] += 1
-            for _, amount, currency in inside:
-                pipeline = figures["pipeline"]
-                pipeline[currency] = str(Decimal(pipeline.get(currency, "0")) + (amount or 0))
-    for row in rows.values():
-        for side in ("draft", "live"):
-            figures = row[side]
-            figures["rate"] = (
-                round(figures["converted"] / figures["mqas"], 3) if figures["mqas"] else None
-            )
+            for figures in (row[side], totals[side]):
+                figures["mqas"] += 1
+                figures["converted"] += 1 if inside else 0
+                for _, amount, currency in inside:
+                    pipeline = figures["pipeline"]
+                    pipeline[currency] = str(Decimal(pipeline.get(currency, "0")) + (amount or 0))
+    for figures in [*totals.values(), *(r[side] for r in rows.values() for side in totals)]:
+        figures["rate"] = (
+            round(figures["converted"] / figures["mqas"], 3) if figures["mqas"] else None
+        )
     return {
         "available": True,
         "conversion_days": days,
         "rows": [rows[k] for k in sorted(rows)],
+        "totals": totals,
     }
+
+
+def _outcome() -> dict[str, Any]:
+    return {"mqas": 0, "converted": 0, "pipeline": {}}
 
 
 # -- dismissals ---------------------------------------------------------------------------

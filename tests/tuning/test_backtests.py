@@ -200,7 +200,73 @@ def test_outcomes_wait_for_opportunities(draft, history, monkeypatch):
     """Without the opportunity model there is nothing to convert to: said, not guessed."""
     monkeypatch.setattr(backtests, "_opportunity_model", lambda: None)
     outcomes = run_of(draft).results["outcomes"]
-    assert outcomes == {"available": False, "conversion_days": 90, "rows": []}
+    assert outcomes == {"available": False, "conversion_days": 90, "rows": [], "totals": {}}
+
+
+class FakeOpportunities:
+    """Stands in for `mqaflow.Opportunity` (landing separately) as the outcome code queries
+    it: `objects.filter(account_id__in=…, created_at__gte=…).values_list(…)`."""
+
+    def __init__(self, rows):
+        self.rows = rows
+        self.objects = self
+
+    def filter(self, *, account_id__in, created_at__gte):
+        self.found = [r for r in self.rows if r[0] in account_id__in and r[1] >= created_at__gte]
+        return self
+
+    def values_list(self, *fields):
+        assert fields == ("account_id", "created_at", "amount", "currency")
+        return self.found
+
+
+def test_conversion_and_pipeline_per_rule_and_clause(draft, history, org, monkeypatch):
+    """N = 5 days. "Both Co" qualifies on the 4th under the draft and the 10th under the live
+    set; its opportunity of the 14th converts it for both."""
+    draft.conversion_days = 5
+    draft.save()
+    both = engaged(org["peer"], funnel=2, day=4, people=2, minutes=15, name="Both Co")
+    for _ in range(2):
+        EventFactory(
+            account=both,
+            contact=ContactFactory(account=both),
+            occurred_at=at(10),
+            minutes=Decimal(20),
+        )
+    act_now = Play.objects.order_by("pk").first().account_id
+    opportunities = [
+        (both.pk, at(14), Decimal("100.00"), "USD"),
+        (history["gained"].pk, at(12), Decimal("1000.00"), "USD"),  # 8 days on: too late
+        (history["gained2"].pk, at(8), Decimal("500.00"), "USD"),
+        (history["lost"].pk, at(11), Decimal("300.00"), "USD"),
+        (act_now, at(6), Decimal("2000.00"), "EUR"),
+        (act_now, at(2), Decimal("9.00"), "EUR"),  # before it qualified
+    ]
+    monkeypatch.setattr(backtests, "_opportunity_model", lambda: FakeOpportunities(opportunities))
+    outcomes = run_of(draft).results["outcomes"]
+    got = {
+        (row["rule"], row["clause"]): {
+            side: (row[side]["mqas"], row[side]["converted"], row[side]["pipeline"])
+            for side in ("draft", "live")
+        }
+        for row in outcomes["rows"]
+    }
+    assert got == {
+        ("Act Now", "Demo requested"): {
+            "draft": (2, 1, {"EUR": "2000.00"}),
+            "live": (2, 1, {"EUR": "2000.00"}),
+        },
+        ("Funnel 1 (large)", "30 minutes from 2 people in 30 days"): {
+            "draft": (0, 0, {}),
+            "live": (1, 1, {"USD": "300.00"}),
+        },
+        ("Funnel 2 (large)", "60 minutes from 2 people in 60 days"): {
+            "draft": (3, 2, {"USD": "600.00"}),
+            "live": (1, 1, {"USD": "100.00"}),
+        },
+    }
+    assert outcomes["totals"]["draft"]["rate"] == 0.6
+    assert outcomes["totals"]["live"]["rate"] == 0.75
 
 
 def test_progress_is_written_on_the_run_as_it_goes(draft):
