@@ -64,7 +64,10 @@ test: install browser-deps axe
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test >/dev/null \
 		|| { echo "Missing migrations: run manage.py makemigrations"; exit 1; }
 	$(MAKE) --no-print-directory typecheck
-	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	# Unit tests on both cores (each xdist worker has its own test database); tests that start
+	# processes, drive the browser or fuzz the live API (marked integration) run alone, after.
+	$(BIN)/pytest -p no:cacheprovider -n 2 -m "not integration and not browser" $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:cacheprovider -m "integration or browser" $(PYTEST_ARGS)
 
 test-fast: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 test-fast: export REDIS_URL ?= $(TEST_REDIS_URL)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count, Min, Sum
 from django.test import Client
 from django.utils import timezone
 
@@ -140,7 +140,15 @@ def _post_batches(now, batches: int, size: int) -> float:
 
 def naive_evaluate(account, now) -> bool:
     """The straightforward way: per account, look up its rule and query each clause."""
-    from mqaflow.models import ActNowRule, EngagementEvent, MQARule, Seniority, SizeBand
+    from mqaflow.models import (
+        SENIORITY_RANK,
+        ActNowRule,
+        EngagementEvent,
+        MQARule,
+        Seniority,
+        SizeBand,
+    )
+    from mqaflow.models.choices import seniority_rank_expression
 
     band = next(
         (
@@ -172,10 +180,21 @@ def naive_evaluate(account, now) -> bool:
             occurred_at__lte=now,
         )
         figures = events.aggregate(
-            minutes=Sum("minutes"), people=Count("contact", distinct=True), n=Count("id")
+            minutes=Sum("minutes"),
+            people=Count("contact", distinct=True),
+            personas=Count("contact__persona", distinct=True),
+            top=Min(seniority_rank_expression("contact__seniority")),
+            n=Count("id"),
         )
-        if (figures["minutes"] or Decimal(0)) >= (clause.min_minutes or 0) and (
-            figures["people"] >= (clause.min_people or 0)
+        senior_enough = not clause.require_seniority or (
+            figures["top"] is not None
+            and figures["top"] <= SENIORITY_RANK[clause.require_seniority]
+        )
+        if (
+            (figures["minutes"] or Decimal(0)) >= (clause.min_minutes or 0)
+            and figures["people"] >= (clause.min_people or 0)
+            and figures["personas"] >= (clause.min_personas or 0)
+            and senior_enough
         ):
             return True
     return False

@@ -8,7 +8,8 @@ and reasons included: the domain app (mqaflow) never imports plays.
   403 when the action is not yours (or a session's CSRF check fails on a write), 404 for a
   path naming nothing, 409 for a play transition its status does not allow, 413/415 for a
   body too large or not JSON, 414 for an over-long URL and 429 when throttled.
-- POST /api/v1/events/ takes one event or a list of 1..MQAFLOW_EVENT_BATCH_MAX.
+- POST /api/v1/events/ takes one event or a list of 1..MQAFLOW_EVENT_BATCH_MAX, and
+  POST /api/v1/opportunities/ one opportunity or a list of 1..MQAFLOW_UPSERT_BATCH_MAX.
 - A dismiss `reason` is one of the active reasons, read when the schema is generated.
 """
 
@@ -107,6 +108,21 @@ def postprocess(result: dict, generator, request, public) -> dict:
                 ],
                 "description": f"One event, or a batch of 1 to {limit} (all or nothing).",
             }
+    opportunities = result.get("paths", {}).get("/api/v1/opportunities/", {}).get("post")
+    if opportunities:
+        limit = settings.MQAFLOW_UPSERT_BATCH_MAX
+        for media in opportunities.get("requestBody", {}).get("content", {}).values():
+            one = media["schema"]
+            media["schema"] = {
+                "oneOf": [
+                    one,
+                    {"type": "array", "items": one, "minItems": 1, "maxItems": limit},
+                ],
+                "description": f"One opportunity, or a batch of 1 to {limit} (all or nothing).",
+            }
+        request = schemas.get("OpportunityRequest")
+        if request is not None:
+            request["additionalProperties"] = False  # an unknown field is refused
     reasons = _active_dismiss_reasons()
     dismiss = schemas.get("DismissRequest", {}).get("properties", {}).get("reason")
     if dismiss is not None and reasons is not None:

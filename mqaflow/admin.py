@@ -16,6 +16,7 @@ from .models import (
     ApiToken,
     Contact,
     EngagementEvent,
+    Opportunity,
     Owner,
     SeniorityMultiplier,
 )
@@ -171,6 +172,35 @@ class EngagementEventAdmin(SimpleHistoryAdmin):
     raw_id_fields = ["account", "contact"]
     list_select_related = ["account", "contact", "activity"]
     show_full_result_count = False
+
+
+@admin.register(Opportunity)
+class OpportunityAdmin(SimpleHistoryAdmin):
+    """Read-only: the CRM owns its opportunities (a change here would be undone by its next
+    sync); each sync's changes are in the history."""
+
+    list_display = [
+        "name",
+        "account",
+        "stage",
+        "amount",
+        "currency",
+        "created_at",
+        "closed_at",
+        "won",
+        "external_id",
+    ]
+    list_filter = ["stage", "won", "currency", "source"]
+    search_fields = ["external_id", "name", "account__domain", "account__name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["account"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class ApiTokenForm(forms.ModelForm):

@@ -40,7 +40,7 @@ class InRuleSetAdmin(AdminBase):
         initial = super().get_changeform_initial_data(request)
         wanted = request.GET.get("rule_set") or request.GET.get("rule_set__id__exact")
         found = RuleSet.objects.filter(pk=wanted).first() if str(wanted).isdigit() else None
-        initial.setdefault("rule_set", (found or RuleSet.objects.live()).pk)
+        initial.setdefault("rule_set", str((found or RuleSet.objects.live()).pk))
         return initial
 
     def get_readonly_fields(self, request, obj=None):

@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
@@ -29,6 +30,9 @@ from mqaflow.models import (
     ActivityType,
     Contact,
     EngagementEvent,
+    MQAStatus,
+    MQATransition,
+    Opportunity,
     Owner,
     Persona,
     Seniority,
@@ -347,6 +351,60 @@ def accounts_seed(*, demo: Demo) -> None:
             last_event_ingested_at=demo.now
         )
     accounts_evaluate(account_ids=[a.pk for a, _ in demo.accounts], now=demo.now)
+
+
+DEMO_STAGES = ["discovery", "qualification", "proposal", "negotiation"]
+
+
+def opportunities_seed(*, demo: Demo) -> None:
+    """What MQAs led to, so plays and conversion figures have something to show: every
+    other qualified account got an opportunity a day after it qualified (or now, if that is
+    later than now), and every third an older one it lost before. Runs after the plays'
+    seeder, which moves qualifications back in time; uses no random draw (the seeders
+    before it keep theirs)."""
+    domains = sorted(a.domain for a, _ in demo.accounts)
+    qualified = dict(
+        MQATransition.objects.filter(account__domain__in=domains, to_status=MQAStatus.MQA)
+        .order_by("account__domain", "at")
+        .values_list("account__domain", "at")
+    )  # the latest qualification of each account wins
+    accounts = {a.domain: a for a, _ in demo.accounts}
+    rows: list[Opportunity] = []
+    for n, domain in enumerate(d for d in domains if d in qualified):
+        account = accounts[domain]
+        if n % 2 == 0:
+            rows.append(
+                Opportunity(
+                    external_id=f"demo-opp-{domain}",
+                    account=account,
+                    name=f"{account.name} — platform",
+                    created_at=min(demo.now, qualified[domain] + timedelta(days=1)),
+                    stage=DEMO_STAGES[n % len(DEMO_STAGES)],
+                    amount=Decimal(12000 + 2500 * (n % 7)),
+                    currency="USD" if n % 4 else "EUR",
+                    source="demo",
+                    ingested_at=demo.now,
+                    updated_at=demo.now,
+                )
+            )
+        if n % 3 == 0:
+            rows.append(
+                Opportunity(
+                    external_id=f"demo-opp-{domain}-lost",
+                    account=account,
+                    name=f"{account.name} — pilot",
+                    created_at=demo.now - timedelta(days=240),
+                    stage="closed lost",
+                    amount=Decimal(4000 + 500 * (n % 5)),
+                    currency="USD",
+                    closed_at=demo.now - timedelta(days=180),
+                    won=False,
+                    source="demo",
+                    ingested_at=demo.now,
+                    updated_at=demo.now,
+                )
+            )
+    Opportunity.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def demo_seed(*, password: str = DEFAULT_PASSWORD, now: datetime | None = None) -> SeedResult:

@@ -18,6 +18,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models, transaction
 from django.utils import timezone
+from simple_history.utils import update_change_reason
 
 from mqaflow.models import (
     ActivityType,
@@ -26,6 +27,7 @@ from mqaflow.models import (
     BandwidthPeriod,
     MQAClause,
     MQARule,
+    MQAStatus,
     RuleSet,
     RuleSetStatus,
     SeniorityMultiplier,
@@ -85,11 +87,16 @@ def rule_set_copy(*, source: RuleSet, name: str = "", user: User = None) -> Rule
             MQAClause(rule=copy, **{f: getattr(c, f) for f in clause_fields})
             for c in rule.clauses.all()
         )
-    for model in (ActNowRule, BandwidthPeriod):
-        model.objects.bulk_create(
-            model(rule_set=draft, **{f: getattr(row, f) for f in _fields(model)})
-            for row in model.objects.filter(rule_set=source).order_by("pk")
-        )
+    act_now = _fields(ActNowRule)
+    ActNowRule.objects.bulk_create(
+        ActNowRule(rule_set=draft, **{f: getattr(row, f) for f in act_now})
+        for row in ActNowRule.objects.filter(rule_set=source).order_by("pk")
+    )
+    periods = _fields(BandwidthPeriod)
+    BandwidthPeriod.objects.bulk_create(
+        BandwidthPeriod(rule_set=draft, **{f: getattr(row, f) for f in periods})
+        for row in BandwidthPeriod.objects.filter(rule_set=source).order_by("pk")
+    )
     _weights_store(draft, source)
     return draft
 
@@ -177,8 +184,8 @@ def _values(row: models.Model, names: list[str]) -> dict[str, str]:
     shown = {}
     for attname in names:
         field = row._meta.get_field(attname.removesuffix("_id"))
-        value = getattr(row, field.name)
-        shown[str(field.verbose_name)] = _show(value)
+        assert isinstance(field, models.Field)
+        shown[str(field.verbose_name)] = _show(getattr(row, field.name))
     return shown
 
 
@@ -262,22 +269,22 @@ def _promote(*, rule_set: RuleSet, user: User, now: datetime | None) -> Promotio
     _weights_store(previous, previous)  # the retiring set keeps the weights it ran with
     reweighted = _weights_apply(target)
     previous.status = RuleSetStatus.RETIRED
-    previous._change_reason = f"retired: “{target.name}” promoted"
     previous.save()
+    update_change_reason(previous, f"retired: “{target.name}” promoted")
     target.status = RuleSetStatus.LIVE
     target.promoted_at = now
     target.promoted_by = _user(user)
-    target._change_reason = f"promoted, replacing “{previous.name}”"
     target.save()
+    update_change_reason(target, f"promoted, replacing “{previous.name}”")
     result = accounts_evaluate(now=now, cause=PROMOTED)
     transitions = result.transitions
-    qualified = sum(1 for t in transitions if t.to_status == "mqa")
+    qualified = sum(1 for t in transitions if t.to_status == MQAStatus.MQA)
     return Promotion(
         rule_set=target,
         previous=previous,
         status_changes=len(transitions),
         qualified=qualified,
-        disqualified=sum(1 for t in transitions if t.from_status == "mqa"),
+        disqualified=sum(1 for t in transitions if t.from_status == MQAStatus.MQA),
         plays=result.consequences.get("plays", 0),
         events_reweighted=reweighted,
     )

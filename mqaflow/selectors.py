@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from mqaflow.models import Account, MQARule, MQAStatus, MQATransition
+from mqaflow.models import Account, MQARule, MQAStatus, MQATransition, Opportunity
 from mqaflow.models.transitions import RecomputeRun
 from mqaflow.qualification.reports import PERIODS, MQACount, report_bounds
 from mqaflow.qualification.scheduling import CATCH_UP, CATCH_UP_MARGIN
@@ -76,3 +76,14 @@ def new_mqas_by_period(
         )
         for r in rows
     ]
+
+
+# How many of an account's opportunities a page lists (the newest).
+ACCOUNT_OPPORTUNITIES_SHOWN = 20
+
+
+def account_opportunities(
+    *, account: Account, limit: int = ACCOUNT_OPPORTUNITIES_SHOWN
+) -> list[Opportunity]:
+    """The account's opportunities, newest first: what its MQAs led to."""
+    return list(Opportunity.objects.filter(account=account).order_by("-created_at", "-pk")[:limit])

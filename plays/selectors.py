@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from mqaflow.models import Account, Contact, EngagementEvent, Heartbeat, Owner
+from mqaflow.models import Account, Contact, EngagementEvent, Heartbeat, Opportunity, Owner
 from mqaflow.models.choices import seniority_rank_expression
 
 from .models import (
@@ -165,7 +165,13 @@ def plays_with_details(*, qs: QuerySet[Play]) -> QuerySet[Play]:
     """What the API's play representation reads, in a fixed order: no query per play."""
     return (
         qs.select_related("account", "assignee", "transition", "dismissed_reason")
-        .prefetch_related(Prefetch("notices", Notice.objects.order_by("step")))
+        .prefetch_related(
+            Prefetch("notices", Notice.objects.order_by("step")),
+            Prefetch(
+                "account__opportunities",
+                Opportunity.objects.order_by("-created_at", "-pk"),
+            ),
+        )
         .order_by("due_at", "pk")
     )
 

@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from mqaflow.api.serializers import StrictJSONTypes
+from mqaflow.models import Opportunity
 
 from .models import Notice, Play, PlayOutcome
 
@@ -18,11 +19,24 @@ class NoticeSerializer(serializers.ModelSerializer):
         fields = ["step", "kind", "level", "recipient", "due_at", "sent_at", "status", "note"]
 
 
+class AccountOpportunitySerializer(serializers.ModelSerializer):
+    """One of the account's opportunities, as the CRM last told it."""
+
+    id = serializers.CharField(source="external_id", help_text="The CRM's id.")
+
+    class Meta:
+        model = Opportunity
+        fields = ["id", "name", "stage", "amount", "currency", "created_at", "closed_at", "won"]
+
+
 class PlaySerializer(serializers.ModelSerializer):
     account = serializers.CharField(source="account.domain")
     assignee = serializers.EmailField(source="assignee.email")
     escalations = NoticeSerializer(source="notices", many=True, read_only=True)
     explanation = serializers.CharField(source="transition.explanation")
+    opportunities = AccountOpportunitySerializer(
+        source="account.opportunities", many=True, read_only=True
+    )
     dismissed_reason = serializers.CharField(
         source="dismissed_reason.slug", default=None, allow_null=True
     )
@@ -47,6 +61,7 @@ class PlaySerializer(serializers.ModelSerializer):
             "outcome",
             "explanation",
             "escalations",
+            "opportunities",
         ]
 
 

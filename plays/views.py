@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from mqaflow.models import Funnel, Owner
-from mqaflow.selectors import new_mqas_by_period
+from mqaflow.selectors import ACCOUNT_OPPORTUNITIES_SHOWN, account_opportunities, new_mqas_by_period
 
 from . import assignment, charts, reports, selectors, services
 from .forms import (
@@ -162,6 +162,8 @@ def play_detail(request, pk: int):
             "play": play,
             "account": account,
             "contacts": contacts,
+            "opportunities": account_opportunities(account=account),
+            "opportunities_limit": ACCOUNT_OPPORTUNITIES_SHOWN,
             "timeline": timeline,
             "timeline_limit": TIMELINE_LIMIT,
             "history": history,

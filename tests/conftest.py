@@ -57,6 +57,7 @@ def install_defaults():
 
     for module in (
         "mqaflow.migrations.0002_defaults",
+        "mqaflow.migrations.0016_worked_example_defaults",
         "plays.migrations.0002_defaults",
         "plays.migrations.0004_defaults_history_and_prospect_email",
     ):

@@ -9,7 +9,14 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from mqaflow.models import Account, ActivityType, Contact, EngagementEvent, Owner
+from mqaflow.models import (
+    Account,
+    ActivityType,
+    Contact,
+    EngagementEvent,
+    Opportunity,
+    Owner,
+)
 from mqaflow.qualification.engine import accounts_evaluate
 from plays.models import Play
 
@@ -110,6 +117,21 @@ class EventFactory(factory.django.DjangoModelFactory):
     minutes = Decimal(10)
     source = "test"
     ingested_at = factory.LazyFunction(timezone.now)
+
+
+class OpportunityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Opportunity
+
+    external_id = factory.Sequence(lambda n: f"opp-{n}")
+    account = factory.SubFactory(AccountFactory)
+    name = factory.Sequence(lambda n: f"Deal {n}")
+    created_at = factory.LazyFunction(timezone.now)
+    stage = "discovery"
+    amount = Decimal("1000.00")
+    currency = "USD"
+    ingested_at = factory.LazyFunction(timezone.now)
+    updated_at = factory.LazyFunction(timezone.now)
 
 
 def qualified_plays(owner: Owner, n: int = 1, at=None, funnel: int = 1, **account) -> list[Play]:

@@ -12,8 +12,9 @@ what the weekly tuning meeting argues about, stored on the run as JSON:
   `Owner.weekly_play_capacity` divided by the set's bandwidth factor, averaged over the
   week's days (a factor of 1.5 says ADRs are scarce: thresholds rise ×1.5 and each ADR can
   take 1/1.5 of their usual plays);
-- outcomes per rule and clause: conversion to an opportunity within the set's
-  `conversion_days` of the first qualified day, and the pipeline of those opportunities;
+- outcomes per rule and clause: conversion to an opportunity within the draft's
+  `conversion_days` of the first qualified day, and the pipeline of those opportunities
+  (the rule of `mqaflow.qualification.outcomes`);
 - dismissals by reason per rule, from the real plays created in the period.
 """
 
@@ -28,7 +29,6 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import Count
@@ -41,10 +41,12 @@ from mqaflow.models import (
     Funnel,
     MQAClause,
     MQARule,
+    Opportunity,
     RuleSet,
 )
 from mqaflow.qualification.backtest import Spell, day_end, replay
 from mqaflow.qualification.engine import decide_row
+from mqaflow.qualification.outcomes import mqa_conversions
 from mqaflow.qualification.rulebook import Rulebook
 from mqaflow.qualification.sql import DecisionQuery
 from plays.models import Play, PlayStatus
@@ -58,8 +60,6 @@ Progress = Callable[[int], None]
 # Accounts listed (with their sentence) among the gained and the lost; the counts are whole.
 LISTED_ACCOUNTS = 200
 NO_OWNER = "(no owner)"
-# Looked up by name: a database migrated before opportunities existed has no outcomes.
-OPPORTUNITY: tuple[str, str] = ("mqaflow", "Opportunity")
 
 
 def _user(user: User) -> Any:
@@ -497,42 +497,39 @@ def _load(frame: _Frame, run: BacktestRun, draft: list[Spell], live: list[Spell]
 # -- outcomes -----------------------------------------------------------------------------
 
 
-def _opportunity_model() -> Any:
-    """The opportunity model, or None on a database that does not have it yet."""
-    try:
-        return apps.get_model(*OPPORTUNITY)
-    except LookupError:
-        return None
-
-
 def backtest_outcomes(
     *, rule_set: RuleSet, draft: list[Spell], live: list[Spell]
 ) -> dict[str, Any]:
-    """Per rule and clause, draft vs live: new MQAs, how many converted and the pipeline of
-    the opportunities that converted them, by currency.
+    """Per rule and clause, draft vs live: new MQAs, how many converted and their pipeline,
+    by the project's one conversion rule (`mqaflow.qualification.outcomes`) with the draft's
+    N for both sides.
 
-    A new MQA converts when its account gets an opportunity created from its first qualified
-    day to `conversion_days` (the draft's N, for both sides) after the later of the account's
-    first qualified days under the two sets: an account the draft qualifies earlier than the
-    live set, and that later got an opportunity, counts as converted for both."""
+    A replayed MQA is measured from its first qualified day. An account qualified under both
+    sets is also measured from the later of its two first days, so an account the draft
+    qualifies earlier than the live set, and that later got an opportunity, counts as
+    converted for both (its pipeline counts each opportunity once)."""
     days = rule_set.conversion_days
-    model = _opportunity_model()
-    if model is None:
-        return {"available": False, "conversion_days": days, "rows": [], "totals": {}}
-    spells = draft + live
-    opportunities: dict[int, list[tuple[datetime, Decimal | None, str]]] = defaultdict(list)
-    if spells:
-        found = model.objects.filter(
-            account_id__in={s.account_id for s in spells},
-            created_at__gte=_day_start(min(s.start for s in spells)),
-        ).values_list("account_id", "created_at", "amount", "currency")
-        for account_id, created_at, amount, currency in found:
-            opportunities[account_id].append((created_at, amount, currency or ""))
     later: dict[int, date] = {}
     for side_spells in (draft, live):
         for account_id, spell in _first_days(side_spells).items():
             later[account_id] = max(later.get(account_id, spell.start), spell.start)
-    names = _rule_names(spells)
+    moments = {
+        s: [s.start] + ([later[s.account_id]] if later[s.account_id] > s.start else [])
+        for s in draft + live
+    }
+    conversions = mqa_conversions(
+        pairs={(s.account_id, day) for s, days_ in moments.items() for day in days_}, days=days
+    )
+    opportunities = {
+        s: {pk for day in days_ for pk in conversions[(s.account_id, day)].opportunity_ids}
+        for s, days_ in moments.items()
+    }
+    amounts = dict(
+        Opportunity.objects.filter(pk__in=set().union(*opportunities.values())).values_list(
+            "pk", "amount"
+        )
+    )
+    names = _rule_names(draft + live)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     totals = {side: _outcome() for side in ("draft", "live")}
     for side, side_spells in (("draft", draft), ("live", live)):
@@ -542,29 +539,21 @@ def backtest_outcomes(
                 label,
                 {"rule": label[0], "clause": label[1], "draft": _outcome(), "live": _outcome()},
             )
-            since = _day_start(spell.start)
-            until = day_end(max(spell.start, later[spell.account_id]) + timedelta(days=days))
-            inside = [o for o in opportunities[spell.account_id] if since <= o[0] <= until]
+            found = opportunities[spell]
             for figures in (row[side], totals[side]):
                 figures["mqas"] += 1
-                figures["converted"] += 1 if inside else 0
-                for _, amount, currency in inside:
-                    pipeline = figures["pipeline"]
-                    pipeline[currency] = str(Decimal(pipeline.get(currency, "0")) + (amount or 0))
+                figures["converted"] += 1 if found else 0
+                figures["pipeline"] += sum((amounts[pk] or Decimal(0) for pk in found), Decimal(0))
     for figures in [*totals.values(), *(r[side] for r in rows.values() for side in totals)]:
         figures["rate"] = (
             round(figures["converted"] / figures["mqas"], 3) if figures["mqas"] else None
         )
-    return {
-        "available": True,
-        "conversion_days": days,
-        "rows": [rows[k] for k in sorted(rows)],
-        "totals": totals,
-    }
+        figures["pipeline"] = str(figures["pipeline"])
+    return {"conversion_days": days, "rows": [rows[k] for k in sorted(rows)], "totals": totals}
 
 
 def _outcome() -> dict[str, Any]:
-    return {"mqas": 0, "converted": 0, "pipeline": {}}
+    return {"mqas": 0, "converted": 0, "pipeline": Decimal(0)}
 
 
 # -- dismissals ---------------------------------------------------------------------------

@@ -57,4 +57,5 @@ MQAFLOW_DEMO_SEEDERS = [
     "plays.demo.policies_seed",  # a fallback owner for accounts without one
     "mqaflow.demo.accounts_seed",  # accounts, contacts, engagement; qualifying creates plays
     "plays.demo.plays_seed",  # the new plays aged to show every state; notices sent
+    "mqaflow.demo.opportunities_seed",  # what some MQAs led to (after the plays are aged)
 ]

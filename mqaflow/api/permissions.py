@@ -26,6 +26,7 @@ VIEW_SCOPES: dict[str, tuple[str, str] | None] = {
     "AccountViewSet": DIRECTORY,
     "ContactViewSet": DIRECTORY,
     "EventsView": ("ingest", "ingest"),
+    "OpportunitiesView": DIRECTORY,
     "MQAHistoryView": DIRECTORY,
     "MQAReportView": DIRECTORY,
     "PlayViewSet": PLAYS,
@@ -89,7 +90,10 @@ class TokenScopePermission(BasePermission):
 
 
 class DirectoryPermission(TokenScopePermission):
-    message = "Only admins and integration tokens may change owners, accounts, contacts and events."
+    message = (
+        "Only admins and integration tokens may change owners, accounts, contacts, "
+        "opportunities and events."
+    )
 
     def has_permission(self, request, view) -> bool:
         user = request.user

@@ -10,9 +10,11 @@ from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
 from mqaflow import directory
+from mqaflow.directory.opportunities import AMOUNT_PATTERN, CURRENCY_PATTERN, MAX_AMOUNT
 from mqaflow.ingest import MAX_ID_LENGTH, MAX_MINUTES, MINUTES_PATTERN
 from mqaflow.models import Account, Contact, Owner
 from mqaflow.models.choices import MQAStatus
+from mqaflow.models.opportunities import OPPORTUNITY_ID_MAX_LENGTH
 from mqaflow.validation import DOMAIN_MAX_LENGTH, DOMAIN_PATTERN, domain_problem, text_problem
 
 
@@ -366,3 +368,68 @@ class EventListSerializer(serializers.Serializer):
 class EventIngestResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "number", "minimum": 0, "maximum": float(MAX_AMOUNT)},
+            {"type": "string", "pattern": AMOUNT_PATTERN},
+        ],
+        "nullable": True,
+    }
+)
+class _AmountField(serializers.DecimalField):
+    pass
+
+
+class OpportunitySerializer(serializers.Serializer):
+    """The shape of one opportunity (documentation; batches are validated by
+    mqaflow.directory.opportunities)."""
+
+    id = serializers.CharField(
+        min_length=1, max_length=OPPORTUNITY_ID_MAX_LENGTH, help_text="The CRM's id: the key."
+    )
+    account = _DomainField(max_length=DOMAIN_MAX_LENGTH, help_text="The account's domain.")
+    name = serializers.CharField(min_length=1, max_length=200)
+    created_at = serializers.DateTimeField(
+        help_text="When the CRM created it: ISO 8601 with a UTC offset, from "
+        "1970-01-01T00:00:00Z up to now plus the allowed clock skew."
+    )
+    stage = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=100,
+        help_text='e.g. "discovery"; null is "".',
+    )
+    amount = _AmountField(
+        max_digits=14,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        help_text=f"0 to {MAX_AMOUNT}, at most 2 decimal places (never rounded); needs `currency`.",
+    )
+    currency = serializers.RegexField(
+        CURRENCY_PATTERN,
+        required=False,
+        allow_null=True,
+        help_text="ISO 4217 code, stored upper-cased; required with an amount.",
+    )
+    closed_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Not before created_at; null while open."
+    )
+    won = serializers.BooleanField(
+        required=False, allow_null=True, help_text="true, false, or null while open."
+    )
+    source = serializers.CharField(  # type: ignore[assignment]  # as EventSerializer's
+        required=False, allow_blank=True, allow_null=True, max_length=100
+    )
+
+
+class OpportunityUpsertResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField(help_text="New opportunities stored.")
+    updated = serializers.IntegerField(
+        help_text="Items whose id was already stored (the row now holds the item's values; "
+        "one already equal is left as it is, with no history entry)."
+    )

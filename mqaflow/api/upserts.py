@@ -1,6 +1,7 @@
 """Upserts for a nightly CRM sync: PUT creates or updates one owner, account or contact by
 its natural key; POST …/bulk/ does up to MQAFLOW_UPSERT_BATCH_MAX at once, all or nothing,
-and answers {"created", "updated", "unchanged"}. The work is in mqaflow.directory.
+and answers {"created", "updated", "unchanged"}. POST /opportunities/ takes one opportunity
+or a batch the same way, keyed by the CRM's id. The work is in mqaflow.directory.
 
 The owner and account viewsets here extend the API's own (mqaflow.api.views) with PUT as an
 upsert and a bulk route; PATCH, GET and POST are theirs unchanged.
@@ -23,7 +24,13 @@ from mqaflow.models import Account, Contact, Owner
 from . import views
 from .errors import error_body
 from .permissions import DirectoryPermission
-from .serializers import AccountSerializer, ContactSerializer, OwnerSerializer
+from .serializers import (
+    AccountSerializer,
+    ContactSerializer,
+    OpportunitySerializer,
+    OpportunityUpsertResultSerializer,
+    OwnerSerializer,
+)
 
 
 def _example(name: str, value) -> list[OpenApiExample]:
@@ -248,3 +255,83 @@ class ContactDetailView(APIView):
             lambda: self._fetch(account, email),
             ContactSerializer,
         )
+
+
+OPPORTUNITY_EXAMPLE = {
+    "id": "0065g00000QrS",
+    "account": "acme.com",
+    "name": "Acme — platform rollout",
+    "created_at": "2026-11-20T16:00:00+01:00",
+    "stage": "discovery",
+    "amount": "48000.00",
+    "currency": "EUR",
+    "closed_at": None,
+    "won": None,
+    "source": "salesforce",
+}
+
+
+class OpportunitiesView(APIView):
+    """POST creates or updates opportunities by the CRM's id, one or a batch, all or nothing."""
+
+    permission_classes = [DirectoryPermission]
+    serializer_class = OpportunitySerializer
+
+    @extend_schema(
+        request=OpportunitySerializer,  # one object or a list: see config.schema.postprocess
+        responses={200: OpportunityUpsertResultSerializer, 201: OpportunityUpsertResultSerializer},
+        description="Create or update one opportunity or a batch of up to 5,000, all or "
+        "nothing: one bad item and nothing is stored, and the 400 lists every error by item "
+        "index and field (by field for a single object). `id` is the CRM's id: an id already "
+        "stored updates that opportunity (fields left out keep their value). Answers 201 when "
+        "any opportunity was created, else 200.",
+        examples=[
+            OpenApiExample("One opportunity", value=OPPORTUNITY_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "A batch",
+                value=[
+                    OPPORTUNITY_EXAMPLE,
+                    {
+                        "id": "0065g00000QrT",
+                        "account": "acme.com",
+                        "name": "Acme — renewal",
+                        "created_at": "2026-09-02T09:00:00Z",
+                        "stage": "closed won",
+                        "amount": 12500,
+                        "currency": "USD",
+                        "closed_at": "2026-11-02T17:30:00Z",
+                        "won": True,
+                    },
+                ],
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request):
+        data = request.data
+        single = not isinstance(data, list)
+        items = [data] if single else data
+        limit = settings.MQAFLOW_UPSERT_BATCH_MAX
+        if not items:
+            raise ValidationError({"non_field_errors": ["Send at least one opportunity."]})
+        if len(items) > limit:
+            raise ValidationError(
+                {"non_field_errors": [f"At most {limit} items per request; got {len(items)}."]}
+            )
+        try:
+            result = directory.opportunities_upsert(items=items, by=request.user, strict=True)
+        except directory.UpsertInvalid as exc:
+            if single:
+                body = error_body(400, errors=exc.errors.get(0, {}))
+            else:
+                body = error_body(
+                    400,
+                    detail=f"Invalid item(s) at index {', '.join(map(str, exc.errors))}; "
+                    "nothing was stored.",
+                    errors={str(i): e for i, e in exc.errors.items()},
+                    mirror_fields=False,
+                )
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        answer = {"created": result.created, "updated": result.updated + result.unchanged}
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(answer, status=code)

@@ -13,6 +13,7 @@ router.register("contacts", upserts.ContactViewSet, basename="contact")
 urlpatterns = [
     path("", include("mqaflow.api.mqa_urls")),
     path("events/", views.EventsView.as_view(), name="events"),
+    path("opportunities/", upserts.OpportunitiesView.as_view(), name="opportunities"),
     path(
         "contacts/<str:account>/<str:email>/",
         upserts.ContactDetailView.as_view(),

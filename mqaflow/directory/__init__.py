@@ -1,12 +1,14 @@
-"""Owners, accounts and contacts: the records marketing ops and the CRM push in.
+"""Owners, accounts, contacts and opportunities: the records marketing ops and the CRM
+push in.
 
-One module per record (owners, accounts, contacts) with its services, including its part of
-the nightly sync; `upserts` is the driver they share and `parsing` reads a sync's items.
-Callers use the services named here.
+One module per record (owners, accounts, contacts, opportunities) with its services,
+including its part of the nightly sync; `upserts` is the driver they share and `parsing`
+reads a sync's items. Callers use the services named here.
 """
 
 from .accounts import account_create, account_update, accounts_upsert
 from .contacts import contact_create, contact_update, contacts_upsert
+from .opportunities import opportunities_upsert
 from .owners import OWNER_EMAIL_MAX_LENGTH, owner_create, owner_update, owners_upsert
 from .parsing import UpsertInvalid
 from .upserts import UpsertResult
@@ -21,6 +23,7 @@ __all__ = [
     "contact_create",
     "contact_update",
     "contacts_upsert",
+    "opportunities_upsert",
     "owner_create",
     "owner_update",
     "owners_upsert",

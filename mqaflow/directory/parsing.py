@@ -7,6 +7,7 @@ coerced); either way one answer names every bad item and field.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -101,14 +102,36 @@ def to_external_id(value: Any) -> str | None:
 
 
 # JSON type each field must have in a JSON request (files give strings and are coerced).
-_JSON_TYPES = {"is_active": bool, "excluded": bool, "funnel": int, "employees": int}
-_NULLABLE = {"manager", "delegate", "owner", "external_id"}
+_JSON_TYPES: dict[str, Any] = {
+    "is_active": bool,
+    "excluded": bool,
+    "funnel": int,
+    "employees": int,
+    "won": bool,
+    "amount": Decimal,  # a JSON number, or its text
+}
+_NULLABLE = {
+    "manager",
+    "delegate",
+    "owner",
+    "external_id",
+    # opportunities
+    "amount",
+    "closed_at",
+    "won",
+    "stage",
+    "currency",
+    "source",
+}
 
 
 def _json_type_problem(field: str, value: Any) -> str | None:
     if value is None:
         return None if field in _NULLABLE else "May not be null."
     wanted = _JSON_TYPES.get(field, str)
+    if wanted is Decimal:
+        ok = isinstance(value, int | float | str) and not isinstance(value, bool)
+        return None if ok else "Must be a number."
     if wanted is int and (isinstance(value, bool) or not isinstance(value, int)):
         return "Must be an integer."
     if wanted is bool and not isinstance(value, bool):

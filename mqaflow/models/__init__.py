@@ -9,6 +9,7 @@ from .accounts import (
     normalise_domain,
 )
 from .choices import SENIORITY_RANK, Funnel, MQAStatus, Persona, Seniority
+from .opportunities import Opportunity
 from .ops import Heartbeat
 from .rules import ActNowRule, BandwidthPeriod, MQAClause, MQARule, SizeBand
 from .rulesets import ActivityWeight, RuleSet, RuleSetStatus, SeniorityWeight
@@ -32,6 +33,7 @@ __all__ = [
     "MQARule",
     "MQAStatus",
     "MQATransition",
+    "Opportunity",
     "Owner",
     "Persona",
     "RuleSet",

@@ -27,14 +27,10 @@ class RuleSetStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
-class RuleSetQuerySet(models.QuerySet):
+class RuleSetQuerySet(models.QuerySet["RuleSet"]):
     def live(self) -> RuleSet:
         """The live set, created empty when a flushed test database has none."""
-        found = self.filter(status=RuleSetStatus.LIVE).first()
-        if found is None:
-            found, _ = self.get_or_create(
-                status=RuleSetStatus.LIVE, defaults={"name": "Live rules"}
-            )
+        found, _ = self.get_or_create(status=RuleSetStatus.LIVE, defaults={"name": "Live rules"})
         return found
 
 

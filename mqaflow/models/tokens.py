@@ -18,7 +18,7 @@ from django.utils import timezone
 # scope → what it opens
 SCOPES = {
     "ingest": "push engagement events",
-    "directory": "read and write owners, accounts and contacts (and read MQAs)",
+    "directory": "read and write owners, accounts, contacts and opportunities (and read MQAs)",
     "plays:read": "read plays the token's user may see",
     "plays:write": "start, complete, dismiss, reassign and reopen plays as the token's user",
 }

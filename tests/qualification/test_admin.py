@@ -65,7 +65,7 @@ def test_editing_a_rule_in_admin_recomputes_its_segment(
     rule = MQARule.objects.get(funnel=1, size_band__slug="large")
     AccountFactory(funnel=1, employees=500)
     AccountFactory(funnel=2, employees=500)
-    clause = MQAClause.objects.get(rule=rule)
+    clause = MQAClause.objects.get(rule=rule, order=1)  # the rule's first clause of two
     versions = rule.history.count()
     url = reverse("admin:mqaflow_mqarule_change", args=[rule.pk])
     data = {

@@ -62,7 +62,8 @@ def test_minutes_alone_from_one_person_do_not_qualify():
     why = account_explain(account=account, now=NOW).explanation
     assert why == (
         "Not qualified under Funnel 1 (large): 100 minutes from 1 person in the last 30 days "
-        "(needs 30 from 2)."
+        "(needs 30 from 2) or 100 minutes from 1 person, most senior Individual contributor "
+        "in the last 30 days (needs 60 from 1, a VP or above)."
     )
 
 

@@ -3,7 +3,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from mqaflow.models import Account, EngagementEvent, Owner
+from mqaflow.models import Account, EngagementEvent, Opportunity, Owner
+from mqaflow.qualification.outcomes import conversion_summary
 from plays.models import Play
 
 pytestmark = pytest.mark.django_db
@@ -30,11 +31,14 @@ def test_seed_demo_builds_a_story_and_is_idempotent():
     assert statuses == {"mqa", "not_qualified", "excluded"}
     assert Account.objects.filter(mqa_act_now_rule__isnull=False).exists()
     assert Play.objects.count() == Account.objects.filter(mqa_status="mqa").count()
+    assert Opportunity.objects.filter(won=False).exists()
+    assert conversion_summary(days=90).converted > 0  # some MQAs led to an opportunity
     counts = (
         Owner.objects.count(),
         Account.objects.count(),
         EngagementEvent.objects.count(),
         Play.objects.count(),
+        Opportunity.objects.count(),
     )
 
     call_command("seed_demo", stdout=StringIO())
@@ -43,4 +47,5 @@ def test_seed_demo_builds_a_story_and_is_idempotent():
         Account.objects.count(),
         EngagementEvent.objects.count(),
         Play.objects.count(),
+        Opportunity.objects.count(),
     )

@@ -377,7 +377,8 @@ def test_explain_endpoint_answers_for_an_account_whose_status_did_not_change(api
     assert body["stored_status"] == body["status"] == "not_qualified"
     assert body["explanation"] == (
         "Not qualified under Funnel 1 (large): 25 minutes from 1 person in the last 30 days "
-        "(needs 30 from 2)."
+        "(needs 30 from 2) or 25 minutes from 1 person, most senior Individual contributor "
+        "in the last 30 days (needs 60 from 1, a VP or above)."
     )
     assert body["rule"] == "Funnel 1 (large)" and body["figures"]["people"] == 1
     assert not Account.objects.get(pk=account.pk).mqa_explanation  # nothing written

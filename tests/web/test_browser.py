@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tests.factories import (
     AccountFactory,
     ContactFactory,
     EventFactory,
+    OpportunityFactory,
     OwnerFactory,
     activity,
     org_chart,
@@ -264,6 +266,13 @@ def team_world(world):
     admin = UserFactory(username="root@seller.example", is_staff=True, is_superuser=True)
     admin.set_password(PASSWORD)
     admin.save()
+    OpportunityFactory(  # the play page lists it
+        account=world["plays"]["Acme Robotics"].account,
+        name="Acme Robotics — fleet management platform rollout",
+        stage="negotiation",
+        amount=Decimal("1250000.00"),
+        currency="EUR",
+    )
     return {**world, "peer": peer, "admin": admin, "initech": Play.objects.get(account=account)}
 
 
@@ -342,6 +351,7 @@ def test_play_page_start_bar_outcome_and_mention(
     body = page.locator("main").inner_text()
     assert "VP" in body and "Demo request" in body and "demo_request" not in body
     assert page.get_by_role("button", name="Copy the email address of Jane Doe").count() == 1
+    assert "1,250,000.00 EUR" in body and "negotiation" in body
 
     page.get_by_label("Your first-touch email").fill("Hi Jane, does Tuesday work?")
     start.click()

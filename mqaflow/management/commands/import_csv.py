@@ -1,4 +1,5 @@
-"""import_csv owners|accounts|contacts|events FILE [--upsert] — the API's validation, for files.
+"""import_csv owners|accounts|contacts|events|opportunities FILE [--upsert] — the API's
+validation, for files.
 
 The whole file is imported in one transaction and every line is checked: events are all
 validated before any is stored; owners, accounts and contacts are written line by line as
@@ -7,6 +8,7 @@ transaction is rolled back, so a file with one bad line stores nothing, and the 
 names every bad line and field.
 Without --upsert a row that already exists is an error; with it, it is updated (matched on
 external_id when given, else on email / domain / account + email), as the bulk API does.
+Opportunities are always matched on their `id` (the CRM's): a repeat updates, as the API does.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from tqdm import tqdm
 
 from mqaflow import directory
 from mqaflow.api.serializers import AccountSerializer, ContactSerializer
+from mqaflow.directory.opportunities import FIELDS as OPPORTUNITY_FIELDS
+from mqaflow.directory.opportunities import REQUIRED as OPPORTUNITY_REQUIRED
 from mqaflow.ingest import FIELDS as EVENT_FIELDS
 from mqaflow.ingest import BatchInvalid, events_ingest
 
@@ -29,12 +33,14 @@ COLUMNS = {
     "accounts": [f for f in AccountSerializer.Meta.fields if f != "mqa"],
     "contacts": [*ContactSerializer.Meta.fields, "external_id"],
     "events": list(EVENT_FIELDS),
+    "opportunities": list(OPPORTUNITY_FIELDS),
 }
 REQUIRED = {
     "owners": {"email"},
     "accounts": {"domain", "name", "funnel"},
     "contacts": {"account", "email"},
     "events": {"id", "account", "activity", "occurred_at"},
+    "opportunities": set(OPPORTUNITY_REQUIRED),
 }
 MAX_ERRORS_SHOWN = 50
 
@@ -45,7 +51,10 @@ def _clean(row: dict) -> dict:
 
 
 class Command(BaseCommand):
-    help = "Import owners, accounts, contacts or events from a CSV file (all or nothing)."
+    help = (
+        "Import owners, accounts, contacts, events or opportunities from a CSV file "
+        "(all or nothing)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=list(COLUMNS))
@@ -74,6 +83,8 @@ class Command(BaseCommand):
         with tqdm(total=len(rows), unit="row", disable=not show, file=self.stderr) as bar:
             if kind == "events":
                 summary = self._events(rows, bar)
+            elif kind == "opportunities":
+                summary = self._opportunities(rows, bar)
             elif upsert or kind == "owners":
                 summary = self._upsert(kind, rows, bar, create_only=not upsert)
             else:
@@ -111,6 +122,27 @@ class Command(BaseCommand):
             self._fail(errors)
         bar.update(len(rows))
         return f"{result.created} event(s) created, {result.duplicates} duplicate(s) skipped"
+
+    def _opportunities(self, rows, bar) -> str:
+        items = []
+        for _, row in rows:
+            for name in ("amount", "currency", "won"):
+                if name in row:
+                    row[name] = row[name].strip()
+            items.append(row)
+        try:
+            result = directory.opportunities_upsert(items=items, limit=None)
+        except directory.UpsertInvalid as exc:
+            errors = []
+            for index, item_errors in exc.errors.items():
+                line = rows[index][0] if index < len(rows) else 1
+                errors.extend(self._format(line, item_errors))
+            self._fail(errors)
+        bar.update(len(rows))
+        return (
+            f"{result.created} opportunities created, "
+            f"{result.updated + result.unchanged} updated ({result.unchanged} unchanged)"
+        )
 
     def _upsert(self, kind: str, rows, bar, *, create_only: bool) -> str:
         upsert = {
