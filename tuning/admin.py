@@ -12,13 +12,10 @@ class BacktestRunAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "rule_set",
-        "live_set",
         "weeks",
         "start",
-        "end",
         "status",
         "progress",
-        "created_by",
         "created_at",
         "results_link",
     ]

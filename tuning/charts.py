@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
 import pygal
+from pygal.style import Style
 
 from plays.charts import STYLE
 
@@ -24,8 +26,11 @@ def backtest_chart(*, results: dict[str, Any]) -> str:
         i = results["weeks"].index(row["week"])
         found["draft"][i] = row["draft"]
         found["live"][i] = row["live"]
+    # Each segment's two lines share its colour: solid for the draft, dashed for live.
+    colours = [c for c in STYLE.colors for _ in range(2)]
+    style = Style(**{**STYLE.to_dict(), "colors": tuple(colours)})
     chart = pygal.Line(
-        style=STYLE,
+        style=style,
         height=340,
         width=800,
         legend_at_bottom=True,
@@ -37,9 +42,11 @@ def backtest_chart(*, results: dict[str, Any]) -> str:
         title="New MQAs per week: draft (solid) vs live (dashed)",
         no_data_text="No new MQAs in this period under either set",
         print_values=False,
-        min_scale=1,
     )
     chart.x_labels = [w.strftime("%d %b") for w in weeks]
+    top = max((v for sides in series.values() for vs in sides.values() for v in vs), default=0)
+    step = max(1, math.ceil(top / 8))
+    chart.y_labels = list(range(0, top + step + 1, step))  # counts: whole numbers only
     for (funnel, band), sides in sorted(series.items()):
         chart.add(f"{funnel} · {band} — draft", sides["draft"], stroke_style=SOLID)
         chart.add(f"{funnel} · {band} — live", sides["live"], stroke_style=DASHED)

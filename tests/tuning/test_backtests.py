@@ -417,3 +417,10 @@ def test_non_staff_cannot_see_backtests(client, org, draft):
     response = client.post(f"/tuning/rule-sets/{draft.pk}/backtests/", {"weeks": "1"})
     assert response.status_code == 302
     assert BacktestRun.objects.count() == 1
+
+
+def test_admin_lists_the_runs(staff, draft):
+    run = backtest_create(rule_set=draft, weeks=1)
+    page = staff.get("/admin/tuning/backtestrun/").content.decode()
+    assert f'href="/tuning/backtests/{run.pk}/">Open' in page
+    assert staff.get(f"/admin/tuning/backtestrun/{run.pk}/change/").status_code == 200
