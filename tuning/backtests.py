@@ -125,7 +125,7 @@ def backtest_claim(*, run_id: int, now: datetime | None = None) -> BacktestRun |
     holds it): a run is executed once however many messages ask for it."""
     with transaction.atomic():
         run = (
-            BacktestRun.objects.select_for_update(skip_locked=True)
+            BacktestRun.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk=run_id, status=BacktestStatus.QUEUED)
             .select_related("rule_set", "live_set")
             .first()
@@ -168,14 +168,17 @@ def backtest_execute(*, run_id: int, progress: Progress | None = None) -> Backte
     if run is None:
         return None
     report = _Reporter(run, progress)
+    live_set = run.live_set
     try:
+        if live_set is None:
+            raise BacktestError("live_set", "The live set to compare with has been deleted.")
         draft = replay(
             rule_set=run.rule_set, start=run.start, end=run.end, progress=report.phase(0, 45)
         )
         live = replay(
-            rule_set=run.live_set, start=run.start, end=run.end, progress=report.phase(45, 90)
+            rule_set=live_set, start=run.start, end=run.end, progress=report.phase(45, 90)
         )
-        results = backtest_summarise(run=run, draft=draft, live=live)
+        results = backtest_summarise(run=run, live_set=live_set, draft=draft, live=live)
     except Exception as error:
         logger.exception("backtest %s failed", run.pk)
         BacktestRun.objects.filter(pk=run.pk).update(
@@ -215,7 +218,7 @@ class _Frame:
 
 
 def backtest_summarise(
-    *, run: BacktestRun, draft: list[Spell], live: list[Spell]
+    *, run: BacktestRun, live_set: RuleSet, draft: list[Spell], live: list[Spell]
 ) -> dict[str, Any]:
     """The stored results of a run from the spells each set produced."""
     ids = {s.account_id for s in draft} | {s.account_id for s in live}
@@ -243,8 +246,8 @@ def backtest_summarise(
     # An account deleted since the replay is left out of every figure.
     draft = [s for s in draft if s.account_id in accounts]
     live = [s for s in live if s.account_id in accounts]
-    mqas = _mqas_per_week(frame, run, draft, live)
-    load = _load(frame, run, draft, live)
+    mqas = _mqas_per_week(frame, run.rule_set, live_set, draft, live)
+    load = _load(frame, run.rule_set, live_set, draft, live)
     return {
         "start": run.start.isoformat(),
         "end": run.end.isoformat(),
@@ -270,12 +273,12 @@ def _funnel_label(funnel: int) -> str:
 
 
 def _mqas_per_week(
-    frame: _Frame, run: BacktestRun, draft: list[Spell], live: list[Spell]
+    frame: _Frame, rule_set: RuleSet, live_set: RuleSet, draft: list[Spell], live: list[Spell]
 ) -> list[dict[str, Any]]:
     """One row per week and segment that has an MQA on either side (zeros filled in)."""
     counts: dict[tuple[str, int, str], Counter] = defaultdict(Counter)
-    for side, rule_set, spells in (("draft", run.rule_set, draft), ("live", run.live_set, live)):
-        rulebook = Rulebook(frame.end, rule_set)
+    for side, one_set, spells in (("draft", rule_set, draft), ("live", live_set, live)):
+        rulebook = Rulebook(frame.end, one_set)
         for spell in spells:
             if not frame.is_new(spell):
                 continue
@@ -431,7 +434,9 @@ def _week_shares(rule_set: RuleSet, weeks: list[date]) -> list[float]:
     return shares
 
 
-def _load(frame: _Frame, run: BacktestRun, draft: list[Spell], live: list[Spell]) -> dict[str, Any]:
+def _load(
+    frame: _Frame, rule_set: RuleSet, live_set: RuleSet, draft: list[Spell], live: list[Spell]
+) -> dict[str, Any]:
     """New plays per owner per week on each side, against the owner's capacity that week."""
     plays: dict[tuple[int | None, str], Counter] = defaultdict(Counter)
     for side, spells in (("draft", draft), ("live", live)):
@@ -440,8 +445,8 @@ def _load(frame: _Frame, run: BacktestRun, draft: list[Spell], live: list[Spell]
                 owner = frame.accounts[spell.account_id]["owner_id"]
                 plays[(owner, side)][frame.week_of(spell.start)] += 1
     shares = {
-        "draft": _week_shares(run.rule_set, frame.weeks),
-        "live": _week_shares(run.live_set, frame.weeks),
+        "draft": _week_shares(rule_set, frame.weeks),
+        "live": _week_shares(live_set, frame.weeks),
     }
     owners: dict[int | None, tuple[str, int | None]] = {}
     for account in frame.accounts.values():

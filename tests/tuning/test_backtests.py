@@ -307,6 +307,14 @@ def test_a_failure_is_stored_on_the_run(draft, monkeypatch):
     assert (run.status, run.error) == (BacktestStatus.FAILED, "replay broke")
 
 
+def test_a_run_keeps_its_results_when_the_set_it_compared_with_is_deleted(draft):
+    run = backtest_create(rule_set=draft, weeks=1)
+    BacktestRun.objects.filter(pk=run.pk).update(live_set=None)
+    failed = backtest_execute(run_id=run.pk)
+    assert failed is not None and failed.status == BacktestStatus.FAILED
+    assert "deleted" in failed.error
+
+
 def test_bad_requests_name_their_field(draft):
     with pytest.raises(BacktestError) as weeks:
         backtest_create(rule_set=draft, weeks=0)

@@ -24,8 +24,11 @@ class BacktestRun(models.Model):
         "mqaflow.RuleSet", on_delete=models.CASCADE, related_name="backtest_runs"
     )
     # The live set when the run was requested: the comparison stays the same if another set
-    # is promoted while the run waits or works.
-    live_set = models.ForeignKey("mqaflow.RuleSet", on_delete=models.PROTECT, related_name="+")
+    # is promoted while the run waits or works. Deleting that set (once retired) keeps the
+    # run and its stored results.
+    live_set = models.ForeignKey(
+        "mqaflow.RuleSet", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     weeks = models.PositiveSmallIntegerField(
         default=13, validators=[MinValueValidator(1), MaxValueValidator(MAX_WEEKS)]
     )

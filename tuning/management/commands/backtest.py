@@ -25,7 +25,7 @@ class Command(BaseCommand):
         except BacktestError as error:
             raise CommandError(f"--{error.field.replace('_', '-')}: {error}") from error
         self.stdout.write(
-            f"Backtest #{run.pk}: “{found.name}” vs live “{run.live_set.name}”, "
+            f"Backtest #{run.pk}: “{found.name}” vs live “{RuleSet.objects.live().name}”, "
             f"{run.start} – {run.end} ({run.weeks} weeks)"
         )
         quiet = options.get("verbosity", 1) == 0
