@@ -46,7 +46,7 @@ from mqaflow.models import (
 )
 from mqaflow.qualification.backtest import Spell, day_end, replay
 from mqaflow.qualification.engine import decide_row
-from mqaflow.qualification.outcomes import mqa_conversions
+from mqaflow.qualification.outcomes import ACCOUNTS_PER_QUERY, mqa_conversions
 from mqaflow.qualification.rulebook import Rulebook
 from mqaflow.qualification.sql import DecisionQuery
 from plays.models import Play, PlayStatus
@@ -221,20 +221,7 @@ def backtest_summarise(
     *, run: BacktestRun, live_set: RuleSet, draft: list[Spell], live: list[Spell]
 ) -> dict[str, Any]:
     """The stored results of a run from the spells each set produced."""
-    ids = {s.account_id for s in draft} | {s.account_id for s in live}
-    accounts = {
-        row["pk"]: dict(row)
-        for row in Account.objects.filter(pk__in=ids).values(
-            "pk",
-            "name",
-            "domain",
-            "funnel",
-            "employees",
-            "owner_id",
-            "owner__name",
-            "owner__weekly_play_capacity",
-        )
-    }
+    accounts = _accounts(sorted({s.account_id for s in draft} | {s.account_id for s in live}))
     frame = _Frame(
         start=run.start,
         end=run.end,
@@ -266,6 +253,25 @@ def backtest_summarise(
         ),
         "dismissals": _dismissals(frame),
     }
+
+
+def _accounts(ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What the results say of each account, in chunks of ids (a quarter's replay may
+    qualify tens of thousands: more than one statement's parameters)."""
+    found: dict[int, dict[str, Any]] = {}
+    for first in range(0, len(ids), ACCOUNTS_PER_QUERY):
+        rows = Account.objects.filter(pk__in=ids[first : first + ACCOUNTS_PER_QUERY]).values(
+            "pk",
+            "name",
+            "domain",
+            "funnel",
+            "employees",
+            "owner_id",
+            "owner__name",
+            "owner__weekly_play_capacity",
+        )
+        found.update((row["pk"], dict(row)) for row in rows)
+    return found
 
 
 def _funnel_label(funnel: int) -> str:
@@ -330,8 +336,8 @@ def _gained_lost(
     each explained by the draft on the first day that matters (its own first qualified day
     for a gained account; the live set's for a lost one: why the draft did not qualify it)."""
     under_draft, under_live = _first_days(draft), _first_days(live)
-    gained = sorted(set(under_draft) - set(under_live))
-    lost = sorted(set(under_live) - set(under_draft))
+    gained = sorted(set(under_draft) - set(under_live), key=lambda pk: (under_draft[pk].start, pk))
+    lost = sorted(set(under_live) - set(under_draft), key=lambda pk: (under_live[pk].start, pk))
     listed = {
         "gained": [(pk, under_draft[pk]) for pk in gained[:LISTED_ACCOUNTS]],
         "lost": [(pk, under_live[pk]) for pk in lost[:LISTED_ACCOUNTS]],
