@@ -1,6 +1,7 @@
 """Rule sets as versions: copy the live set into a draft, edit it without touching anything
 live, compare, promote (with a preview that is exactly what promotion does), promote back."""
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -43,8 +44,9 @@ def f2_account(minutes: int = 40, **fields):
 
 
 def f2_clause(rule_set: RuleSet) -> MQAClause:
+    """The segment's original clause (minutes from two people), not the worked example's."""
     return MQAClause.objects.get(
-        rule__rule_set=rule_set, rule__funnel=2, rule__size_band__slug="large"
+        rule__rule_set=rule_set, rule__funnel=2, rule__size_band__slug="large", order=1
     )
 
 
@@ -112,26 +114,38 @@ def test_editing_a_draft_in_admin_changes_nothing_live(
     before = stored()[0]
     draft = rule_set_copy(source=RuleSet.objects.live())
     rule = MQARule.objects.get(rule_set=draft, funnel=2, size_band__slug="large")
-    clause = rule.clauses.get()
+    clauses = list(rule.clauses.order_by("order"))
     data = {
         "name": rule.name,
         "funnel": 2,
         "size_band": rule.size_band_id,
         "is_active": "on",
         "description": "",
-        "clauses-TOTAL_FORMS": 1,
-        "clauses-INITIAL_FORMS": 1,
+        "clauses-TOTAL_FORMS": len(clauses),
+        "clauses-INITIAL_FORMS": len(clauses),
         "clauses-MIN_NUM_FORMS": 0,
         "clauses-MAX_NUM_FORMS": 1000,
-        "clauses-0-id": clause.pk,
-        "clauses-0-rule": rule.pk,
-        "clauses-0-order": clause.order,
-        "clauses-0-name": clause.name,
-        "clauses-0-window_days": clause.window_days,
-        "clauses-0-personas": "[]",
-        "clauses-0-min_minutes": "30",
-        "clauses-0-min_people": 2,
     }
+    for i, c in enumerate(clauses):
+        values = {
+            "id": c.pk,
+            "rule": rule.pk,
+            "order": c.order,
+            "name": c.name,
+            "window_days": c.window_days,
+            "personas": json.dumps(c.personas),
+            "min_seniority": c.min_seniority,
+            "min_minutes": c.min_minutes,
+            "min_people": c.min_people,
+            "min_personas": c.min_personas,
+            "min_events": c.min_events,
+            "require_seniority": c.require_seniority,
+            "min_qualified_leads": c.min_qualified_leads,
+            "lead_minutes": c.lead_minutes,
+        }
+        data |= {f"clauses-{i}-{k}": "" if v is None else v for k, v in values.items()}
+    data["clauses-0-min_minutes"] = "30"
+    clause = clauses[0]
     url = reverse("admin:mqaflow_mqarule_change", args=[rule.pk])
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = admin_client.post(url, data, follow=True)
