@@ -29,7 +29,8 @@ class Command(BaseCommand):
             f"{run.start} – {run.end} ({run.weeks} weeks)"
         )
         quiet = options.get("verbosity", 1) == 0
-        with tqdm(total=100, unit="%", disable=quiet, file=self.stderr) as bar:
+        bar_format = "Replaying: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
+        with tqdm(total=100, bar_format=bar_format, disable=quiet, file=self.stderr) as bar:
             done = backtest_execute(run_id=run.pk, progress=lambda p: bar.update(p - bar.n))
         if done is None:  # cannot happen: the run was created above, queued
             raise CommandError(f"Backtest #{run.pk} was taken by another process.")
