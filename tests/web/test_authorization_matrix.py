@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from mqaflow.models import Account, Owner
+from mqaflow.models import Account, Owner, RuleSet
 from mqaflow.tokens import token_issue
 from plays.models import DismissReason, Play
 from tests.factories import (
@@ -115,6 +115,19 @@ MATRIX = [
     ("POST", "/api/v1/plays/{play}/reopen/", {}, [401, 403, 403, 200, 403, 200, 200, 403]),
     ("GET", "/api/schema/", None, READ),
     ("GET", "/health/", None, [503] * 8),
+    # issue 14: backtests are for staff (admin login otherwise); the live set is refused
+    (
+        "GET",
+        "/tuning/rule-sets/{live_set}/backtests/",
+        None,
+        [302, 302, 302, 302, 302, 200, 200, 302],
+    ),
+    (
+        "POST",
+        "/tuning/rule-sets/{live_set}/backtests/",
+        {"weeks": "1"},
+        [302, 302, 302, 302, 302, 400, 400, 302],
+    ),
 ]
 
 
@@ -149,6 +162,7 @@ def people():
             "adr_email": adr.email,
             "other_adr_email": other_adr.email,
             "wrong_fit_id": DismissReason.objects.get(slug="wrong-fit").pk,
+            "live_set": RuleSet.objects.live().pk,
         },
     }
 

@@ -11,6 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        ("tuning", "0001_backtests"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
