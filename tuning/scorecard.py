@@ -54,6 +54,10 @@ _GROUP = (
     "clause__order",
     "act_now_rule_id",
     "act_now_rule__name",
+    "rule__rule_set__name",
+    "rule__rule_set_id",
+    "act_now_rule__rule_set__name",
+    "act_now_rule__rule_set_id",
 )
 
 
@@ -131,15 +135,24 @@ def _key(row: dict) -> tuple:
     return row["rule_id"], row["clause_id"], row["act_now_rule_id"]
 
 
-def _names(row: dict) -> tuple[str, str]:
+def _names(row: dict, rule_set: RuleSet) -> tuple[str, str]:
+    """Rule and clause as shown; a rule of another set (the period saw a promotion) says so."""
     if row["act_now_rule_id"] is not None:
-        return f"Act Now: {row['act_now_rule__name']}", "—"
+        return (
+            f"Act Now: {row['act_now_rule__name']}{_other_set(row, 'act_now_rule', rule_set)}",
+            "—",
+        )
     if row["rule_id"] is None:
         return "(rule deleted)", "—"
     clause = row["clause__name"] or (
         f"clause {row['clause__order']}" if row["clause_id"] else "(clause deleted)"
     )
-    return row["rule__name"], clause
+    return f"{row['rule__name']}{_other_set(row, 'rule', rule_set)}", clause
+
+
+def _other_set(row: dict, prefix: str, rule_set: RuleSet) -> str:
+    found = row[f"{prefix}__rule_set_id"]
+    return "" if found in (None, rule_set.pk) else f" (of “{row[f'{prefix}__rule_set__name']}”)"
 
 
 def _minutes_band() -> tuple[Case, Cast]:
@@ -188,7 +201,7 @@ def _score(qs: QuerySet, *, rule_set: RuleSet, shadow: bool, days: int) -> SetSc
         .order_by("rule__name", "clause__order", "act_now_rule__name")
     )
     for r in grouped:
-        rule, clause = _names(r)
+        rule, clause = _names(r, rule_set)
         rows[_key(r)] = RuleRow(
             rule=rule,
             clause=clause,

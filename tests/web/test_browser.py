@@ -487,3 +487,87 @@ def test_a_fresh_demo_shows_every_state_at_once(browser, live_server, axe_script
     shot(page, "demo-overview")
     readme_shot(page, "overview")
     page.close()
+
+
+def test_tuning_lab_copy_lower_backtest_promote_and_the_first_plays_appear(
+    browser, live_server, world, axe_script
+):
+    """The weekly meeting's loop: copy the live set, lower a Funnel 2 threshold in the draft,
+    backtest it, read the chart and the gained accounts, promote; the ADR has new plays."""
+    from mqaflow.models import RuleSet
+    from tests.factories import UserFactory
+
+    admin = UserFactory(username="tuner@seller.example", is_staff=True, is_superuser=True)
+    admin.set_password(PASSWORD)
+    admin.save()
+    ten_days_ago = datetime.now(UTC) - timedelta(days=10)
+    names = ["Northwind Freight", "Contoso Pharma"]
+    for name in names:  # 40 minutes from two people: under Funnel 2's 60
+        account = AccountFactory(name=name, funnel=2, employees=500, owner=world["adr"])
+        for person in ("Ola Berg", "Tim Ruiz"):
+            EventFactory(
+                account=account,
+                contact=ContactFactory(account=account, name=person),
+                activity=activity("webinar_attended"),
+                minutes=20,
+                occurred_at=ten_days_ago,
+            )
+    accounts_evaluate(now=datetime.now(UTC))
+    assert not Play.objects.filter(account__name__in=names).exists()
+
+    page = browser.new_page(viewport=DESKTOP)
+    log_in(page, live_server, admin)
+    page.wait_for_url(f"{live_server.url}/overview/")
+    live = RuleSet.objects.get(status="live")
+    page.goto(f"{live_server.url}/admin/mqaflow/ruleset/{live.pk}/change/")
+    page.get_by_label("Name of the draft").fill("Funnel 2 at 30 minutes")
+    page.get_by_role("button", name="Copy into a new draft").click()
+    page.wait_for_selector("text=is a draft copy of")
+    draft = RuleSet.objects.get(name="Funnel 2 at 30 minutes")
+    assert draft.status == "draft"
+
+    page.get_by_role("link", name="MQA rules and clauses").click()
+    page.get_by_role("link", name="Funnel 2 (large)").click()
+    page.locator("#id_clauses-0-min_minutes").fill("30")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_selector("text=nothing is re-evaluated until it is promoted")
+    assert not Play.objects.filter(account__name__in=names).exists()
+
+    page.goto(f"{live_server.url}/admin/mqaflow/ruleset/{draft.pk}/change/")
+    page.get_by_role("link", name="Backtest…").click()
+    page.get_by_role("button", name="Run the backtest").click()
+    page.wait_for_selector(".total-draft", timeout=60_000)
+    assert page.locator("figure.chart svg").count() == 1
+    gained = page.locator("table.gained")
+    for name in names:
+        assert gained.locator("tr", has_text=name).count() == 1
+    assert "Funnel 2" in gained.inner_text()
+    assert int(page.locator(".total-draft").inner_text()) >= int(
+        page.locator(".total-live").inner_text()
+    ) + len(names)
+    check_axe(page, axe_script, "backtest results")
+    shot(page, "backtest-results")
+
+    page.goto(f"{live_server.url}/admin/mqaflow/ruleset/{draft.pk}/change/")
+    page.get_by_role("link", name="Promote…").click()
+    assert page.locator(".promotion-preview .status-changes").inner_text() == "2"
+    assert page.locator(".promotion-preview .plays").inner_text() == "2"
+    shot(page, "promote-preview")
+    page.get_by_role("button", name="Promote Funnel 2 at 30 minutes").click()
+    page.wait_for_selector("text=is live")
+    assert Play.objects.filter(account__name__in=names).count() == 2
+    page.goto(f"{live_server.url}/tuning/")
+    scorecard = page.locator("main").inner_text()
+    assert "Funnel 2 at 30 minutes" in scorecard
+    assert "Act Now: Demo requested (of “Live rules”)" in scorecard  # qualified before
+    check_axe(page, axe_script, "tuning scorecard")
+    no_sideways_scroll(page)
+    shot(page, "tuning-scorecard")
+    page.close()
+
+    adr_page = browser.new_page(viewport=DESKTOP)
+    log_in(adr_page, live_server, world["adr"])
+    adr_page.wait_for_url(f"{live_server.url}/plays/")
+    for name in names:
+        assert adr_page.locator("li.play", has_text=name).count() == 1
+    adr_page.close()
