@@ -249,7 +249,8 @@ def rule_set_promote(
             with transaction.atomic():
                 raise _Preview(_promote(rule_set=rule_set, user=user, now=now))
         except _Preview as done:
-            rule_set.refresh_from_db()
+            for row in (rule_set, done.promotion.rule_set, done.promotion.previous):
+                row.refresh_from_db()  # as they are again, not as the rolled-back run left them
             return done.promotion
     with transaction.atomic():
         return _promote(rule_set=rule_set, user=user, now=now)

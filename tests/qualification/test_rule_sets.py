@@ -192,6 +192,7 @@ def test_preview_counts_are_what_promotion_does_and_promote_back_restores():
 
     preview = rule_set_promote(rule_set=draft, user=staff, preview=True)
     assert (preview.status_changes, preview.qualified, preview.plays) == (3, 3, 3)
+    assert (preview.rule_set.status, preview.previous.status) == ("draft", "live")
     draft.refresh_from_db()
     live.refresh_from_db()
     assert (draft.status, live.status) == ("draft", "live")  # rolled back
