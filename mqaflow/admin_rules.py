@@ -7,6 +7,7 @@ admin_rulesets.py.
 """
 
 from django.contrib import admin, messages
+from django.http import QueryDict
 from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_history import AdminBase, InlineChangesInHistory
@@ -38,7 +39,13 @@ class InRuleSetAdmin(AdminBase):
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        wanted = request.GET.get("rule_set") or request.GET.get("rule_set__id__exact")
+        # "Add" from a list filtered to a set carries the filter in _changelist_filters.
+        filters = QueryDict(request.GET.get("_changelist_filters", ""))
+        wanted = (
+            request.GET.get("rule_set")
+            or request.GET.get("rule_set__id__exact")
+            or filters.get("rule_set__id__exact")
+        )
         found = RuleSet.objects.filter(pk=wanted).first() if str(wanted).isdigit() else None
         initial.setdefault("rule_set", str((found or RuleSet.objects.live()).pk))
         return initial

@@ -306,3 +306,13 @@ def test_promotion_holds_one_live_set_even_when_rolled_back_midway(monkeypatch):
     draft.refresh_from_db()
     assert (live.status, draft.status) == ("live", "draft")
     assert timezone.now() - draft.created_at < timedelta(minutes=1)
+
+
+def test_adding_a_rule_from_a_drafts_filtered_list_puts_it_in_the_draft(admin_client):
+    draft = rule_set_copy(source=RuleSet.objects.live())
+    changelist = reverse("admin:mqaflow_actnowrule_changelist")
+    listed = admin_client.get(f"{changelist}?rule_set__id__exact={draft.pk}").content.decode()
+    add = reverse("admin:mqaflow_actnowrule_add")
+    assert f"{add}?_changelist_filters=rule_set__id__exact%3D{draft.pk}" in listed
+    form = admin_client.get(f"{add}?_changelist_filters=rule_set__id__exact%3D{draft.pk}")
+    assert form.context["adminform"].form.initial["rule_set"] == str(draft.pk)
