@@ -54,9 +54,21 @@ class InRuleSetAdmin(AdminBase):
         fields = list(super().get_readonly_fields(request, obj))
         return [*fields, "rule_set"] if obj is not None else fields
 
+    def _edited_set(self, request) -> int | None:
+        """The set of the row being edited, or the one a new row starts in."""
+        match = request.resolver_match
+        object_id = match.kwargs.get("object_id") if match else None
+        if object_id:
+            found = self.model.objects.filter(pk=object_id).values_list("rule_set_id", flat=True)
+            return found.first()
+        wanted = self.get_changeform_initial_data(request).get("rule_set")
+        return int(wanted) if wanted else None
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "rule_set":
             kwargs["queryset"] = RuleSet.objects.exclude(status=RuleSetStatus.RETIRED)
+        if db_field.name == "size_band":  # every set has its own bands, named alike
+            kwargs["queryset"] = SizeBand.objects.filter(rule_set_id=self._edited_set(request))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_change_permission(self, request, obj=None):

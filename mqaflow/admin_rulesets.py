@@ -26,6 +26,15 @@ RULE_LISTS = [
 ]
 
 
+# Promotion puts every rule and weight of the set in force and rewrites the live weights.
+PROMOTE_PERMISSIONS = [
+    "mqaflow.change_ruleset",
+    "mqaflow.change_mqarule",
+    "mqaflow.change_activitytype",
+    "mqaflow.change_senioritymultiplier",
+]
+
+
 class WeightInline(admin.TabularInline):
     """A non-live set's own weights; the live set's are the activity types and seniority
     multipliers themselves (what ingest credits events with)."""
@@ -91,9 +100,16 @@ class RuleSetAdmin(SimpleHistoryAdmin):
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.status == RuleSetStatus.LIVE:
+        # Only a draft that was never live: transitions, accounts and plays of the past
+        # point at the rules of a live or retired set, and must keep saying which.
+        if obj is not None and (obj.status != RuleSetStatus.DRAFT or obj.promoted_at):
             return False
         return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # one by one, where has_delete_permission says
+        return actions
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -166,7 +182,7 @@ class RuleSetAdmin(SimpleHistoryAdmin):
     def promote_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """GET: what promoting would do (the promotion itself, rolled back); POST: do it."""
         rule_set = get_object_or_404(RuleSet, pk=pk)
-        if not request.user.has_perm("mqaflow.change_ruleset"):
+        if not request.user.has_perms(PROMOTE_PERMISSIONS):
             raise PermissionDenied
         try:
             if request.method == "POST":

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -194,10 +194,11 @@ def _check_duplicate_ids(parsed: dict[int, _Parsed], errors: dict) -> None:
 
 
 def credited_minutes(activity_minutes: Decimal, multiplier: Decimal | None) -> Decimal:
-    """The weight an event is credited when the source gives none: activity × seniority."""
-    return (activity_minutes * (multiplier if multiplier is not None else Decimal(1))).quantize(
-        Decimal("0.01")
-    )
+    """The weight an event is credited when the source gives none: activity × seniority,
+    rounded half up to the cent as SQL's ROUND does (a draft's weights are measured in SQL,
+    and must credit exactly what promoting them will)."""
+    product = activity_minutes * (multiplier if multiplier is not None else Decimal(1))
+    return product.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def events_ingest(*, items: Iterable[object], now: datetime | None = None) -> IngestResult:

@@ -21,12 +21,17 @@ class UnknownActivity(ValueError):
 
 
 def events_reweight(
-    *, since: date | None = None, activity: str | None = None, dry_run: bool = False
+    *,
+    since: date | None = None,
+    activity: str | None = None,
+    seniority: str | None = None,
+    dry_run: bool = False,
 ) -> int:
     """Set every matching event's minutes to activity minutes × seniority multiplier.
 
     `since`: only events on or after that day (in the current time zone); `activity`: only
-    events of that activity type key. Minutes a source sent explicitly are overwritten too.
+    events of that activity type key; `seniority`: only events of contacts of that
+    seniority. Minutes a source sent explicitly are overwritten too.
     Returns how many events matched (and, unless `dry_run`, were re-weighted); the caller
     recomputes MQAs when it wants the new weights to count.
     """
@@ -40,6 +45,8 @@ def events_reweight(
         if not activities:
             raise UnknownActivity(f"no activity type {activity!r}")
         events = events.filter(activity__key=activity)
+    if seniority:
+        events = events.filter(contact__seniority=seniority)
     total = events.count()
     if dry_run:
         return total
@@ -48,12 +55,13 @@ def events_reweight(
         # One UPDATE per (activity, seniority): a handful of set-based statements.
         for act in activities:
             of_activity = events.filter(activity=act)
-            of_activity.filter(contact__isnull=True).update(
-                minutes=credited_minutes(act.minutes, None)
-            )
-            for seniority in Seniority.values:
-                ids = of_activity.filter(contact__seniority=seniority).values("pk")
+            if not seniority:
+                of_activity.filter(contact__isnull=True).update(
+                    minutes=credited_minutes(act.minutes, None)
+                )
+            for level in [seniority] if seniority else Seniority.values:
+                ids = of_activity.filter(contact__seniority=level).values("pk")
                 EngagementEvent.objects.filter(pk__in=ids).update(
-                    minutes=credited_minutes(act.minutes, multipliers.get(seniority))
+                    minutes=credited_minutes(act.minutes, multipliers.get(level))
                 )
     return total

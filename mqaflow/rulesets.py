@@ -18,7 +18,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models, transaction
 from django.utils import timezone
-from simple_history.utils import update_change_reason
+from simple_history.utils import bulk_create_with_history, update_change_reason
 
 from mqaflow.models import (
     ActivityType,
@@ -71,6 +71,7 @@ def rule_set_copy(*, source: RuleSet, name: str = "", user: User = None) -> Rule
         conversion_days=source.conversion_days,
         created_by=_user(user),
     )
+    reason = f"copied from “{source.name}”"
     bands: dict[int, int] = {}
     for band in SizeBand.objects.filter(rule_set=source).order_by("pk"):
         bands[band.pk] = SizeBand.objects.create(
@@ -84,36 +85,61 @@ def rule_set_copy(*, source: RuleSet, name: str = "", user: User = None) -> Rule
             size_band_id=bands.get(rule.size_band_id) if rule.size_band_id else None,
             **{f: getattr(rule, f) for f in rule_fields},
         )
-        MQAClause.objects.bulk_create(
-            MQAClause(rule=copy, **{f: getattr(c, f) for f in clause_fields})
-            for c in rule.clauses.all()
+        _bulk_create(
+            MQAClause,
+            [
+                MQAClause(rule=copy, **{f: getattr(c, f) for f in clause_fields})
+                for c in rule.clauses.all()
+            ],
+            reason,
         )
     act_now = _fields(ActNowRule)
-    ActNowRule.objects.bulk_create(
-        ActNowRule(rule_set=draft, **{f: getattr(row, f) for f in act_now})
-        for row in ActNowRule.objects.filter(rule_set=source).order_by("pk")
+    _bulk_create(
+        ActNowRule,
+        [
+            ActNowRule(rule_set=draft, **{f: getattr(row, f) for f in act_now})
+            for row in ActNowRule.objects.filter(rule_set=source).order_by("pk")
+        ],
+        reason,
     )
     periods = _fields(BandwidthPeriod)
-    BandwidthPeriod.objects.bulk_create(
-        BandwidthPeriod(rule_set=draft, **{f: getattr(row, f) for f in periods})
-        for row in BandwidthPeriod.objects.filter(rule_set=source).order_by("pk")
+    _bulk_create(
+        BandwidthPeriod,
+        [
+            BandwidthPeriod(rule_set=draft, **{f: getattr(row, f) for f in periods})
+            for row in BandwidthPeriod.objects.filter(rule_set=source).order_by("pk")
+        ],
+        reason,
     )
-    _weights_store(draft, source)
+    _weights_store(draft, source, reason)
     return draft
 
 
-def _weights_store(target: RuleSet, source: RuleSet) -> None:
+def _bulk_create(model: type[models.Model], rows: list, reason: str) -> None:
+    """Insert the rows with their first history row (bulk inserts skip the signals)."""
+    bulk_create_with_history(rows, model, default_change_reason=reason)
+
+
+def _weights_store(target: RuleSet, source: RuleSet, reason: str) -> None:
     """Write `source`'s effective weights as `target`'s own rows."""
     weights = rule_set_weights(source)
     ActivityWeight.objects.filter(rule_set=target).delete()
     SeniorityWeight.objects.filter(rule_set=target).delete()
-    ActivityWeight.objects.bulk_create(
-        ActivityWeight(rule_set=target, activity_id=pk, minutes=m)
-        for pk, m in weights.activity.items()
+    _bulk_create(
+        ActivityWeight,
+        [
+            ActivityWeight(rule_set=target, activity_id=pk, minutes=m)
+            for pk, m in weights.activity.items()
+        ],
+        reason,
     )
-    SeniorityWeight.objects.bulk_create(
-        SeniorityWeight(rule_set=target, seniority=s, multiplier=m)
-        for s, m in weights.seniority.items()
+    _bulk_create(
+        SeniorityWeight,
+        [
+            SeniorityWeight(rule_set=target, seniority=s, multiplier=m)
+            for s, m in weights.seniority.items()
+        ],
+        reason,
     )
 
 
@@ -166,18 +192,35 @@ def _snapshot(rule_set: RuleSet) -> dict[str, dict[str, dict[str, str]]]:
     clause_fields = _fields(MQAClause, "rule", "order", "name")
     rule_fields = _fields(MQARule, "size_band", "created_at", "updated_at", "description")
     rules = MQARule.objects.filter(rule_set=rule_set).select_related("size_band")
-    for rule in rules.prefetch_related("clauses"):
-        segment = f"{rule.name} [funnel {rule.funnel or 'any'}, {rule.size_band or 'any size'}]"
-        values = _values(rule, rule_fields)
-        values["size band"] = rule.size_band.slug if rule.size_band else "(any)"
-        found["MQA rules"][segment] = values
+    for rule in rules.prefetch_related("clauses").order_by("pk"):
+        segment = _put(
+            found["MQA rules"],
+            f"{rule.name} [funnel {rule.funnel or 'any'}, {rule.size_band or 'any size'}]",
+            {
+                **_values(rule, rule_fields),
+                "size band": rule.size_band.slug if rule.size_band else "(any)",
+            },
+        )
         for clause in rule.clauses.all():
             label = f"{segment} · clause {clause.order} {clause.name}".rstrip()
-            found["MQA rules"][label] = _values(clause, clause_fields)
-    for act in ActNowRule.objects.filter(rule_set=rule_set).select_related("activity"):
-        found["Act Now rules"][act.name] = _values(act, _fields(ActNowRule, "name"))
-    for period in BandwidthPeriod.objects.filter(rule_set=rule_set):
-        found["Bandwidth periods"][period.name] = _values(period, _fields(BandwidthPeriod, "name"))
+            _put(found["MQA rules"], label, _values(clause, clause_fields))
+    for act in ActNowRule.objects.filter(rule_set=rule_set).order_by("pk"):
+        _put(found["Act Now rules"], act.name, _values(act, _fields(ActNowRule, "name")))
+    for period in BandwidthPeriod.objects.filter(rule_set=rule_set).order_by("pk"):
+        values = _values(period, _fields(BandwidthPeriod, "name"))
+        _put(found["Bandwidth periods"], period.name, values)
+    return found
+
+
+def _put(items: dict[str, dict[str, str]], label: str, values: dict[str, str]) -> str:
+    """File `values` under `label`, numbered when the name is taken (names need not be
+    unique, and a same-named row must not hide another's difference); copies keep their
+    source's order, so the n-th same-named row of a draft meets the n-th of the live set."""
+    found, n = label, 1
+    while found in items:
+        n += 1
+        found = f"{label} ({n})"
+    items[found] = values
     return found
 
 
@@ -268,7 +311,8 @@ def _promote(*, rule_set: RuleSet, user: User, now: datetime | None) -> Promotio
     previous = next((r for r in rows.values() if r.status == RuleSetStatus.LIVE), None)
     if previous is None:
         raise RuleSetError("There is no live rule set to replace.")
-    _weights_store(previous, previous)  # the retiring set keeps the weights it ran with
+    # the retiring set keeps the weights it ran with
+    _weights_store(previous, previous, "the weights it was live with")
     reweighted = _weights_apply(target)
     previous.status = RuleSetStatus.RETIRED
     previous.save()
@@ -295,24 +339,29 @@ def _promote(*, rule_set: RuleSet, user: User, now: datetime | None) -> Promotio
 
 
 def _weights_apply(rule_set: RuleSet) -> int:
-    """Put the set's own weights into force; re-credit stored events when any changed.
+    """Put the set's own weights into force and re-credit the stored events whose weight
+    changed (only those: minutes a source sent for other events stay as they were).
     Returns how many events were re-credited."""
     weights = rule_set_weights(rule_set)
-    changed = False
+    changed_keys = []
     for activity in ActivityType.objects.filter(pk__in=weights.activity):
         if activity.minutes != weights.activity[activity.pk]:
             activity.minutes = weights.activity[activity.pk]
             activity.save(update_fields=["minutes"])
-            changed = True
+            changed_keys.append(activity.key)
+    changed_levels = []
     for seniority, multiplier in weights.seniority.items():
         row, created = SeniorityMultiplier.objects.get_or_create(
             seniority=seniority, defaults={"multiplier": multiplier}
         )
-        if not created and row.multiplier != multiplier:
+        was = Decimal(1) if created else row.multiplier  # no row: counted as ×1
+        if was != multiplier:
+            changed_levels.append(seniority)
             row.multiplier = multiplier
             row.save(update_fields=["multiplier"])
-            changed = True
-        changed = changed or created
     ActivityWeight.objects.filter(rule_set=rule_set).delete()
     SeniorityWeight.objects.filter(rule_set=rule_set).delete()
-    return events_reweight() if changed else 0
+    # An event of a changed activity and a changed seniority is re-credited twice, alike.
+    return sum(events_reweight(activity=key) for key in changed_keys) + sum(
+        events_reweight(seniority=level) for level in changed_levels
+    )

@@ -114,6 +114,7 @@ def uninstall(apps, schema_editor):
     for funnel in CLAUSES:
         for slug in ("large", "small"):
             MQAClause.objects.filter(
+                rule__rule_set__status="live",
                 rule__funnel=funnel,
                 rule__size_band__slug=slug,
                 name=clause_name(funnel, small=slug == "small"),

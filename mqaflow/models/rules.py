@@ -67,7 +67,8 @@ class MQARule(InRuleSet):
         SizeBand,
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        # RESTRICT, not PROTECT: deleting a whole draft set deletes its rules and bands together.
+        on_delete=models.RESTRICT,
         related_name="rules",
         help_text="Empty: any company size.",
     )

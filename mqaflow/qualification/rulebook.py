@@ -57,6 +57,9 @@ class Weights:
     activity: dict[int, Decimal]
     seniority: dict[str, Decimal]
     stored: bool
+    # What differs from the live weights: only those events are measured anew.
+    changed_activities: frozenset[int] = frozenset()
+    changed_seniorities: frozenset[str] = frozenset()
 
 
 def live_weights() -> Weights:
@@ -79,8 +82,17 @@ def rule_set_weights(rule_set: RuleSet) -> Weights:
     seniority = live.seniority | dict(
         SeniorityWeight.objects.filter(rule_set=rule_set).values_list("seniority", "multiplier")
     )
-    same = activity == live.activity and seniority == live.seniority
-    return Weights(activity=activity, seniority=seniority, stored=same)
+    changed_activities = frozenset(k for k, v in activity.items() if live.activity.get(k) != v)
+    changed_seniorities = frozenset(
+        k for k, v in seniority.items() if live.seniority.get(k, Decimal(1)) != v
+    )
+    return Weights(
+        activity=activity,
+        seniority=seniority,
+        stored=not changed_activities and not changed_seniorities,
+        changed_activities=changed_activities,
+        changed_seniorities=changed_seniorities,
+    )
 
 
 def clause_scope(clause: MQAClause) -> Scope:

@@ -159,8 +159,9 @@ class DecisionQuery:
         return f" AND {column} = ANY(%s::bigint[])"
 
     def _minutes(self) -> str:
-        """An event's credited minutes under the rule set's weights: stored at ingest for
-        the live weights, else activity minutes × seniority multiplier as ingest rounds it."""
+        """An event's credited minutes under the rule set's weights: as stored at ingest,
+        except for the events whose activity or seniority weight differs from the live one,
+        measured as activity minutes × seniority multiplier the way ingest credits them."""
         weights = self.rulebook.weights
         if weights.stored:
             return "e.minutes"
@@ -171,7 +172,15 @@ class DecisionQuery:
             f"WHEN {_str(s)} THEN {_dec(m)}" for s, m in sorted(weights.seniority.items())
         )
         multiplier = f"CASE c.seniority {seniority} ELSE 1 END" if seniority else "1"
-        return f"ROUND((CASE e.activity_id {activity} ELSE 0 END) * ({multiplier}), 2)"
+        changed = []
+        if weights.changed_activities:
+            ids = ", ".join(str(int(pk)) for pk in sorted(weights.changed_activities))
+            changed.append(f"e.activity_id IN ({ids})")
+        if weights.changed_seniorities:
+            levels = ", ".join(_str(s) for s in sorted(weights.changed_seniorities))
+            changed.append(f"c.seniority IN ({levels})")
+        measured = f"ROUND((CASE e.activity_id {activity} ELSE 0 END) * ({multiplier}), 2)"
+        return f"(CASE WHEN {' OR '.join(changed)} THEN {measured} ELSE e.minutes END)"
 
     def _rank(self) -> str:
         whens = " ".join(f"WHEN {_str(v)} THEN {rank}" for v, rank in SENIORITY_RANK.items())

@@ -25,7 +25,7 @@ from mqaflow.models import (
     SizeBand,
 )
 from mqaflow.qualification.engine import accounts_evaluate
-from mqaflow.qualification.rulebook import Rulebook
+from mqaflow.qualification.rulebook import Rulebook, clause_scope
 from mqaflow.qualification.sql import DecisionQuery
 from mqaflow.rulesets import PROMOTED, RuleSetError, rule_set_copy, rule_set_diff, rule_set_promote
 from plays.models import Play
@@ -316,3 +316,68 @@ def test_adding_a_rule_from_a_drafts_filtered_list_puts_it_in_the_draft(admin_cl
     assert f"{add}?_changelist_filters=rule_set__id__exact%3D{draft.pk}" in listed
     form = admin_client.get(f"{add}?_changelist_filters=rule_set__id__exact%3D{draft.pk}")
     assert form.context["adminform"].form.initial["rule_set"] == str(draft.pk)
+
+
+def test_a_weight_change_recounts_only_its_own_events_and_keeps_explicit_minutes():
+    """A source's explicit minutes on other activities stay as sent, in the draft's
+    measurement and after promotion alike."""
+    account = f2_account(40)  # 20 + 20 explicit minutes of web visits
+    webinar = EventFactory(
+        account=account,
+        contact=ContactFactory(account=account),
+        activity=activity("webinar_attended"),
+        minutes=Decimal("30.00"),
+    )
+    draft = rule_set_copy(source=RuleSet.objects.live())
+    ActivityWeight.objects.filter(rule_set=draft, activity__key="webinar_attended").update(
+        minutes=Decimal(5)
+    )
+    now = timezone.now()
+    query = DecisionQuery(Rulebook(timezone.localdate(now), draft), now)
+    (row,) = query.rows([account.pk], changed_only=False)
+    assert query.figures(row, clause_scope(f2_clause(draft))).minutes == Decimal(45)
+    done = rule_set_promote(rule_set=draft)
+    assert done.events_reweighted == 1
+    minutes = dict(EngagementEvent.objects.filter(account=account).values_list("pk", "minutes"))
+    assert minutes.pop(webinar.pk) == Decimal(5)
+    assert sorted(minutes.values()) == [Decimal(20), Decimal(20)]
+
+
+def test_same_named_rows_are_compared_one_by_one():
+    live = RuleSet.objects.live()
+    for factor in ("1.5", "2.0"):
+        BandwidthPeriod.objects.create(
+            name="December", starts_on="2026-12-01", ends_on="2026-12-31", factor=Decimal(factor)
+        )
+    draft = rule_set_copy(source=live)
+    BandwidthPeriod.objects.filter(rule_set=draft, factor=Decimal("2.0")).update(factor=3)
+    (row,) = rule_set_diff(draft=draft)
+    assert (row.item, row.live, row.draft) == ("December (2)", "2", "3")
+
+
+def test_only_a_never_promoted_draft_can_be_deleted_and_promotion_needs_rule_rights(
+    admin_client, client
+):
+    live = RuleSet.objects.live()
+    draft = rule_set_copy(source=live)
+    spare = rule_set_copy(source=live)
+    rule_set_promote(rule_set=draft)
+    for rule_set in (live, draft):  # retired now, and live
+        url = reverse("admin:mqaflow_ruleset_delete", args=[rule_set.pk])
+        assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    assert RuleSet.objects.filter(pk__in=[live.pk, draft.pk]).count() == 2
+    url = reverse("admin:mqaflow_ruleset_delete", args=[spare.pk])
+    admin_client.post(url, {"post": "yes"})
+    assert not RuleSet.objects.filter(pk=spare.pk).exists()
+
+    from django.contrib.auth.models import Permission
+
+    clerk = UserFactory(is_staff=True)
+    clerk.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_ruleset", "change_ruleset"])
+    )
+    client.force_login(clerk)
+    promote = reverse("admin:mqaflow_ruleset_promote", args=[live.pk])
+    assert client.post(promote).status_code == 403
+    live.refresh_from_db()
+    assert live.status == "retired"
