@@ -41,12 +41,12 @@ class InRuleSetAdmin(AdminBase):
         initial = super().get_changeform_initial_data(request)
         # "Add" from a list filtered to a set carries the filter in _changelist_filters.
         filters = QueryDict(request.GET.get("_changelist_filters", ""))
-        wanted = (
+        wanted = str(
             request.GET.get("rule_set")
             or request.GET.get("rule_set__id__exact")
             or filters.get("rule_set__id__exact")
         )
-        found = RuleSet.objects.filter(pk=wanted).first() if str(wanted).isdigit() else None
+        found = RuleSet.objects.filter(pk=int(wanted)).first() if wanted.isdigit() else None
         initial.setdefault("rule_set", str((found or RuleSet.objects.live()).pk))
         return initial
 
