@@ -6,6 +6,7 @@ import csv
 
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -25,6 +26,8 @@ def _context(request: HttpRequest, title: str, **extra) -> dict:
 def backtest_new(request: HttpRequest, rule_set_pk: int) -> HttpResponse:
     """GET: the form and the set's stored runs; POST: a new run, queued, then its page."""
     rule_set = get_object_or_404(RuleSet, pk=rule_set_pk)
+    if request.method == "POST" and not request.user.has_perm("tuning.add_backtestrun"):
+        raise PermissionDenied("Running a backtest needs the “add backtest run” permission.")
     form = BacktestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -31,7 +31,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from mqaflow.models import (
@@ -51,6 +51,7 @@ from mqaflow.qualification.rulebook import Rulebook
 from mqaflow.qualification.sql import DecisionQuery
 from plays.models import Play, PlayStatus
 from tuning.models import MAX_WEEKS, BacktestRun, BacktestStatus
+from tuning.models.backtests import STALLED_AFTER
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,14 @@ def backtest_create(
             "rule_set", f"“{rule_set.name}” is the live set: backtest a draft against it."
         )
     now = now or timezone.now()
+    active = BacktestRun.objects.filter(
+        rule_set=rule_set, status__in=[BacktestStatus.QUEUED, BacktestStatus.RUNNING]
+    )
+    busy = next((run for run in active.order_by("-pk") if not run.is_stalled), None)
+    if busy is not None:  # one at a time per set: each replays every account twice
+        raise BacktestError(
+            "rule_set", f"Backtest #{busy.pk} of “{rule_set.name}” is still {busy.status}."
+        )
     start, end = backtest_period(weeks=weeks, today=timezone.localdate(now))
     return BacktestRun.objects.create(
         rule_set=rule_set,
@@ -122,20 +131,23 @@ def backtest_request(
 
 def backtest_claim(*, run_id: int, now: datetime | None = None) -> BacktestRun | None:
     """Take a queued run for this process (None when it is not queued, or another process
-    holds it): a run is executed once however many messages ask for it."""
+    holds it): a run is executed once however many messages ask for it. A running run whose
+    worker went silent for STALLED_AFTER (killed mid-run) may be taken again."""
+    now = now or timezone.now()
+    lost = Q(status=BacktestStatus.RUNNING, heartbeat_at__lt=now - STALLED_AFTER)
     with transaction.atomic():
         run = (
             BacktestRun.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk=run_id, status=BacktestStatus.QUEUED)
+            .filter(Q(status=BacktestStatus.QUEUED) | lost, pk=run_id)
             .select_related("rule_set", "live_set")
             .first()
         )
         if run is None:
             return None
         run.status = BacktestStatus.RUNNING
-        run.started_at = now or timezone.now()
+        run.started_at = run.heartbeat_at = now
         run.progress = 0
-        run.save(update_fields=["status", "started_at", "progress"])
+        run.save(update_fields=["status", "started_at", "heartbeat_at", "progress"])
     return run
 
 
@@ -152,7 +164,9 @@ class _Reporter:
         if percent == self.percent:
             return
         self.percent = percent
-        BacktestRun.objects.filter(pk=self.run.pk).update(progress=percent)
+        BacktestRun.objects.filter(pk=self.run.pk).update(
+            progress=percent, heartbeat_at=timezone.now()
+        )
         if self.also:
             self.also(percent)
 

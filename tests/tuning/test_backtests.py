@@ -18,6 +18,7 @@ from tests.factories import AccountFactory, ContactFactory, EventFactory, qualif
 from tuning import backtests
 from tuning.backtests import (
     BacktestError,
+    backtest_claim,
     backtest_create,
     backtest_csv_rows,
     backtest_execute,
@@ -432,3 +433,35 @@ def test_admin_lists_the_runs(staff, draft):
     page = staff.get("/admin/tuning/backtestrun/").content.decode()
     assert f'href="/tuning/backtests/{run.pk}/">Open' in page
     assert staff.get(f"/admin/tuning/backtestrun/{run.pk}/change/").status_code == 200
+
+
+def test_one_run_at_a_time_per_set_until_its_worker_goes_silent(draft, staff):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    first = backtest_create(rule_set=draft, weeks=1)
+    with pytest.raises(BacktestError, match=f"#{first.pk}.*still queued") as busy:
+        backtest_create(rule_set=draft, weeks=1)
+    assert busy.value.field == "rule_set"
+    assert backtest_claim(run_id=first.pk) is not None  # running now, alive
+    assert backtest_claim(run_id=first.pk) is None
+    silent = timezone.now() - timedelta(minutes=11)
+    BacktestRun.objects.filter(pk=first.pk).update(heartbeat_at=silent)
+    page = staff.get(f"/tuning/backtests/{first.pk}/").content.decode()
+    assert "no sign of life" in page and 'http-equiv="refresh"' not in page
+    second = backtest_create(rule_set=draft, weeks=1)  # the silent one no longer blocks
+    assert second.pk != first.pk
+    reclaimed = backtest_claim(run_id=first.pk)  # a redelivered message finishes it
+    assert reclaimed is not None and reclaimed.heartbeat_at > silent
+
+
+def test_running_a_backtest_needs_the_permission(client, org, draft):
+    user = org["mgr"].user
+    user.is_staff = True
+    user.save()
+    client.force_login(user)
+    url = f"/tuning/rule-sets/{draft.pk}/backtests/"
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"weeks": "2"}).status_code == 403
+    assert not BacktestRun.objects.exists()

@@ -3,6 +3,8 @@ came of it (stored, so runs can be compared later without replaying again)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -10,6 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 MAX_WEEKS = 52
+# A run whose worker has not written for this long is taken to be lost (killed, redeployed):
+# it may be claimed again, and it no longer blocks a new run of its set.
+STALLED_AFTER = timedelta(minutes=10)
 
 
 class BacktestStatus(models.TextChoices):
@@ -54,6 +59,9 @@ class BacktestRun(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker running it."
+    )
     results = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -69,3 +77,11 @@ class BacktestRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (BacktestStatus.DONE, BacktestStatus.FAILED)
+
+    @property
+    def is_stalled(self) -> bool:
+        """Queued or running, with no sign of life for STALLED_AFTER."""
+        if self.is_finished:
+            return False
+        last = self.heartbeat_at or self.created_at
+        return timezone.now() - last > STALLED_AFTER
