@@ -50,6 +50,7 @@ from mqaflow.qualification.outcomes import ACCOUNTS_PER_QUERY, mqa_conversions
 from mqaflow.qualification.rulebook import Rulebook
 from mqaflow.qualification.sql import DecisionQuery
 from plays.models import Play, PlayStatus
+from tuning.capacity import capacity_shares
 from tuning.models import MAX_WEEKS, BacktestRun, BacktestStatus
 from tuning.models.backtests import STALLED_AFTER
 
@@ -434,26 +435,6 @@ def _rule_names(spells: list[Spell]) -> dict[tuple[str, int | None, int | None],
 # -- ADR load -----------------------------------------------------------------------------
 
 
-def _week_shares(rule_set: RuleSet, weeks: list[date]) -> list[float]:
-    """Per week, the share of a normal week's capacity the set's bandwidth calendar leaves:
-    the mean over its days of 1 / factor (the highest factor of a day wins, as in the
-    engine's rulebook)."""
-    periods = list(
-        BandwidthPeriod.objects.filter(
-            rule_set=rule_set, starts_on__lte=weeks[-1] + timedelta(days=6), ends_on__gte=weeks[0]
-        ).values_list("starts_on", "ends_on", "factor")
-    )
-    shares = []
-    for monday in weeks:
-        total = Decimal(0)
-        for i in range(7):
-            day = monday + timedelta(days=i)
-            factors = [f for s, e, f in periods if s <= day <= e]
-            total += 1 / max(factors) if factors else Decimal(1)
-        shares.append(float(total / 7))
-    return shares
-
-
 def _load(
     frame: _Frame, rule_set: RuleSet, live_set: RuleSet, draft: list[Spell], live: list[Spell]
 ) -> dict[str, Any]:
@@ -465,8 +446,8 @@ def _load(
                 owner = frame.accounts[spell.account_id]["owner_id"]
                 plays[(owner, side)][frame.week_of(spell.start)] += 1
     shares = {
-        "draft": _week_shares(rule_set, frame.weeks),
-        "live": _week_shares(live_set, frame.weeks),
+        "draft": capacity_shares(rule_set=rule_set, weeks=frame.weeks),
+        "live": capacity_shares(rule_set=live_set, weeks=frame.weeks),
     }
     owners: dict[int | None, tuple[str, int | None]] = {}
     for account in frame.accounts.values():

@@ -39,6 +39,7 @@ from mqaflow.qualification.outcomes import ConversionSummary, conversion_summary
 from mqaflow.qualification.reports import report_bounds
 from plays.models import Play, PlayStatus
 
+from .capacity import capacity_shares
 from .models import DigestDelivery, DigestSubscription
 from .scorecard import live_mqas
 
@@ -112,9 +113,14 @@ def _band_of_employees() -> Case:
     return Case(*whens, default=Value(""))
 
 
-def segment_capacity() -> dict[tuple[int, str], Decimal]:
+def segment_capacity(*, week: date | None = None) -> dict[tuple[int, str], Decimal]:
     """{(funnel, size band): capacity}: each active owner's weekly play capacity split over
-    the segments of their accounts in proportion to how many they own there."""
+    the segments of their accounts in proportion to how many they own there; for `week`
+    (its Monday), scaled by the live set's bandwidth calendar as the backtest scales it."""
+    share = Decimal(1)
+    if week is not None:
+        found = capacity_shares(rule_set=RuleSet.objects.live(), weeks=[week])[0]
+        share = Decimal(str(found))
     rows = (
         Account.objects.filter(owner__is_active=True)
         .annotate(band=_band_of_employees())
@@ -128,9 +134,9 @@ def segment_capacity() -> dict[tuple[int, str], Decimal]:
         per_owner[r["owner_id"]] += r["n"]
     capacity: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
     for r in found:
-        share = Decimal(r["n"]) / per_owner[r["owner_id"]]
-        capacity[(r["funnel"], r["band"])] += Decimal(r["owner__weekly_play_capacity"]) * share
-    return {k: v.quantize(Decimal("0.1")) for k, v in capacity.items()}
+        owned = Decimal(r["n"]) / per_owner[r["owner_id"]]
+        capacity[(r["funnel"], r["band"])] += Decimal(r["owner__weekly_play_capacity"]) * owned
+    return {k: (v * share).quantize(Decimal("0.1")) for k, v in capacity.items()}
 
 
 def digest_build(*, now: datetime) -> Digest:
@@ -148,7 +154,7 @@ def digest_build(*, now: datetime) -> Digest:
     segments: dict[tuple[int, str], Segment] = {}
     for r in counts:
         segments[(r["funnel"], r["size_band"])] = Segment(r["funnel"], r["size_band"], r["n"])
-    for key, capacity in segment_capacity().items():
+    for key, capacity in segment_capacity(week=first).items():
         segments.setdefault(key, Segment(*key)).capacity = capacity
     ordered = [segments[k] for k in sorted(segments)]
     live = RuleSet.objects.live()
@@ -244,6 +250,10 @@ def _claim(user: Any, week: date, now: datetime) -> DigestDelivery | None:
         return None
 
 
+class DigestNotSent(RuntimeError):
+    """Some digests of the week failed to send (the others were sent)."""
+
+
 def digests_send(*, now: datetime | None = None) -> int:
     """Send this week's digest to every recipient who has not had it; returns how many
     were sent. Built once, only when somebody is owed one."""
@@ -253,7 +263,7 @@ def digests_send(*, now: datetime | None = None) -> int:
     if not owed:
         return 0
     digest = digest_build(now=now)
-    sent = 0
+    sent = failed = 0
     for user in owed:  # the opted-in staff and managers: a handful
         claim = _claim(user, week, now)
         if claim is None:
@@ -261,9 +271,15 @@ def digests_send(*, now: datetime | None = None) -> int:
         try:
             _message(user, digest).send(fail_silently=False)
         except Exception:
-            claim.delete()  # not sent: a retry of the task may send it
-            raise
+            # Not sent: free the claim so the next beat or a retry sends it, and go on with
+            # the others (one bad address must not cost everyone their digest).
+            claim.delete()
+            failed += 1
+            logger.exception("tuning digest to user %s failed", user.pk)
+            continue
         DigestDelivery.objects.filter(pk=claim.pk).update(sent_at=timezone.now())
         sent += 1
     logger.info("sent %d tuning digest(s) for the week of %s", sent, week)
+    if failed:
+        raise DigestNotSent(f"{failed} tuning digest(s) could not be sent; retrying")
     return sent

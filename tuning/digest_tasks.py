@@ -4,10 +4,17 @@ only `tasks` modules."""
 
 from celery import shared_task
 
-from .digest import digests_send
+from .digest import DigestNotSent, digests_send
 
 
-@shared_task(name="tuning.digest_tasks.digest_send", acks_late=True)
+@shared_task(
+    name="tuning.digest_tasks.digest_send",
+    acks_late=True,
+    autoretry_for=(DigestNotSent,),
+    retry_backoff=60,
+    max_retries=5,
+)
 def digest_send() -> int:
-    """Send this week's digest to whoever has not had it (a second beat sends nothing)."""
+    """Send this week's digest to whoever has not had it (a second beat sends nothing; a
+    retry sends only what failed)."""
     return digests_send()

@@ -25,6 +25,7 @@ from tuning.backtests import (
     backtest_period,
     backtest_request,
 )
+from tuning.capacity import capacity_shares
 from tuning.models import BacktestRun, BacktestStatus
 from tuning.tasks import backtest_run
 
@@ -172,7 +173,7 @@ def test_capacity_is_divided_by_the_bandwidth_factor_of_each_day(draft):
         ends_on=date(2026, 3, 4),
         factor=Decimal(2),
     )
-    shares = backtests._week_shares(draft, [date(2026, 3, 2), date(2026, 3, 9)])
+    shares = capacity_shares(rule_set=draft, weeks=[date(2026, 3, 2), date(2026, 3, 9)])
     assert shares == pytest.approx([(3 * 0.5 + 4) / 7, 1.0])
 
 

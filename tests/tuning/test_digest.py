@@ -130,3 +130,37 @@ def test_the_digest_covers_last_week(world):
         (1, "large", 14, "over"),
         (2, "large", 0, "under"),
     ]
+
+
+def test_capacity_follows_the_bandwidth_calendar(org):
+    from decimal import Decimal
+
+    from mqaflow.models import BandwidthPeriod
+
+    AccountFactory(owner=org["adr"], funnel=1, employees=500)
+    week = timezone.localdate(monday(-1))
+    BandwidthPeriod.objects.create(  # the whole week at ×2: half the ADRs are in
+        name="Offsite", starts_on=week, ends_on=week + timedelta(days=6), factor=Decimal(2)
+    )
+    assert segment_capacity() == {(1, "large"): 10}
+    assert segment_capacity(week=week) == {(1, "large"): 5}
+
+
+def test_one_failed_address_does_not_cost_the_others_their_digest(world, monkeypatch):
+    from tuning import digest
+
+    real = digest._message
+
+    def flaky(user, built):
+        if user.email == "mgr@s.example":
+            raise ConnectionError("smtp down for this one")
+        return real(user, built)
+
+    monkeypatch.setattr(digest, "_message", flaky)
+    with time_machine.travel(monday(), tick=False), pytest.raises(digest.DigestNotSent):
+        digest.digests_send()
+    assert [m.to[0] for m in mail.outbox] == ["ops@s.example"]
+    monkeypatch.setattr(digest, "_message", real)
+    with time_machine.travel(monday(hours=1), tick=False):  # the retry sends only what failed
+        assert digest.digests_send() == 1
+    assert sorted(m.to[0] for m in mail.outbox) == ["mgr@s.example", "ops@s.example"]
