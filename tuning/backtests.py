@@ -37,7 +37,6 @@ from django.utils import timezone
 from mqaflow.models import (
     Account,
     ActNowRule,
-    BandwidthPeriod,
     Funnel,
     MQAClause,
     MQARule,
@@ -350,7 +349,12 @@ def _gained_lost(
     """Accounts qualified at some time in the period under one set and never under the other,
     each explained by the draft on the first day that matters (its own first qualified day
     for a gained account; the live set's for a lost one: why the draft did not qualify it)."""
-    under_draft, under_live = _first_days(draft), _first_days(live)
+
+    # A spell that ended on the period's first day was qualified only the day before it.
+    def inside(spells: list[Spell]) -> list[Spell]:
+        return [s for s in spells if s.end is None or s.end > frame.start]
+
+    under_draft, under_live = _first_days(inside(draft)), _first_days(inside(live))
     gained = sorted(set(under_draft) - set(under_live), key=lambda pk: (under_draft[pk].start, pk))
     lost = sorted(set(under_live) - set(under_draft), key=lambda pk: (under_live[pk].start, pk))
     listed = {
@@ -549,8 +553,12 @@ def backtest_outcomes(
             for figures in (row[side], totals[side]):
                 figures["mqas"] += 1
                 figures["converted"] += 1 if found else 0
-                figures["pipeline"] += sum((amounts[pk] or Decimal(0) for pk in found), Decimal(0))
+                # an opportunity two spells of one account both reach is pipeline once
+                fresh = found - figures["counted"]
+                figures["counted"] |= fresh
+                figures["pipeline"] += sum((amounts[pk] or Decimal(0) for pk in fresh), Decimal(0))
     for figures in [*totals.values(), *(r[side] for r in rows.values() for side in totals)]:
+        del figures["counted"]
         figures["rate"] = (
             round(figures["converted"] / figures["mqas"], 3) if figures["mqas"] else None
         )
@@ -559,7 +567,7 @@ def backtest_outcomes(
 
 
 def _outcome() -> dict[str, Any]:
-    return {"mqas": 0, "converted": 0, "pipeline": Decimal(0)}
+    return {"mqas": 0, "converted": 0, "pipeline": Decimal(0), "counted": set()}
 
 
 # -- dismissals ---------------------------------------------------------------------------

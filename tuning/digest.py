@@ -119,8 +119,8 @@ def segment_capacity(*, week: date | None = None) -> dict[tuple[int, str], Decim
     (its Monday), scaled by the live set's bandwidth calendar as the backtest scales it."""
     share = Decimal(1)
     if week is not None:
-        found = capacity_shares(rule_set=RuleSet.objects.live(), weeks=[week])[0]
-        share = Decimal(str(found))
+        (left,) = capacity_shares(rule_set=RuleSet.objects.live(), weeks=[week])
+        share = Decimal(str(left))
     rows = (
         Account.objects.filter(owner__is_active=True)
         .annotate(band=_band_of_employees())
