@@ -466,3 +466,18 @@ def test_running_a_backtest_needs_the_permission(client, org, draft):
     assert client.get(url).status_code == 200
     assert client.post(url, {"weeks": "2"}).status_code == 403
     assert not BacktestRun.objects.exists()
+
+
+def test_two_spells_reaching_one_opportunity_count_its_pipeline_once(draft):
+    from mqaflow.qualification.backtest import Spell
+
+    account = AccountFactory(funnel=2, employees=500)
+    rule = clause(draft, "Funnel 2 (large)")
+    opportunity(account.pk, at(9), "400.00")
+    spells = [
+        Spell(account.pk, date(2026, 3, 2), date(2026, 3, 4), rule.rule_id, rule.pk, None),
+        Spell(account.pk, date(2026, 3, 6), None, rule.rule_id, rule.pk, None),
+    ]
+    totals = backtests.backtest_outcomes(rule_set=draft, draft=spells, live=[])["totals"]
+    assert (totals["draft"]["mqas"], totals["draft"]["converted"]) == (2, 2)
+    assert totals["draft"]["pipeline"] == "400.00"
