@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -104,6 +104,20 @@ class RuleSet(models.Model):
 
 def live_rule_set_pk() -> int:
     return RuleSet.objects.live().pk
+
+
+def rule_set_still_live(pk: int) -> bool:
+    """Whether the set is live, holding a share lock on its row until the transaction ends
+    (PostgreSQL): a promotion, which locks it for update, waits for the writes of the runs
+    that decided under it, and a run that decided before a promotion sees it retired."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT status FROM {RuleSet._meta.db_table} WHERE id = %s FOR SHARE", [pk]
+            )
+            row = cursor.fetchone()
+        return row is not None and row[0] == RuleSetStatus.LIVE
+    return RuleSet.objects.filter(pk=pk, status=RuleSetStatus.LIVE).exists()
 
 
 class InRuleSet(models.Model):

@@ -34,8 +34,10 @@ from mqaflow.models import (
     MQARule,
     MQAStatus,
     MQATransition,
+    RuleSet,
 )
 from mqaflow.models.columns import column_of
+from mqaflow.models.rulesets import rule_set_still_live
 from mqaflow.models.transitions import RecomputeRun
 from mqaflow.signals import account_disqualified, account_qualified, accounts_qualified
 
@@ -148,7 +150,8 @@ def accounts_evaluate(
         result.evaluated = Account.objects.count()
     elif ids:
         result.evaluated = Account.objects.filter(pk__in=ids).count()
-    changes = _changes_for(ids, now=now) if ids != [] else []
+    rule_set = RuleSet.objects.live()
+    changes = _changes_for(ids, now=now, rule_set=rule_set) if ids != [] else []
     if progress:
         progress(result.evaluated)
     if dry_run:
@@ -157,7 +160,9 @@ def accounts_evaluate(
             (accounts[c.account_id], c.decision) for c in changes if c.account_id in accounts
         ]
         return result
-    result.transitions, result.consequences = _record(changes, now=now, cause=cause)
+    result.transitions, result.consequences = _record(
+        changes, now=now, cause=cause, rule_set_id=rule_set.pk
+    )
     if ids != []:  # the drafts in shadow decide the same accounts at the same moment
         shadows_evaluate(account_ids=ids, now=now, cause=cause)
     RecomputeRun.objects.create(
@@ -174,9 +179,11 @@ def accounts_evaluate(
     return result
 
 
-def _changes_for(account_ids: list[int] | None, *, now: datetime) -> list[Change]:
+def _changes_for(
+    account_ids: list[int] | None, *, now: datetime, rule_set: RuleSet | None = None
+) -> list[Change]:
     """The accounts whose status the rules change now, each with its full `Decision`."""
-    rulebook = Rulebook(timezone.localdate(now))
+    rulebook = Rulebook(timezone.localdate(now), rule_set)
     query = DecisionQuery(rulebook, now)
     changes = []
     for row in query.rows(account_ids, changed_only=True):
@@ -329,13 +336,20 @@ def _by_rule(account_id: int, funnel: int, band, rulebook: Rulebook, figures_for
 
 
 def _record(
-    changes: list[Change], *, now: datetime, cause: str = ""
+    changes: list[Change], *, now: datetime, cause: str = "", rule_set_id: int | None = None
 ) -> tuple[Sequence[MQATransition], Counter]:
-    """Lock the changed rows, re-check their status and write each transition once."""
+    """Lock the changed rows, re-check their status and write each transition once.
+
+    Decided under `rule_set_id`: if another set was promoted while this run decided, its
+    decisions are dropped (the promotion re-evaluates every account under the new set).
+    """
     if not changes:
         return [], Counter()
     recorded: Sequence[MQATransition]
     with transaction.atomic():
+        if rule_set_id is not None and not rule_set_still_live(rule_set_id):
+            logger.info("a rule set was promoted meanwhile: %d decision(s) dropped", len(changes))
+            return [], Counter()
         if connection.vendor == "postgresql":
             recorded = _write_set_based(changes, now=now, cause=cause)
         else:

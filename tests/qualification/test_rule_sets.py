@@ -381,3 +381,22 @@ def test_only_a_never_promoted_draft_can_be_deleted_and_promotion_needs_rule_rig
     assert client.post(promote).status_code == 403
     live.refresh_from_db()
     assert live.status == "retired"
+
+
+def test_decisions_made_under_a_set_promoted_away_meanwhile_are_dropped():
+    """A recompute that decided before a promotion committed must not write the retired
+    rules' decisions over the promotion's."""
+    from mqaflow.qualification.engine import _changes_for, _record
+
+    account = f2_account(40)
+    live = RuleSet.objects.live()
+    draft = rule_set_copy(source=live)
+    MQAClause.objects.filter(pk=f2_clause(live).pk).update(min_minutes=30)  # live says MQA
+    now = timezone.now()
+    changes = _changes_for([account.pk], now=now, rule_set=live)
+    assert [c.decision.status for c in changes] == ["mqa"]
+    rule_set_promote(rule_set=draft, now=now)  # the draft (60 minutes) says not
+    recorded, _ = _record(changes, now=now, cause="ingest", rule_set_id=live.pk)
+    assert recorded == []
+    account.refresh_from_db()
+    assert account.mqa_status != "mqa" and not Play.objects.exists()
