@@ -27,7 +27,7 @@ from mqaflow.models import (
     SeniorityMultiplier,
     SeniorityWeight,
 )
-from mqaflow.qualification.backtest import Spell, day_end, replay
+from mqaflow.qualification.backtest import Spell, day_end, replay, replay_naive
 from mqaflow.qualification.engine import accounts_evaluate
 from mqaflow.qualification.rulebook import Rulebook
 from mqaflow.qualification.sql import DecisionQuery
@@ -250,6 +250,7 @@ def test_replay_of_a_draft_equals_the_engine_statement_under_it(history):
     replayed = replay(rule_set=draft, start=START, end=END)
 
     assert replayed == statement_spells(draft)
+    assert replayed == replay_naive(rule_set=draft, start=START, end=END)
     assert replayed != replay(rule_set=live, start=START, end=END)
     # The draft's weights count: 30 + 40 minutes now pass its 50-minute threshold.
     assert starts(replayed)[history["a1"].pk][0] == d(10, 24)
