@@ -142,6 +142,10 @@ class DecisionQuery:
             return _str(connection.ops.adapt_datetimefield_value(value))
         return f"{_str(value.isoformat())}::timestamptz"
 
+    def at_sql(self, value: datetime) -> str:
+        """A moment as a SQL literal of this database."""
+        return self._at(value)
+
     def _since(self, days: int) -> str:
         return self._at(self.now - timedelta(days=days))
 
@@ -312,7 +316,7 @@ class DecisionQuery:
             whens.append(f"WHEN {' AND '.join(tests) or '1 = 1'} THEN {int(rule.pk)}")
         return f"CASE {' '.join(whens)} END" if whens else "NULL"
 
-    def _clause_test(self, clause, bandwidth: Bandwidth) -> str:
+    def _clause_test(self, clause, bandwidth: Bandwidth, cents: bool) -> str:
         family = self.scope_family[clause_scope(clause)]
         w = clause.window_days
         tests = []
@@ -323,22 +327,23 @@ class DecisionQuery:
                 tests.append(f"COALESCE({family.col('l', w, i)}, 0) >= {int(needed)}")
             else:
                 letter = {"minutes": "m", "people": "p", "personas": "r", "events": "e"}[kind]
-                tests.append(f"COALESCE({family.col(letter, w)}, 0) >= {_dec(needed)}")
+                value = int(needed * 100) if cents and kind == "minutes" else _dec(needed)
+                tests.append(f"COALESCE({family.col(letter, w)}, 0) >= {value}")
         if check.seniority:
             tests.append(f"{family.col('s', w)} <= {SENIORITY_RANK[check.seniority]}")
         return " AND ".join(tests) or "1 = 1"
 
-    def clause_pick(self, bandwidth: Bandwidth | None = None) -> str:
+    def clause_pick(self, bandwidth: Bandwidth | None = None, *, cents: bool = False) -> str:
         """The first clause of `rule_id` whose thresholds, scaled by `bandwidth` (the
-        rulebook's unless given: the backtest decides days of several), all hold."""
+        rulebook's unless given: the backtest decides days of several), all hold; with
+        `cents`, the minutes columns hold hundredths of a minute as integers (the backtest
+        sums millions of them)."""
         bandwidth = bandwidth if bandwidth is not None else self.rulebook.bandwidth
         whens = []
         for rule in self.rulebook.rules:
             for clause in rule.clauses.all():
-                whens.append(
-                    f"WHEN rule_id = {int(rule.pk)} AND {self._clause_test(clause, bandwidth)} "
-                    f"THEN {int(clause.pk)}"
-                )
+                test = self._clause_test(clause, bandwidth, cents)
+                whens.append(f"WHEN rule_id = {int(rule.pk)} AND {test} THEN {int(clause.pk)}")
         return f"CASE {' '.join(whens)} END" if whens else "NULL"
 
     @staticmethod
