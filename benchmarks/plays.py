@@ -77,8 +77,8 @@ def run(*, plays: int) -> list[tuple[str, str, str]]:
     with connection.cursor() as cur:
         # Start from no plays: the engine benchmark's ingest already created some.
         cur.execute(
-            "TRUNCATE plays_notice, plays_playlogentry, plays_play, "
-            "plays_historicalplay RESTART IDENTITY"
+            "TRUNCATE plays_chatnotice, plays_notice, plays_playlogentry, plays_play, "
+            "plays_historicalplay RESTART IDENTITY CASCADE"
         )
         cur.execute(TRANSITIONS_SQL, {"accounts": accounts, "plays": plays, "now": now})
         cur.execute(
