@@ -222,13 +222,13 @@ class ReplayStatement:
                 whens = " ".join(f"WHEN {src.col('s', w, r)} > 0 THEN {r}" for r in range(top + 1))
                 src.figures[family.col("s", w)] = f"CASE {whens} END"
         found = list(sources.values())
-        for rule in self.rulebook.act_now_rules:
-            w = rule.window_days
-            src = _Source(f"an{rule.pk}", " AND " + q.act_now_filter(rule), {w})
+        for act_now in self.rulebook.act_now_rules:
+            w = act_now.window_days
+            src = _Source(f"an{act_now.pk}", " AND " + q.act_now_filter(act_now), {w})
             src.people.add(w)
             src.anonymous.add(w)
-            src.figures[f"an{rule.pk}_p"] = src.col("p", w)
-            src.figures[f"an{rule.pk}_a"] = src.col("a", w)
+            src.figures[f"an{act_now.pk}_p"] = src.col("p", w)
+            src.figures[f"an{act_now.pk}_a"] = src.col("a", w)
             found.append(src)
         return found
 
