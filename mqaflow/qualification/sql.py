@@ -20,6 +20,11 @@ The Python rule logic (`engine.decide`, `rulebook.ClauseCheck`) stays the defini
 engine rebuilds each returned row's `Decision` with it, and a property test checks that the
 SQL decides like it on generated rule and event sets. The statement runs on PostgreSQL and
 SQLite alike (no `FILTER`, no `COUNT(DISTINCT)` in the hot path, no arrays on SQLite).
+
+The backtest's replay (`backtest.py`) measures every day of a period its own way but
+filters, credits and decides with this class's parts (`family_filter`, `act_now_filter`,
+`minutes_sql`, `band_sql`, `act_now_pick`, `rule_pick`, `clause_pick`, `status_sql`), so
+both decide alike by construction.
 """
 
 from __future__ import annotations

@@ -12,7 +12,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mqaflow.models import (
     ActivityType,
@@ -34,6 +37,7 @@ from mqaflow.qualification.rulebook import Rulebook
 from mqaflow.qualification.sql import DecisionQuery
 from mqaflow.rulesets import rule_set_copy
 from tests.factories import AccountFactory, ContactFactory, EventFactory, activity
+from tests.qualification import test_sql as generated
 
 pytestmark = pytest.mark.django_db
 
@@ -137,6 +141,19 @@ def history():
     a8 = AccountFactory(funnel=1, employees=500)
     event(a8, person(a8), "webinar_attended", at(d(10, 10)))
     event(a8, person(a8), "webinar_attended", at(d(10, 10), 15))
+    # A contact back one day after its event left the window (a new island of presence) …
+    a10 = AccountFactory(funnel=1, employees=500)
+    p = person(a10)
+    event(a10, p, "webinar_attended", at(d(9, 20)))
+    event(a10, p, "webinar_attended", at(d(10, 21)))
+    event(a10, person(a10), "webinar_attended", at(d(10, 5)))
+    # … and one back on the very day (the same island: still one person, not two, so the
+    # bandwidth days' three people are not met).
+    a11 = AccountFactory(funnel=1, employees=500)
+    r = person(a11)
+    event(a11, r, "web_visit", at(d(9, 25)))
+    event(a11, r, "web_visit", at(d(10, 25)))
+    event(a11, person(a11), "executive_dinner", at(d(10, 15)))
     # Excluded: never qualifies, whatever it does.
     a6 = AccountFactory(funnel=1, employees=500, excluded=True, excluded_reason="competitor")
     event(a6, None, "demo_request", at(d(10, 25)))
@@ -144,7 +161,10 @@ def history():
     event(a6, person(a6), "executive_dinner", at(d(10, 25)))
     # Nothing at all.
     AccountFactory(funnel=3, employees=5000)
-    return {"a1": a1, "a2": a2, "a3": a3, "a4": a4, "a5": a5, "a6": a6, "a7": a7, "a8": a8}
+    return {
+        **{"a1": a1, "a2": a2, "a3": a3, "a4": a4, "a5": a5, "a6": a6, "a7": a7, "a8": a8},
+        **{"a10": a10, "a11": a11},
+    }
 
 
 def fold(qualified_by_day: list[tuple[date, dict[int, tuple]]]) -> list[Spell]:
@@ -223,6 +243,8 @@ def test_replay_of_the_live_set_equals_the_engine_day_by_day(history, monkeypatc
     assert [s.end for s in replayed if s.account_id == a["a2"]] == [d(10, 26)]
     assert got[a["a8"]] == [START - timedelta(days=1), d(10, 30)]
     assert got[a["a4"]] == [d(10, 23)]
+    assert got[a["a10"]] == [START - timedelta(days=1), d(10, 21), d(10, 30)]
+    assert got[a["a11"]] == [START - timedelta(days=1), d(10, 30)]
     assert got[a["a5"]] == [d(10, 28)] and got[a["a7"]] == [d(11, 2)]
     act_now = {s.account_id: s.act_now_rule_id for s in replayed if s.act_now_rule_id}
     assert set(act_now) == {a["a5"], a["a7"]}
@@ -267,3 +289,42 @@ def test_replay_of_an_empty_period_edge():
     assert replay(rule_set=RuleSet.objects.live(), start=START, end=START) == []
     with pytest.raises(ValueError):
         replay(rule_set=RuleSet.objects.live(), start=START, end=START - timedelta(days=1))
+
+
+# -- generated rule sets and engagement: the fast replay equals the definition -------------
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rule_specs=generated.rules,
+    act_now_specs=generated.act_now_rules,
+    factor=st.sampled_from([None, Decimal("1.5"), Decimal("0.5")]),
+    account_specs=generated.accounts,
+    reweigh=st.booleans(),
+)
+def test_replay_equals_the_daily_definition_on_generated_rules(
+    rule_specs, act_now_specs, factor, account_specs, reweigh
+):
+    """Every clause figure (minutes, events, people, personas, seniority, qualified leads),
+    Act Now rules with seniority and two people, a bandwidth period, a draft's own weights,
+    events on window edges, in a zone whose days are not UTC's."""
+    with timezone.override(ZoneInfo("Asia/Kolkata")), transaction.atomic():
+        generated._install(rule_specs, act_now_specs, factor)
+        generated._populate(account_specs)
+        rule_set = RuleSet.objects.live()
+        if reweigh:
+            rule_set = rule_set_copy(source=rule_set, name="Reweighed")
+            ActivityWeight.objects.filter(rule_set=rule_set, activity=activity("web_visit")).update(
+                minutes=Decimal(7)
+            )
+            SeniorityWeight.objects.filter(rule_set=rule_set, seniority="vp").update(multiplier=3)
+        start = generated.NOW.date() - timedelta(days=4)
+        end = generated.NOW.date() + timedelta(days=3)
+        expected = replay_naive(rule_set=rule_set, start=start, end=end)
+        assert replay(rule_set=rule_set, start=start, end=end) == expected
+        transaction.set_rollback(True)
