@@ -474,6 +474,8 @@ class ReplayStatement:
                 folder.flips(self.days, cursor.fetchall())
             if progress:
                 progress((n + 1) / len(slices))
+        if progress and not slices:
+            progress(1.0)
         return folder.spells()
 
 

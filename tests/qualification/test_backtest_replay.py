@@ -286,7 +286,12 @@ def test_replay_of_a_draft_equals_the_engine_statement_under_it(history):
 
 def test_replay_of_an_empty_period_edge():
     """One day: the day before and the day itself are decided, nothing qualifies."""
-    assert replay(rule_set=RuleSet.objects.live(), start=START, end=START) == []
+    fractions: list[float] = []
+    assert (
+        replay(rule_set=RuleSet.objects.live(), start=START, end=START, progress=fractions.append)
+        == []
+    )
+    assert fractions[-1] == 1.0
     with pytest.raises(ValueError):
         replay(rule_set=RuleSet.objects.live(), start=START, end=START - timedelta(days=1))
 
