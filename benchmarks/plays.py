@@ -22,14 +22,14 @@ ORDER BY g
 # 100 that are due now) sit on distinct accounts, as the one-open-play constraint requires.
 PLAYS_SQL = """
 INSERT INTO plays_play (account_id, transition_id, assignee_id, status, created_at, due_at,
-    remind_at, started_at, completed_at, dismissed_note, message, policy_id, policy_version,
-    plan, next_action_at)
+    remind_at, started_at, completed_at, dismissed_note, withdrawn_reason, outcome, message,
+    policy_id, policy_version, plan, next_action_at)
 SELECT t.account_id, t.id, %(owner)s,
        CASE WHEN n <= %(open)s THEN 'pending' ELSE 'completed' END,
        t.at, t.at + interval '24 hours', t.at + interval '18 hours',
        CASE WHEN n <= %(open)s THEN NULL ELSE t.at + interval '2 hours' END,
        CASE WHEN n <= %(open)s THEN NULL ELSE t.at + interval '3 hours' END,
-       '', '', %(policy)s, 1, %(plan)s::jsonb,
+       '', '', '', '', %(policy)s, 1, %(plan)s::jsonb,
        CASE WHEN n <= %(due)s THEN %(now)s - interval '1 minute'
             WHEN n <= %(open)s THEN %(now)s + interval '6 hours' ELSE NULL END
 FROM (SELECT id, account_id, at, row_number() OVER (ORDER BY id) AS n
@@ -75,10 +75,9 @@ def run(*, plays: int) -> list[tuple[str, str, str]]:
     open_plays = min(10_000, accounts)
     started = time.perf_counter()
     with connection.cursor() as cur:
-        # Start from no plays: the engine benchmark's ingest already created some (CASCADE:
-        # with what refers to them, e.g. chat notices).
+        # Start from no plays: the engine benchmark's ingest already created some.
         cur.execute(
-            "TRUNCATE plays_notice, plays_playlogentry, plays_play, "
+            "TRUNCATE plays_chatnotice, plays_notice, plays_playlogentry, plays_play, "
             "plays_historicalplay RESTART IDENTITY CASCADE"
         )
         cur.execute(TRANSITIONS_SQL, {"accounts": accounts, "plays": plays, "now": now})

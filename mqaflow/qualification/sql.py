@@ -20,6 +20,11 @@ The Python rule logic (`engine.decide`, `rulebook.ClauseCheck`) stays the defini
 engine rebuilds each returned row's `Decision` with it, and a property test checks that the
 SQL decides like it on generated rule and event sets. The statement runs on PostgreSQL and
 SQLite alike (no `FILTER`, no `COUNT(DISTINCT)` in the hot path, no arrays on SQLite).
+
+The backtest's replay (`backtest.py`) measures every day of a period its own way but
+filters, credits and decides with this class's parts (`family_filter`, `act_now_filter`,
+`minutes_sql`, `band_sql`, `act_now_pick`, `rule_pick`, `clause_pick`, `status_sql`), so
+both decide alike by construction.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from mqaflow.models import (
 )
 
 from .measure import ANONYMOUS_RANK, Figures, Scope
-from .rulebook import ClauseCheck, Rulebook, act_now_scope, clause_scope
+from .rulebook import Bandwidth, ClauseCheck, Rulebook, act_now_scope, clause_scope
 
 EVENTS = EngagementEvent._meta.db_table
 CONTACTS = Contact._meta.db_table
@@ -142,6 +147,10 @@ class DecisionQuery:
             return _str(connection.ops.adapt_datetimefield_value(value))
         return f"{_str(value.isoformat())}::timestamptz"
 
+    def at_sql(self, value: datetime) -> str:
+        """A moment as a SQL literal of this database."""
+        return self._at(value)
+
     def _since(self, days: int) -> str:
         return self._at(self.now - timedelta(days=days))
 
@@ -188,6 +197,25 @@ class DecisionQuery:
 
     # -- measuring ------------------------------------------------------------------------
 
+    def family_filter(self, family: Family) -> str:
+        """Which events a family counts (its persona and seniority filters), as ` AND …`
+        over events `e` left-joined to contacts `c`; shared with the backtest's replay."""
+        where = ""
+        if family.personas:
+            where += f" AND c.persona IN ({', '.join(_str(p) for p in family.personas)})"
+        if family.min_seniority:
+            levels = Seniority.at_or_above(family.min_seniority)
+            where += f" AND c.seniority IN ({', '.join(_str(s) for s in levels)})"
+        return where
+
+    def minutes_sql(self) -> str:
+        """An event's credited minutes under the set's weights (see `_minutes`)."""
+        return self._minutes()
+
+    def rank_sql(self) -> str:
+        """A contact's seniority rank (0 = most senior; anonymous ranks below everyone)."""
+        return self._rank()
+
     def _family_sql(self, family: Family, ids: Sequence[int] | None, params: list) -> str:
         widest = max(family.windows)
         minutes = self._minutes()
@@ -197,11 +225,7 @@ class DecisionQuery:
             per_contact.append(f"SUM(CASE WHEN {inside} THEN {minutes} END) AS m{w}")
             per_contact.append(f"COUNT(CASE WHEN {inside} THEN 1 END) AS n{w}")
         where = f"e.occurred_at >= {self._since(widest)} AND e.occurred_at <= {self._at(self.now)}"
-        if family.personas:
-            where += f" AND c.persona IN ({', '.join(_str(p) for p in family.personas)})"
-        if family.min_seniority:
-            levels = Seniority.at_or_above(family.min_seniority)
-            where += f" AND c.seniority IN ({', '.join(_str(s) for s in levels)})"
+        where += self.family_filter(family)
         where += self._ids_filter("e.account_id", ids, params)
         per_account = []
         for w in family.windows:
@@ -234,15 +258,19 @@ class DecisionQuery:
             f"FROM f{family.index}c GROUP BY account_id)"
         )
 
-    def _act_now_condition(self, rule) -> str:
+    def act_now_filter(self, rule) -> str:
+        """Which events an Act Now rule counts, whatever the window (its activity and the
+        seniority it needs); shared with the backtest's replay."""
         scope = act_now_scope(rule)
-        cond = f"e.activity_id = {int(rule.activity_id)} AND e.occurred_at >= " + self._since(
-            scope.window_days
-        )
+        cond = f"e.activity_id = {int(rule.activity_id)}"
         if scope.min_seniority:
             levels = Seniority.at_or_above(scope.min_seniority)
             cond += f" AND c.seniority IN ({', '.join(_str(s) for s in levels)})"
         return cond
+
+    def _act_now_condition(self, rule) -> str:
+        window = f"e.occurred_at >= {self._since(act_now_scope(rule).window_days)}"
+        return f"{self.act_now_filter(rule)} AND {window}"
 
     def _act_now_sql(self, ids: Sequence[int] | None, params: list) -> str:
         rules = self.rulebook.act_now_rules
@@ -269,7 +297,8 @@ class DecisionQuery:
 
     # -- deciding -------------------------------------------------------------------------
 
-    def _band_sql(self) -> str:
+    def band_sql(self) -> str:
+        """The account's size band id (`a.employees`)."""
         whens = []
         for band in self.rulebook.bands:
             test = f"a.employees >= {int(band.min_employees)}"
@@ -278,7 +307,8 @@ class DecisionQuery:
             whens.append(f"WHEN {test} THEN {int(band.pk)}")
         return f"CASE {' '.join(whens)} END" if whens else "NULL"
 
-    def _act_now_pick(self) -> str:
+    def act_now_pick(self) -> str:
+        """The first Act Now rule that fires, from the `an.an<pk>_p` / `_a` figures."""
         whens = []
         for rule in self.rulebook.act_now_rules:
             fires = f"an.an{rule.pk}_p >= {int(rule.min_people)}"
@@ -288,7 +318,8 @@ class DecisionQuery:
             whens.append(f"WHEN {fires} THEN {int(rule.pk)}")
         return f"CASE {' '.join(whens)} END" if whens else "NULL"
 
-    def _rule_pick(self) -> str:
+    def rule_pick(self) -> str:
+        """The most specific rule for `funnel` and `band_id`."""
         whens = []
         for rule in self.rulebook.rules:  # most specific first, as Rulebook.rule_for
             tests = []
@@ -299,31 +330,45 @@ class DecisionQuery:
             whens.append(f"WHEN {' AND '.join(tests) or '1 = 1'} THEN {int(rule.pk)}")
         return f"CASE {' '.join(whens)} END" if whens else "NULL"
 
-    def _clause_test(self, clause) -> str:
+    def _clause_test(self, clause, bandwidth: Bandwidth, cents: bool) -> str:
         family = self.scope_family[clause_scope(clause)]
         w = clause.window_days
         tests = []
-        check = ClauseCheck(clause, self.rulebook.bandwidth)
+        check = ClauseCheck(clause, bandwidth)
         for kind, needed in check.thresholds().items():
             if kind == "leads":
                 i = family.leads[w].index(clause.lead_minutes)
                 tests.append(f"COALESCE({family.col('l', w, i)}, 0) >= {int(needed)}")
             else:
                 letter = {"minutes": "m", "people": "p", "personas": "r", "events": "e"}[kind]
-                tests.append(f"COALESCE({family.col(letter, w)}, 0) >= {_dec(needed)}")
+                value = int(needed * 100) if cents and kind == "minutes" else _dec(needed)
+                tests.append(f"COALESCE({family.col(letter, w)}, 0) >= {value}")
         if check.seniority:
             tests.append(f"{family.col('s', w)} <= {SENIORITY_RANK[check.seniority]}")
         return " AND ".join(tests) or "1 = 1"
 
-    def _clause_pick(self) -> str:
+    def clause_pick(self, bandwidth: Bandwidth | None = None, *, cents: bool = False) -> str:
+        """The first clause of `rule_id` whose thresholds, scaled by `bandwidth` (the
+        rulebook's unless given: the backtest decides days of several), all hold; with
+        `cents`, the minutes columns hold hundredths of a minute as integers (the backtest
+        sums millions of them)."""
+        bandwidth = bandwidth if bandwidth is not None else self.rulebook.bandwidth
         whens = []
         for rule in self.rulebook.rules:
             for clause in rule.clauses.all():
-                whens.append(
-                    f"WHEN rule_id = {int(rule.pk)} AND {self._clause_test(clause)} "
-                    f"THEN {int(clause.pk)}"
-                )
+                test = self._clause_test(clause, bandwidth, cents)
+                whens.append(f"WHEN rule_id = {int(rule.pk)} AND {test} THEN {int(clause.pk)}")
         return f"CASE {' '.join(whens)} END" if whens else "NULL"
+
+    @staticmethod
+    def status_sql() -> str:
+        """The decided status from `excluded`, `act_now_id` and `clause_id`: exclusion
+        first, then Act Now, then the clause."""
+        return (
+            f"CASE WHEN excluded THEN {_str(MQAStatus.EXCLUDED)} "
+            f"WHEN act_now_id IS NOT NULL OR clause_id IS NOT NULL THEN {_str(MQAStatus.MQA)} "
+            f"ELSE {_str(MQAStatus.NOT_QUALIFIED)} END"
+        )
 
     def _figure_columns(self) -> list[str]:
         columns = []
@@ -352,22 +397,14 @@ class DecisionQuery:
         where = "1 = 1" + self._ids_filter("a.id", account_ids, params)
         measured = (
             f"measured AS (SELECT a.id, a.mqa_status, a.funnel, a.employees, a.excluded, "
-            f"a.excluded_reason, {self._band_sql()} AS band_id, "
-            f"{self._act_now_pick()} AS act_now_id"
+            f"a.excluded_reason, {self.band_sql()} AS band_id, "
+            f"{self.act_now_pick()} AS act_now_id"
             + "".join(f", {c}" for c in figures)
             + f" FROM {ACCOUNTS} a {joins} WHERE {where})"
         )
-        ruled = f"ruled AS (SELECT measured.*, {self._rule_pick()} AS rule_id FROM measured)"
-        decided = (
-            f"decided AS (SELECT ruled.*, {self._clause_pick()} AS clause_id, "
-            f"CASE WHEN excluded THEN {_str(MQAStatus.EXCLUDED)} "
-            f"WHEN act_now_id IS NOT NULL THEN {_str(MQAStatus.MQA)} "
-            f"ELSE NULL END AS early FROM ruled)"
-        )
-        status = (
-            f"COALESCE(early, CASE WHEN clause_id IS NOT NULL THEN {_str(MQAStatus.MQA)} "
-            f"ELSE {_str(MQAStatus.NOT_QUALIFIED)} END)"
-        )
+        ruled = f"ruled AS (SELECT measured.*, {self.rule_pick()} AS rule_id FROM measured)"
+        decided = f"decided AS (SELECT ruled.*, {self.clause_pick()} AS clause_id FROM ruled)"
+        status = self.status_sql()
         # `measured` uses the ids filter last: params were appended in textual order.
         sql = (
             "WITH "
