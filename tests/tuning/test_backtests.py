@@ -257,7 +257,10 @@ def test_conversion_and_pipeline_per_rule_and_clause(draft, history, org):
     assert outcomes["totals"]["live"]["rate"] == 0.75
 
 
-def test_progress_is_written_on_the_run_as_it_goes(draft):
+def test_progress_is_written_on_the_run_as_it_goes(draft, history, monkeypatch):
+    from mqaflow.qualification import backtest
+
+    monkeypatch.setattr(backtest, "ACCOUNTS_PER_STATEMENT", 1)  # a slice per account
     run = backtest_create(rule_set=draft, weeks=1)
     seen = []
 
