@@ -145,21 +145,23 @@ def naive_evaluate(account, now) -> bool:
         ActNowRule,
         EngagementEvent,
         MQARule,
+        RuleSet,
         Seniority,
         SizeBand,
     )
     from mqaflow.models.choices import seniority_rank_expression
 
+    live = RuleSet.objects.live()
     band = next(
         (
             b
-            for b in SizeBand.objects.all()
+            for b in SizeBand.objects.filter(rule_set=live)
             if account.employees >= b.min_employees
             and (b.max_employees is None or account.employees < b.max_employees)
         ),
         None,
     )
-    for rule in ActNowRule.objects.filter(is_active=True):
+    for rule in ActNowRule.objects.filter(rule_set=live, is_active=True):
         qs = EngagementEvent.objects.filter(
             account=account,
             activity=rule.activity,
@@ -170,7 +172,9 @@ def naive_evaluate(account, now) -> bool:
             qs = qs.filter(contact__seniority__in=Seniority.at_or_above(rule.min_seniority))
         if qs.values("contact").distinct().count() >= rule.min_people:
             return True
-    rule = MQARule.objects.filter(is_active=True, funnel=account.funnel, size_band=band).first()
+    rule = MQARule.objects.filter(
+        rule_set=live, is_active=True, funnel=account.funnel, size_band=band
+    ).first()
     if rule is None:
         return False
     for clause in rule.clauses.all():
