@@ -6,10 +6,10 @@ from django.db import models
 from .choices import MQAStatus
 
 
-class MQATransition(models.Model):
-    account = models.ForeignKey(
-        "mqaflow.Account", on_delete=models.CASCADE, related_name="mqa_transitions"
-    )
+class StatusChange(models.Model):
+    """A change of MQA status and what decided it: the rule, clause or Act Now rule, the
+    figures and the sentence. Live (`MQATransition`) or would-be (`ShadowTransition`)."""
+
     from_status = models.CharField(max_length=20, choices=MQAStatus.choices)
     to_status = models.CharField(max_length=20, choices=MQAStatus.choices)
     at = models.DateTimeField()
@@ -30,6 +30,15 @@ class MQATransition(models.Model):
     # What asked for the evaluation: "ingest", "schedule", "rule change by <user>",
     # "manual", "exclusion"… so history and reports can tell a real change from a re-run.
     cause = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+
+class MQATransition(StatusChange):
+    account = models.ForeignKey(
+        "mqaflow.Account", on_delete=models.CASCADE, related_name="mqa_transitions"
+    )
 
     class Meta:
         ordering = ["-at", "-pk"]
@@ -77,7 +86,7 @@ class RecomputeRun(models.Model):
         return round((self.finished_at - self.started_at).total_seconds() * 1000)
 
 
-class ShadowTransition(models.Model):
+class ShadowTransition(StatusChange):
     """A change of status a draft in shadow would have made: decided at every recompute
     like the live rules, recorded here only (no account field, no play, no email), so the
     scorecard can compare the draft with the live set on fresh data."""
@@ -88,23 +97,6 @@ class ShadowTransition(models.Model):
     account = models.ForeignKey(
         "mqaflow.Account", on_delete=models.CASCADE, related_name="shadow_transitions"
     )
-    from_status = models.CharField(max_length=20, choices=MQAStatus.choices)
-    to_status = models.CharField(max_length=20, choices=MQAStatus.choices)
-    at = models.DateTimeField()
-    rule = models.ForeignKey(
-        "mqaflow.MQARule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    clause = models.ForeignKey(
-        "mqaflow.MQAClause", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    act_now_rule = models.ForeignKey(
-        "mqaflow.ActNowRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    funnel = models.PositiveSmallIntegerField()
-    size_band = models.CharField(max_length=50, blank=True)
-    figures = models.JSONField(default=dict, blank=True)
-    explanation = models.TextField(blank=True)
-    cause = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["-at", "-pk"]
