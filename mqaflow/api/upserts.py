@@ -71,15 +71,18 @@ def _bulk(request, upsert) -> Response:
     try:
         result = upsert(items=items, by=request.user, strict=True)
     except directory.UpsertInvalid as exc:
-        body = error_body(
-            400,
-            detail=f"Invalid item(s) at index {', '.join(map(str, exc.errors))}; "
-            "nothing was stored.",
-            errors={str(i): e for i, e in exc.errors.items()},
-            mirror_fields=False,
-        )
-        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(_invalid_batch(exc), status=status.HTTP_400_BAD_REQUEST)
     return Response(result.as_dict(), status=status.HTTP_200_OK)
+
+
+def _invalid_batch(exc: directory.UpsertInvalid) -> dict:
+    """The 400 body of a batch refused whole: every bad item by index, field by field."""
+    return error_body(
+        400,
+        detail=f"Invalid item(s) at index {', '.join(map(str, exc.errors))}; nothing was stored.",
+        errors={str(i): e for i, e in exc.errors.items()},
+        mirror_fields=False,
+    )
 
 
 def _one(request, upsert, item: dict, fetch, serializer_class) -> Response:
@@ -321,16 +324,7 @@ class OpportunitiesView(APIView):
         try:
             result = directory.opportunities_upsert(items=items, by=request.user, strict=True)
         except directory.UpsertInvalid as exc:
-            if single:
-                body = error_body(400, errors=exc.errors.get(0, {}))
-            else:
-                body = error_body(
-                    400,
-                    detail=f"Invalid item(s) at index {', '.join(map(str, exc.errors))}; "
-                    "nothing was stored.",
-                    errors={str(i): e for i, e in exc.errors.items()},
-                    mirror_fields=False,
-                )
+            body = error_body(400, errors=exc.errors.get(0, {})) if single else _invalid_batch(exc)
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
         answer = {"created": result.created, "updated": result.updated + result.unchanged}
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK

@@ -133,16 +133,20 @@ class Command(BaseCommand):
         try:
             result = directory.opportunities_upsert(items=items, limit=None)
         except directory.UpsertInvalid as exc:
-            errors = []
-            for index, item_errors in exc.errors.items():
-                line = rows[index][0] if index < len(rows) else 1
-                errors.extend(self._format(line, item_errors))
-            self._fail(errors)
+            self._fail_rows(rows, exc)
         bar.update(len(rows))
         return (
             f"{result.created} opportunities created, "
             f"{result.updated + result.unchanged} updated ({result.unchanged} unchanged)"
         )
+
+    def _fail_rows(self, rows, exc: directory.UpsertInvalid) -> None:
+        """Stop, naming each bad row by its line in the file and its fields."""
+        errors = []
+        for index, item_errors in exc.errors.items():
+            line = rows[index][0] if index < len(rows) else 1
+            errors.extend(self._format(line, item_errors))
+        self._fail(errors)
 
     def _upsert(self, kind: str, rows, bar, *, create_only: bool) -> str:
         upsert = {
@@ -153,11 +157,7 @@ class Command(BaseCommand):
         try:
             result = upsert(items=[row for _, row in rows], create_only=create_only, limit=None)
         except directory.UpsertInvalid as exc:
-            errors = []
-            for index, item_errors in exc.errors.items():
-                line = rows[index][0] if index < len(rows) else 1
-                errors.extend(self._format(line, item_errors))
-            self._fail(errors)
+            self._fail_rows(rows, exc)
         bar.update(len(rows))
         if create_only:
             return f"{result.created} {kind} created"
