@@ -155,6 +155,8 @@ class _Source:
     leads: dict[int, list[Decimal]] = field(default_factory=dict)
     # final figure column → expression over the cumulative columns
     figures: dict[str, str] = field(default_factory=dict)
+    # window → the rules whose clauses read it (a family's; an Act Now rule's: empty)
+    rules: dict[int, set[int]] = field(default_factory=dict)
 
     def col(self, kind: str, window: int, part: int | None = None) -> str:
         return f"{self.name}_{kind}{window}" + (f"_{part}" if part is not None else "")
@@ -193,6 +195,7 @@ class ReplayStatement:
                 )
                 w = clause.window_days
                 src.windows.add(w)
+                src.rules.setdefault(w, set()).add(rule.pk)
                 for kind in ClauseCheck(clause, NO_BANDWIDTH).thresholds():
                     if kind == "minutes":
                         src.minutes.add(w)
@@ -247,13 +250,17 @@ class ReplayStatement:
             for i in range(widest + len(days) + 2)
         ]
         params: list = []
-        ctes: list[str] = []
+        # Each account's rule (none when no rule of the set covers its funnel and band).
+        ctes: list[str] = [
+            f"rules AS MATERIALIZED (SELECT id, {q.rule_pick()} AS rule_id FROM ("
+            f"SELECT a.id, a.funnel, {q.band_sql()} AS band_id FROM {ACCOUNTS} a "
+            f"WHERE a.id BETWEEN {int(first)} AND {int(last_id)}) a)"
+        ]
         columns: list[str] = []  # every delta column, in order
         branches: list[tuple[str, dict[str, str], str]] = []  # (from, column → expr, where)
         for src in self.sources:
             columns += self._source_columns(src)
-            ctes += self._source_ctes(src, midnights, widest + 1, params)
-            params += [first, last_id]
+            ctes += self._source_ctes(src, midnights, widest + 1, params, first, last_id)
             branches += self._source_branches(src)
         # Every account has a row on the first day and on each day the bandwidth changes,
         # so that it is decided then even with no engagement at all.
@@ -352,7 +359,9 @@ class ReplayStatement:
     def _presence(self, src: _Source, w: int) -> bool:
         return w in src.people or w in src.personas or w in src.ranks
 
-    def _source_ctes(self, src: _Source, midnights: list, before: int, params: list) -> list[str]:
+    def _source_ctes(
+        self, src: _Source, midnights: list, before: int, params: list, first: int, last_id: int
+    ) -> list[str]:
         """The source's events (account, contact, day index, last-microsecond flag) and,
         when its figures need them, their islands and their contacts' lead states."""
         q, n = self.query, src.name
@@ -366,19 +375,20 @@ class ReplayStatement:
             f"c.persona AS persona, {q.rank_sql()} AS rnk, (({q.minutes_sql()}) * 100)::int AS m, "
             f"{bucket} - {before + 1} AS k, "
             f"width_bucket(e.occurred_at + interval '1 microsecond', %s::timestamptz[]) - "
-            f"{bucket} AS x "
+            f"{bucket} AS x, r.rule_id AS rule "
             f"FROM {EVENTS} e LEFT JOIN {CONTACTS} c ON c.id = e.contact_id "
+            f"JOIN rules r ON r.id = e.account_id "
             f"WHERE e.occurred_at >= {q.at_sql(since)} AND e.occurred_at <= {q.at_sql(until)}"
-            f"{src.where} AND e.account_id BETWEEN %s AND %s)"
+            f"{src.where} AND e.account_id BETWEEN {int(first)} AND {int(last_id)})"
         ]
         if src.minutes or src.events or src.anonymous:
             ctes.append(
-                f"{n}_in AS (SELECT a, k, x, m, 1 AS n, "
+                f"{n}_in AS (SELECT a, k, x, m, 1 AS n, rule, "
                 f"CASE WHEN c IS NULL THEN 1 ELSE 0 END AS na FROM {n}_ev)"
             )
         if any(self._presence(src, w) for w in src.windows):
             ctes.append(
-                f"{n}_isl AS MATERIALIZED (SELECT a, c, persona, rnk, k, x, "
+                f"{n}_isl AS MATERIALIZED (SELECT a, c, persona, rnk, k, x, rule, "
                 f"LAG(k + x) OVER byc AS before, LEAD(k) OVER byc AS after FROM {n}_ev "
                 f"WHERE c IS NOT NULL WINDOW byc AS (PARTITION BY a, c ORDER BY k, x))"
             )
@@ -424,7 +434,7 @@ class ReplayStatement:
                 if w in src.anonymous:
                     leave[src.col("a", w)] = "-na"
                 if len(leave) > 1:
-                    branches.append((f"{n}_in", leave, ""))
+                    branches.append((f"{n}_in", leave, self._reads(src, w)))
         present = [w for w in sorted(src.windows) if self._presence(src, w)]
         if present:
             enter = {"day": "k"}
@@ -438,12 +448,23 @@ class ReplayStatement:
                 leave = {"day": f"k + x + {w}"}
                 for col, expr in self._presence_columns(src, w):
                     leave[col] = f"CASE WHEN {expr} THEN -1 ELSE 0 END"
-                branches.append((f"{n}_isl", leave, f"after IS NULL OR after > k + x + {w}"))
+                last = f"(after IS NULL OR after > k + x + {w})"
+                reads = self._reads(src, w)
+                branches.append((f"{n}_isl", leave, f"{last} AND {reads}" if reads else last))
         for w, thresholds in sorted(src.leads.items()):
             flips = {src.col("l", w, i): f"l{i}" for i in range(len(thresholds))}
             nonzero = " OR ".join(f"l{i} <> 0" for i in range(len(thresholds)))
             branches.append((f"{n}_lead{w}", {"day": "day", **flips}, nonzero))
         return branches
+
+    def _reads(self, src: _Source, w: int) -> str:
+        """Only the accounts whose rule reads a window need a row where something leaves it:
+        for the others its figures are never looked at, and a day on which nothing else
+        changes for them cannot change their status."""
+        rules = src.rules.get(w)
+        if not rules:
+            return ""
+        return f"rule IN ({', '.join(str(int(pk)) for pk in sorted(rules))})"
 
     def _presence_columns(self, src: _Source, w: int) -> list[tuple[str, str]]:
         """(column, which contacts it counts) of a window's presence counters."""
