@@ -58,4 +58,5 @@ MQAFLOW_DEMO_SEEDERS = [
     "mqaflow.demo.accounts_seed",  # accounts, contacts, engagement; qualifying creates plays
     "plays.demo.plays_seed",  # the new plays aged to show every state; notices sent
     "mqaflow.demo.opportunities_seed",  # what some MQAs led to (after the plays are aged)
+    "tuning.demo.tuning_seed",  # a draft in shadow, its backtest, the admin's digest
 ]

@@ -3,9 +3,10 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from mqaflow.models import Account, EngagementEvent, Opportunity, Owner
+from mqaflow.models import Account, EngagementEvent, Opportunity, Owner, RuleSet
 from mqaflow.qualification.outcomes import conversion_summary
 from plays.models import Play
+from tuning.models import BacktestRun, DigestSubscription
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +34,11 @@ def test_seed_demo_builds_a_story_and_is_idempotent():
     assert Play.objects.count() == Account.objects.filter(mqa_status="mqa").count()
     assert Opportunity.objects.filter(won=False).exists()
     assert conversion_summary(days=90).converted > 0  # some MQAs led to an opportunity
+    draft = RuleSet.objects.get(status="draft")
+    assert draft.shadow
+    run = BacktestRun.objects.get(rule_set=draft)
+    assert run.status == "done" and run.results["totals"]["draft"] >= 0
+    assert DigestSubscription.objects.filter(user__username="admin@mqaflow.example").exists()
     counts = (
         Owner.objects.count(),
         Account.objects.count(),
