@@ -19,8 +19,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from mqaflow.models import Account, ActivityType, Contact, EngagementEvent, SeniorityMultiplier
+from mqaflow.models import (
+    Account,
+    ActivityType,
+    Contact,
+    EngagementEvent,
+    RuleSet,
+    SeniorityMultiplier,
+)
 from mqaflow.models.columns import column_of
+from mqaflow.models.rulesets import rule_set_still_live
 from mqaflow.validation import domain_problem, text_problem
 
 FIELDS = ("id", "account", "contact", "activity", "occurred_at", "minutes", "source")
@@ -226,9 +234,11 @@ def events_ingest(*, items: Iterable[object], now: datetime | None = None) -> In
             "pk", "account_id", "email", "seniority"
         )
     }
-    multipliers = dict(SeniorityMultiplier.objects.values_list("seniority", "multiplier"))
 
     rows: list[EngagementEvent] = []
+    # Events credited from the weights (no minutes given): (row, activity, seniority); their
+    # minutes are set under the live rule set's lock, in the transaction that stores them.
+    to_credit: list[tuple[EngagementEvent, int, str | None]] = []
     for index, p in parsed.items():
         problems: dict[str, list[str]] = {}
         account_id = accounts.get(p.domain)
@@ -245,29 +255,51 @@ def events_ingest(*, items: Iterable[object], now: datetime | None = None) -> In
         if problems or account_id is None or activity is None:
             errors[index] = problems
             continue
-        minutes = p.minutes
-        if minutes is None:
-            minutes = credited_minutes(
-                activity.minutes, multipliers.get(contact[1]) if contact else None
-            )
-        rows.append(
-            EngagementEvent(
-                external_id=p.external_id,
-                account_id=account_id,
-                contact_id=contact[0] if contact else None,
-                activity_id=activity.pk,
-                occurred_at=p.occurred_at,
-                minutes=minutes,
-                source=p.source,
-                ingested_at=now,
-            )
+        row = EngagementEvent(
+            external_id=p.external_id,
+            account_id=account_id,
+            contact_id=contact[0] if contact else None,
+            activity_id=activity.pk,
+            occurred_at=p.occurred_at,
+            minutes=p.minutes if p.minutes is not None else Decimal(0),  # credited at store
+            source=p.source,
+            ingested_at=now,
         )
+        rows.append(row)
+        if p.minutes is None:
+            to_credit.append((row, activity.pk, contact[1] if contact else None))
     if errors:
         raise BatchInvalid(dict(sorted(errors.items())))
-    return _store(rows, now=now)
+    return _store(rows, now=now, to_credit=to_credit)
 
 
-def _store(rows: list[EngagementEvent], *, now: datetime) -> IngestResult:
+def _credit(to_credit: list[tuple[EngagementEvent, int, str | None]]) -> None:
+    """Set the minutes of the events the source gave none, from the weights in force.
+
+    Called holding a share lock on the live rule set's row: a promotion (which locks it for
+    update, then re-credits stored events with the new set's weights) cannot slip between
+    reading the weights here and storing the events."""
+    if not to_credit:
+        return
+    rule_set_still_live(RuleSet.objects.live().pk)  # the lock; the answer is not needed
+    activities = dict(
+        ActivityType.objects.filter(pk__in={pk for _, pk, _ in to_credit}).values_list(
+            "pk", "minutes"
+        )
+    )
+    multipliers = dict(SeniorityMultiplier.objects.values_list("seniority", "multiplier"))
+    for row, activity_pk, seniority in to_credit:
+        row.minutes = credited_minutes(
+            activities[activity_pk], multipliers.get(seniority) if seniority else None
+        )
+
+
+def _store(
+    rows: list[EngagementEvent],
+    *,
+    now: datetime,
+    to_credit: list[tuple[EngagementEvent, int, str | None]] | None = None,
+) -> IngestResult:
     """Insert the new events and mark their accounts, safe against concurrent batches.
 
     Overlapping batches posted at once must neither deadlock nor miscount, so every lock is
@@ -282,6 +314,7 @@ def _store(rows: list[EngagementEvent], *, now: datetime) -> IngestResult:
     for row in rows:
         unique.setdefault(row.external_id, row)
     with transaction.atomic():
+        _credit(to_credit or [])
         existing = set(
             EngagementEvent.objects.filter(external_id__in=unique).values_list(
                 "external_id", flat=True

@@ -400,3 +400,39 @@ def test_decisions_made_under_a_set_promoted_away_meanwhile_are_dropped():
     assert recorded == []
     account.refresh_from_db()
     assert account.mqa_status != "mqa" and not Play.objects.exists()
+
+
+def test_ingest_credits_with_the_weights_in_force_when_it_stores(monkeypatch):
+    """Weights are read under the live set's lock in the storing transaction, so a promotion
+    that re-credits events cannot leave a concurrent batch on the old weights."""
+    from mqaflow import ingest
+
+    account = AccountFactory(funnel=2, employees=500)
+    contact = ContactFactory(account=account, seniority="vp")
+    real = ingest._store
+
+    def promoted_meanwhile(rows, **kwargs):
+        ActivityType.objects.filter(key="webinar_attended").update(minutes=Decimal(40))
+        return real(rows, **kwargs)
+
+    monkeypatch.setattr(ingest, "_store", promoted_meanwhile)
+    ingest.events_ingest(
+        items=[
+            {
+                "id": "late-1",
+                "account": account.domain,
+                "contact": contact.email,
+                "activity": "webinar_attended",
+                "occurred_at": timezone.now().isoformat(),
+            },
+            {
+                "id": "late-2",
+                "account": account.domain,
+                "activity": "webinar_attended",
+                "occurred_at": timezone.now().isoformat(),
+                "minutes": 7,
+            },
+        ]
+    )
+    stored = dict(EngagementEvent.objects.values_list("external_id", "minutes"))
+    assert stored == {"late-1": Decimal(80), "late-2": Decimal(7)}  # VP ×2; explicit kept
