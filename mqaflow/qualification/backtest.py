@@ -372,7 +372,8 @@ class ReplayStatement:
         params += [midnights, midnights, midnights]
         ctes = [
             f"{n}_ev AS MATERIALIZED (SELECT e.account_id AS a, e.contact_id AS c, "
-            f"c.persona AS persona, {q.rank_sql()} AS rnk, (({q.minutes_sql()}) * 100)::int AS m, "
+            f"c.persona AS persona, {q.rank_sql()} AS rnk, "
+            f"(({q.minutes_sql()}) * 100)::bigint AS m, "
             f"{bucket} - {before + 1} AS k, "
             f"width_bucket(e.occurred_at + interval '1 microsecond', %s::timestamptz[]) - "
             f"{bucket} AS x, r.rule_id AS rule "

@@ -333,3 +333,23 @@ def test_replay_equals_the_daily_definition_on_generated_rules(
         expected = replay_naive(rule_set=rule_set, start=start, end=end)
         assert replay(rule_set=rule_set, start=start, end=end) == expected
         transaction.set_rollback(True)
+
+
+def test_one_huge_event_replays_like_the_engine():
+    """Ingest accepts explicit minutes up to 99,999,999.99: the replay's hundredths must
+    not overflow a 32-bit integer."""
+    account = AccountFactory(funnel=2, employees=500)
+    for _ in range(2):
+        EventFactory(
+            account=account,
+            contact=ContactFactory(account=account),
+            minutes=Decimal("30000000.00"),
+            occurred_at=timezone.now() - timedelta(days=3),
+        )
+    today = timezone.localdate()
+    live = RuleSet.objects.live()
+    start = today - timedelta(days=6)
+    assert replay(rule_set=live, start=start, end=today) == replay_naive(
+        rule_set=live, start=start, end=today
+    )
+    assert [s.account_id for s in replay(rule_set=live, start=start, end=today)] == [account.pk]
