@@ -34,6 +34,7 @@ from mqaflow.models import (
     SeniorityWeight,
     SizeBand,
 )
+from mqaflow.models.rulesets import rule_sets_lock
 from mqaflow.qualification.engine import accounts_evaluate
 from mqaflow.qualification.rulebook import rule_set_weights
 from mqaflow.qualification.shadow import shadow_reset
@@ -301,6 +302,7 @@ def rule_set_promote(
 
 def _promote(*, rule_set: RuleSet, user: User, now: datetime | None) -> Promotion:
     now = now or timezone.now()
+    rule_sets_lock()  # waits for the runs deciding or crediting under the live set
     locked = RuleSet.objects.select_for_update().filter(
         models.Q(pk=rule_set.pk) | models.Q(status=RuleSetStatus.LIVE)
     )

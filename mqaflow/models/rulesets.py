@@ -106,18 +106,28 @@ def live_rule_set_pk() -> int:
     return RuleSet.objects.live().pk
 
 
+# The advisory lock that orders promotions against the runs that decide or credit under the
+# live set (an arbitrary constant: "mqaf"). Advisory locks queue fairly (a waiting promotion
+# is not starved by a stream of share holders) and touch no row.
+RULE_SET_LOCK = 0x6D716166
+
+
 def rule_set_still_live(pk: int) -> bool:
-    """Whether the set is live, holding a share lock on its row until the transaction ends
-    (PostgreSQL): a promotion, which locks it for update, waits for the writes of the runs
-    that decided under it, and a run that decided before a promotion sees it retired."""
+    """Whether the set is live, holding the rule-set lock shared until the transaction ends
+    (PostgreSQL): a promotion, which takes it exclusively, waits for the writes of the runs
+    that decided under the old set, and a run that decided before a promotion sees its set
+    retired."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT status FROM {RuleSet._meta.db_table} WHERE id = %s FOR SHARE", [pk]
-            )
-            row = cursor.fetchone()
-        return row is not None and row[0] == RuleSetStatus.LIVE
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [RULE_SET_LOCK])
     return RuleSet.objects.filter(pk=pk, status=RuleSetStatus.LIVE).exists()
+
+
+def rule_sets_lock() -> None:
+    """Take the rule-set lock exclusively for the transaction (a promotion)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RULE_SET_LOCK])
 
 
 class InRuleSet(models.Model):

@@ -150,19 +150,24 @@ def accounts_evaluate(
         result.evaluated = Account.objects.count()
     elif ids:
         result.evaluated = Account.objects.filter(pk__in=ids).count()
-    rule_set = RuleSet.objects.live()
-    changes = _changes_for(ids, now=now, rule_set=rule_set) if ids != [] else []
-    if progress:
-        progress(result.evaluated)
-    if dry_run:
-        accounts = Account.objects.in_bulk([c.account_id for c in changes])
-        result.would_change = [
-            (accounts[c.account_id], c.decision) for c in changes if c.account_id in accounts
-        ]
-        return result
-    result.transitions, result.consequences = _record(
-        changes, now=now, cause=cause, rule_set_id=rule_set.pk
-    )
+    for attempt in range(2):  # once more if a promotion retired the set decided under
+        rule_set = RuleSet.objects.live()
+        changes = _changes_for(ids, now=now, rule_set=rule_set) if ids != [] else []
+        if progress and attempt == 0:
+            progress(result.evaluated)
+        if dry_run:
+            accounts = Account.objects.in_bulk([c.account_id for c in changes])
+            result.would_change = [
+                (accounts[c.account_id], c.decision) for c in changes if c.account_id in accounts
+            ]
+            return result
+        try:
+            result.transitions, result.consequences = _record(
+                changes, now=now, cause=cause, rule_set_id=rule_set.pk
+            )
+            break
+        except SetPromotedMeanwhile:
+            logger.info("a rule set was promoted meanwhile: deciding again under it")
     if ids != []:  # the drafts in shadow decide the same accounts at the same moment
         shadows_evaluate(account_ids=ids, now=now, cause=cause)
     RecomputeRun.objects.create(
@@ -335,21 +340,24 @@ def _by_rule(account_id: int, funnel: int, band, rulebook: Rulebook, figures_for
 # -- writing ----------------------------------------------------------------------------
 
 
+class SetPromotedMeanwhile(Exception):
+    """The rule set a run decided under was retired before the run could write."""
+
+
 def _record(
     changes: list[Change], *, now: datetime, cause: str = "", rule_set_id: int | None = None
 ) -> tuple[Sequence[MQATransition], Counter]:
     """Lock the changed rows, re-check their status and write each transition once.
 
     Decided under `rule_set_id`: if another set was promoted while this run decided, its
-    decisions are dropped (the promotion re-evaluates every account under the new set).
+    decisions are dropped (SetPromotedMeanwhile) and the caller decides again.
     """
     if not changes:
         return [], Counter()
     recorded: Sequence[MQATransition]
     with transaction.atomic():
         if rule_set_id is not None and not rule_set_still_live(rule_set_id):
-            logger.info("a rule set was promoted meanwhile: %d decision(s) dropped", len(changes))
-            return [], Counter()
+            raise SetPromotedMeanwhile(rule_set_id)
         if connection.vendor == "postgresql":
             recorded = _write_set_based(changes, now=now, cause=cause)
         else:

@@ -386,7 +386,7 @@ def test_only_a_never_promoted_draft_can_be_deleted_and_promotion_needs_rule_rig
 def test_decisions_made_under_a_set_promoted_away_meanwhile_are_dropped():
     """A recompute that decided before a promotion committed must not write the retired
     rules' decisions over the promotion's."""
-    from mqaflow.qualification.engine import _changes_for, _record
+    from mqaflow.qualification.engine import SetPromotedMeanwhile, _changes_for, _record
 
     account = f2_account(40)
     live = RuleSet.objects.live()
@@ -396,10 +396,36 @@ def test_decisions_made_under_a_set_promoted_away_meanwhile_are_dropped():
     changes = _changes_for([account.pk], now=now, rule_set=live)
     assert [c.decision.status for c in changes] == ["mqa"]
     rule_set_promote(rule_set=draft, now=now)  # the draft (60 minutes) says not
-    recorded, _ = _record(changes, now=now, cause="ingest", rule_set_id=live.pk)
-    assert recorded == []
+    with pytest.raises(SetPromotedMeanwhile):
+        _record(changes, now=now, cause="ingest", rule_set_id=live.pk)
     account.refresh_from_db()
     assert account.mqa_status != "mqa" and not Play.objects.exists()
+
+
+def test_a_run_overtaken_by_a_promotion_decides_again_under_the_new_set(monkeypatch):
+    from mqaflow.qualification import engine
+
+    account = f2_account(40)
+    live = RuleSet.objects.live()
+    draft = rule_set_copy(source=live)  # keeps 60 minutes: not qualified
+    MQAClause.objects.filter(pk=f2_clause(live).pk).update(min_minutes=30)  # live: qualified
+    real = engine._changes_for
+    decided_under = []
+
+    def overtaken(ids, *, now, rule_set):
+        found = real(ids, now=now, rule_set=rule_set)
+        decided_under.append(rule_set.pk)
+        if len(decided_under) == 1:  # a promotion commits while the first run decides
+            rule_set_promote(rule_set=draft, now=now)
+        return found
+
+    monkeypatch.setattr(engine, "_changes_for", overtaken)
+    result = accounts_evaluate(account_ids=[account.pk], cause="ingest")
+    # the first run (old set), the promotion's own run, the first run again (new set)
+    assert decided_under == [live.pk, draft.pk, draft.pk]
+    account.refresh_from_db()
+    assert account.mqa_status != "mqa" and result.transitions == []
+    assert not MQATransition.objects.filter(account=account, cause="ingest").exists()
 
 
 def test_ingest_credits_with_the_weights_in_force_when_it_stores(monkeypatch):
