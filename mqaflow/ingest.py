@@ -262,6 +262,7 @@ def events_ingest(*, items: Iterable[object], now: datetime | None = None) -> In
             activity_id=activity.pk,
             occurred_at=p.occurred_at,
             minutes=p.minutes if p.minutes is not None else Decimal(0),  # credited at store
+            minutes_explicit=p.minutes is not None,
             source=p.source,
             ingested_at=now,
         )

@@ -25,13 +25,15 @@ def events_reweight(
     since: date | None = None,
     activity: str | None = None,
     seniority: str | None = None,
+    keep_explicit: bool = False,
     dry_run: bool = False,
 ) -> int:
     """Set every matching event's minutes to activity minutes × seniority multiplier.
 
     `since`: only events on or after that day (in the current time zone); `activity`: only
     events of that activity type key; `seniority`: only events of contacts of that
-    seniority. Minutes a source sent explicitly are overwritten too.
+    seniority. Minutes a source sent explicitly are overwritten too, unless `keep_explicit`
+    (a promotion keeps them: only weights change, not what sources said).
     Returns how many events matched (and, unless `dry_run`, were re-weighted); the caller
     recomputes MQAs when it wants the new weights to count.
     """
@@ -47,6 +49,8 @@ def events_reweight(
         events = events.filter(activity__key=activity)
     if seniority:
         events = events.filter(contact__seniority=seniority)
+    if keep_explicit:
+        events = events.filter(minutes_explicit=False)
     total = events.count()
     if dry_run:
         return total

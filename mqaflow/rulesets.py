@@ -342,7 +342,7 @@ def _promote(*, rule_set: RuleSet, user: User, now: datetime | None) -> Promotio
 
 def _weights_apply(rule_set: RuleSet) -> int:
     """Put the set's own weights into force and re-credit the stored events whose weight
-    changed (only those: minutes a source sent for other events stay as they were).
+    changed (only those, and never minutes a source sent).
     Returns how many events were re-credited."""
     weights = rule_set_weights(rule_set)
     changed_keys = []
@@ -364,6 +364,6 @@ def _weights_apply(rule_set: RuleSet) -> int:
     ActivityWeight.objects.filter(rule_set=rule_set).delete()
     SeniorityWeight.objects.filter(rule_set=rule_set).delete()
     # An event of a changed activity and a changed seniority is re-credited twice, alike.
-    return sum(events_reweight(activity=key) for key in changed_keys) + sum(
-        events_reweight(seniority=level) for level in changed_levels
+    return sum(events_reweight(activity=key, keep_explicit=True) for key in changed_keys) + sum(
+        events_reweight(seniority=level, keep_explicit=True) for level in changed_levels
     )

@@ -359,6 +359,11 @@ class EngagementEvent(models.Model):
     minutes = models.DecimalField(
         max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal(0))]
     )
+    minutes_explicit = models.BooleanField(
+        default=False,
+        help_text="The source sent these minutes: weights never re-credit them when a rule "
+        "set is promoted (an explicit `reweight_events` still does).",
+    )
     source = models.CharField(max_length=100, blank=True)
     ingested_at = models.DateTimeField()
 

@@ -169,8 +169,9 @@ class DecisionQuery:
 
     def _minutes(self) -> str:
         """An event's credited minutes under the rule set's weights: as stored at ingest,
-        except for the events whose activity or seniority weight differs from the live one,
-        measured as activity minutes × seniority multiplier the way ingest credits them."""
+        except for the credited (not source-given) events whose activity or seniority weight
+        differs from the live one, measured as activity minutes × seniority multiplier the
+        way ingest credits them."""
         weights = self.rulebook.weights
         if weights.stored:
             return "e.minutes"
@@ -189,7 +190,8 @@ class DecisionQuery:
             levels = ", ".join(_str(s) for s in sorted(weights.changed_seniorities))
             changed.append(f"c.seniority IN ({levels})")
         measured = f"ROUND((CASE e.activity_id {activity} ELSE 0 END) * ({multiplier}), 2)"
-        return f"(CASE WHEN {' OR '.join(changed)} THEN {measured} ELSE e.minutes END)"
+        credited = f"NOT e.minutes_explicit AND ({' OR '.join(changed)})"
+        return f"(CASE WHEN {credited} THEN {measured} ELSE e.minutes END)"
 
     def _rank(self) -> str:
         whens = " ".join(f"WHEN {_str(v)} THEN {rank}" for v, rank in SENIORITY_RANK.items())

@@ -462,3 +462,30 @@ def test_ingest_credits_with_the_weights_in_force_when_it_stores(monkeypatch):
     )
     stored = dict(EngagementEvent.objects.values_list("external_id", "minutes"))
     assert stored == {"late-1": Decimal(80), "late-2": Decimal(7)}  # VP ×2; explicit kept
+
+
+def test_minutes_a_source_sent_survive_a_weight_change_in_the_draft_and_on_promotion():
+    from mqaflow.ingest import events_ingest
+
+    account = AccountFactory(funnel=2, employees=500)
+    people = [ContactFactory(account=account) for _ in range(2)]
+    when = (timezone.now() - timedelta(days=1)).isoformat()
+    events_ingest(
+        items=[
+            {"id": "sent", "account": account.domain, "contact": people[0].email,
+             "activity": "webinar_attended", "occurred_at": when, "minutes": 12},
+            {"id": "credited", "account": account.domain, "contact": people[1].email,
+             "activity": "webinar_attended", "occurred_at": when},
+        ]
+    )  # fmt: skip
+    draft = rule_set_copy(source=RuleSet.objects.live())
+    ActivityWeight.objects.filter(rule_set=draft, activity__key="webinar_attended").update(
+        minutes=Decimal(50)
+    )
+    now = timezone.now()
+    query = DecisionQuery(Rulebook(timezone.localdate(now), draft), now)
+    (row,) = query.rows([account.pk], changed_only=False)
+    assert query.figures(row, clause_scope(f2_clause(draft))).minutes == Decimal(62)
+    assert rule_set_promote(rule_set=draft).events_reweighted == 1
+    stored = dict(EngagementEvent.objects.values_list("external_id", "minutes"))
+    assert stored == {"sent": Decimal(12), "credited": Decimal(50)}
