@@ -84,6 +84,7 @@ def backtest_period(*, weeks: int, today: date) -> tuple[date, date]:
     return end - timedelta(days=7 * weeks - 1), end
 
 
+@transaction.atomic
 def backtest_create(
     *, rule_set: RuleSet, weeks: int = 13, user: User = None, now: datetime | None = None
 ) -> BacktestRun:
@@ -95,13 +96,21 @@ def backtest_create(
             "rule_set", f"“{rule_set.name}” is the live set: backtest a draft against it."
         )
     now = now or timezone.now()
+    # One at a time per set (each replays every account twice): the set's row is locked so
+    # two requests cannot both find none active; a silent predecessor is given up on.
+    RuleSet.objects.select_for_update().filter(pk=rule_set.pk).exists()
     active = BacktestRun.objects.filter(
         rule_set=rule_set, status__in=[BacktestStatus.QUEUED, BacktestStatus.RUNNING]
     )
-    busy = next((run for run in active.order_by("-pk") if not run.is_stalled), None)
-    if busy is not None:  # one at a time per set: each replays every account twice
-        raise BacktestError(
-            "rule_set", f"Backtest #{busy.pk} of “{rule_set.name}” is still {busy.status}."
+    for run in active.order_by("-pk"):
+        if not run.is_stalled:
+            raise BacktestError(
+                "rule_set", f"Backtest #{run.pk} of “{rule_set.name}” is still {run.status}."
+            )
+        BacktestRun.objects.filter(pk=run.pk, status=run.status).update(
+            status=BacktestStatus.FAILED,
+            error="No worker finished it (lost or never started); a new run replaced it.",
+            finished_at=now,
         )
     start, end = backtest_period(weeks=weeks, today=timezone.localdate(now))
     return BacktestRun.objects.create(
@@ -127,6 +136,10 @@ def backtest_request(
         run = backtest_create(rule_set=rule_set, weeks=weeks, user=user, now=now)
         transaction.on_commit(partial(publish, backtest_run, run.pk))
     return run
+
+
+def backtest_is_running(*, run_id: int) -> bool:
+    return BacktestRun.objects.filter(pk=run_id, status=BacktestStatus.RUNNING).exists()
 
 
 def backtest_claim(*, run_id: int, now: datetime | None = None) -> BacktestRun | None:

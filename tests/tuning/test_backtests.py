@@ -454,10 +454,29 @@ def test_one_run_at_a_time_per_set_until_its_worker_goes_silent(draft, staff):
     BacktestRun.objects.filter(pk=first.pk).update(heartbeat_at=silent)
     page = staff.get(f"/tuning/backtests/{first.pk}/").content.decode()
     assert "no sign of life" in page and 'http-equiv="refresh"' not in page
-    second = backtest_create(rule_set=draft, weeks=1)  # the silent one no longer blocks
-    assert second.pk != first.pk
-    reclaimed = backtest_claim(run_id=first.pk)  # a redelivered message finishes it
+    reclaimed = backtest_claim(run_id=first.pk)  # a redelivered message takes it over
     assert reclaimed is not None and reclaimed.heartbeat_at > silent
+    BacktestRun.objects.filter(pk=first.pk).update(heartbeat_at=silent)  # lost again
+    second = backtest_create(rule_set=draft, weeks=1)  # the silent one no longer blocks
+    first.refresh_from_db()
+    assert second.pk != first.pk and first.status == BacktestStatus.FAILED
+    assert "a new run replaced it" in first.error
+    assert backtest_claim(run_id=first.pk) is None  # given up: never run twice
+
+
+def test_a_message_redelivered_while_the_run_looks_alive_comes_back_later(draft, monkeypatch):
+    run = backtest_create(rule_set=draft, weeks=1)
+    assert backtest_claim(run_id=run.pk) is not None  # a worker took it, then died
+    retried = []
+
+    def retry(**kwargs):
+        retried.append(kwargs["countdown"])
+        raise RuntimeError("retried")
+
+    monkeypatch.setattr(backtest_run, "retry", retry)
+    with pytest.raises(RuntimeError, match="retried"):
+        backtest_run.run(run.pk)
+    assert retried == [600.0]
 
 
 def test_running_a_backtest_needs_the_permission(client, org, draft):
