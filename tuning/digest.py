@@ -240,14 +240,23 @@ def _message(user: Any, digest: Digest) -> EmailMultiAlternatives:
     return message
 
 
+# A claim left unsent this long was abandoned (its worker died between claim and send).
+CLAIM_ABANDONED_AFTER = timedelta(minutes=15)
+
+
 def _claim(user: Any, week: date, now: datetime) -> DigestDelivery | None:
-    """Insert this week's delivery for the user, or None when it exists (sent or being
-    sent by another beat)."""
+    """Insert this week's delivery for the user, or take over one abandoned unsent; None
+    when it was sent or another beat is sending it."""
     try:
         with transaction.atomic():
             return DigestDelivery.objects.create(user=user, week=week, claimed_at=now)
     except IntegrityError:
-        return None
+        abandoned = DigestDelivery.objects.filter(
+            user=user, week=week, sent_at__isnull=True, claimed_at__lt=now - CLAIM_ABANDONED_AFTER
+        )
+        if abandoned.update(claimed_at=now) != 1:  # one UPDATE: one taker
+            return None
+        return DigestDelivery.objects.get(user=user, week=week)
 
 
 class DigestNotSent(RuntimeError):
@@ -259,7 +268,9 @@ def digests_send(*, now: datetime | None = None) -> int:
     were sent. Built once, only when somebody is owed one."""
     now = now or timezone.now()
     week = week_of(timezone.localdate(now))
-    owed = [u for u in digest_recipients().exclude(tuning_digests__week=week) if _address(u)]
+    settled = Q(sent_at__isnull=False) | Q(claimed_at__gte=now - CLAIM_ABANDONED_AFTER)
+    done = DigestDelivery.objects.filter(settled, week=week).values("user_id")
+    owed = [u for u in digest_recipients().exclude(pk__in=done) if _address(u)]
     if not owed:
         return 0
     digest = digest_build(now=now)

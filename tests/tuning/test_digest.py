@@ -164,3 +164,15 @@ def test_one_failed_address_does_not_cost_the_others_their_digest(world, monkeyp
     with time_machine.travel(monday(hours=1), tick=False):  # the retry sends only what failed
         assert digest.digests_send() == 1
     assert sorted(m.to[0] for m in mail.outbox) == ["mgr@s.example", "ops@s.example"]
+
+
+def test_a_claim_abandoned_unsent_is_taken_over_by_a_later_beat(world):
+    staff = world["staff"]
+    with time_machine.travel(monday(), tick=False):  # a worker claimed, then died
+        DigestDelivery.objects.create(user=staff, week=monday().date(), claimed_at=monday())
+        digest_send()
+    assert "ops@s.example" not in [m.to[0] for m in mail.outbox]  # still being sent?
+    with time_machine.travel(monday(hours=1), tick=False):
+        digest_send()
+    assert [m.to[0] for m in mail.outbox].count("ops@s.example") == 1
+    assert DigestDelivery.objects.get(user=staff).sent_at is not None
