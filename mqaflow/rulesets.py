@@ -291,7 +291,8 @@ def rule_set_promote(
     if preview:
         try:
             with transaction.atomic():
-                raise _Preview(_promote(rule_set=rule_set, user=user, now=now))
+                # Rolled back whatever happens: no need to make ingest and recomputes wait.
+                raise _Preview(_promote(rule_set=rule_set, user=user, now=now, exclusive=False))
         except _Preview as done:
             for row in (rule_set, done.promotion.rule_set, done.promotion.previous):
                 row.refresh_from_db()  # as they are again, not as the rolled-back run left them
@@ -300,9 +301,12 @@ def rule_set_promote(
         return _promote(rule_set=rule_set, user=user, now=now)
 
 
-def _promote(*, rule_set: RuleSet, user: User, now: datetime | None) -> Promotion:
+def _promote(
+    *, rule_set: RuleSet, user: User, now: datetime | None, exclusive: bool = True
+) -> Promotion:
     now = now or timezone.now()
-    rule_sets_lock()  # waits for the runs deciding or crediting under the live set
+    if exclusive:
+        rule_sets_lock()  # waits for the runs deciding or crediting under the live set
     locked = RuleSet.objects.select_for_update().filter(
         models.Q(pk=rule_set.pk) | models.Q(status=RuleSetStatus.LIVE)
     )
