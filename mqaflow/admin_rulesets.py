@@ -42,7 +42,7 @@ class WeightInline(admin.TabularInline):
     extra = 0
 
     def has_add_permission(self, request, obj=None):
-        return obj is not None and obj.status == RuleSetStatus.DRAFT
+        return False  # a copy holds a row per activity and seniority; edit their values
 
     def has_change_permission(self, request, obj=None):
         return obj is not None and obj.status == RuleSetStatus.DRAFT
@@ -54,12 +54,14 @@ class WeightInline(admin.TabularInline):
 class ActivityWeightInline(WeightInline):
     model = ActivityWeight
     fields = ["activity", "minutes"]
+    readonly_fields = ["activity"]
     verbose_name_plural = "Activity minutes in this set"
 
 
 class SeniorityWeightInline(WeightInline):
     model = SeniorityWeight
     fields = ["seniority", "multiplier"]
+    readonly_fields = ["seniority"]
     verbose_name_plural = "Seniority multipliers in this set"
 
 

@@ -489,3 +489,34 @@ def test_minutes_a_source_sent_survive_a_weight_change_in_the_draft_and_on_promo
     assert rule_set_promote(rule_set=draft).events_reweighted == 1
     stored = dict(EngagementEvent.objects.values_list("external_id", "minutes"))
     assert stored == {"sent": Decimal(12), "credited": Decimal(50)}
+
+
+def test_a_drafts_weights_are_edited_on_its_page_and_the_live_ones_stay(admin_client):
+    draft = rule_set_copy(source=RuleSet.objects.live())
+    url = reverse("admin:mqaflow_ruleset_change", args=[draft.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    form = {"name": draft.name, "description": "", "conversion_days": 60}
+    for prefix, rows, field in (
+        ("activity_weights", ActivityWeight.objects.filter(rule_set=draft), "minutes"),
+        ("seniority_weights", SeniorityWeight.objects.filter(rule_set=draft), "multiplier"),
+    ):
+        rows = list(rows.order_by("pk"))
+        form |= {f"{prefix}-TOTAL_FORMS": len(rows), f"{prefix}-INITIAL_FORMS": len(rows)}
+        for i, row in enumerate(rows):
+            form |= {
+                f"{prefix}-{i}-id": row.pk,
+                f"{prefix}-{i}-rule_set": draft.pk,
+                f"{prefix}-{i}-{field}": getattr(row, field),
+            }
+            if prefix == "activity_weights" and row.activity.key == "webinar_attended":
+                form[f"{prefix}-{i}-minutes"] = "45"
+    response = admin_client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    draft.refresh_from_db()
+    assert draft.conversion_days == 60
+    weight = ActivityWeight.objects.get(rule_set=draft, activity__key="webinar_attended")
+    assert weight.minutes == Decimal(45)
+    assert ActivityType.objects.get(key="webinar_attended").minutes == Decimal(30)
+    (row,) = [r for r in rule_set_diff(draft=draft) if r.section == "Activity minutes"]
+    assert (row.live, row.draft) == ("30", "45")

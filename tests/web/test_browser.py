@@ -534,6 +534,7 @@ def test_tuning_lab_copy_lower_backtest_promote_and_the_first_plays_appear(
     assert not Play.objects.filter(account__name__in=names).exists()
 
     page.goto(f"{live_server.url}/admin/mqaflow/ruleset/{draft.pk}/change/")
+    shot(page, "rule-set-draft")
     page.get_by_role("link", name="Backtest…").click()
     page.get_by_role("button", name="Run the backtest").click()
     page.wait_for_selector(".total-draft", timeout=60_000)
