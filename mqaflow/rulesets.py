@@ -21,6 +21,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, update_change_reason
 
 from mqaflow.models import (
+    Account,
     ActivityType,
     ActivityWeight,
     ActNowRule,
@@ -35,7 +36,7 @@ from mqaflow.models import (
     SizeBand,
 )
 from mqaflow.models.rulesets import rule_sets_lock
-from mqaflow.qualification.engine import accounts_evaluate
+from mqaflow.qualification.engine import accounts_evaluate, accounts_restate
 from mqaflow.qualification.rulebook import rule_set_weights
 from mqaflow.qualification.shadow import shadow_reset
 from mqaflow.reweight import events_reweight
@@ -331,6 +332,11 @@ def _promote(
     target.save()
     update_change_reason(target, f"promoted, replacing “{previous.name}”")
     result = accounts_evaluate(now=now, cause=PROMOTED)
+    # MQAs that stay MQAs: explained by the new live set's rules, not the retired set's.
+    still = Account.objects.filter(mqa_status=MQAStatus.MQA).filter(
+        models.Q(mqa_rule__rule_set=previous) | models.Q(mqa_act_now_rule__rule_set=previous)
+    )
+    accounts_restate(account_ids=list(still.values_list("pk", flat=True)), now=now)
     transitions = result.transitions
     qualified = sum(1 for t in transitions if t.to_status == MQAStatus.MQA)
     return Promotion(

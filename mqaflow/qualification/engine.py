@@ -550,3 +550,30 @@ def account_explain(*, account: Account, now: datetime | None = None) -> Decisio
     for row in list(query.rows([account.pk], changed_only=False)):
         return decide_row(query=query, row=row)
     raise Account.DoesNotExist(f"account {account.pk} no longer exists")
+
+
+def accounts_restate(*, account_ids: Sequence[int], now: datetime) -> int:
+    """Re-explain MQAs that stay MQAs under the live set: their rule, clause, figures and
+    sentence become the live set's, their status and qualification time stay, and no
+    transition is written (nothing changed for sales). A promotion calls it for the accounts
+    still qualified by the retired set's rules. Returns how many accounts were restated."""
+    if not account_ids:
+        return 0
+    query = DecisionQuery(Rulebook(timezone.localdate(now)), now)
+    decisions = {
+        row.account_id: decide_row(query=query, row=row)
+        for row in query.rows(list(account_ids), changed_only=False)
+        if row.old_status == MQAStatus.MQA
+    }
+    locked = Account.objects.select_for_update().filter(pk__in=decisions).order_by("pk")
+    restated = []
+    for account in locked:
+        d = decisions[account.pk]
+        if account.mqa_status != MQAStatus.MQA or d.status != MQAStatus.MQA:
+            continue  # changed meanwhile, or no longer qualified: the engine's business
+        account.mqa_rule, account.mqa_clause = d.rule, d.clause
+        account.mqa_act_now_rule = d.act_now_rule
+        account.mqa_figures, account.mqa_explanation = d.figures, d.explanation
+        restated.append(account)
+    accounts_write_state(accounts=restated)
+    return len(restated)

@@ -520,3 +520,19 @@ def test_a_drafts_weights_are_edited_on_its_page_and_the_live_ones_stay(admin_cl
     assert ActivityType.objects.get(key="webinar_attended").minutes == Decimal(30)
     (row,) = [r for r in rule_set_diff(draft=draft) if r.section == "Activity minutes"]
     assert (row.live, row.draft) == ("30", "45")
+
+
+def test_mqas_that_stay_mqas_are_explained_by_the_promoted_set():
+    account = f2_account(80)  # qualified by the live set (60) and by the draft (30)
+    accounts_evaluate(cause="schedule")
+    account.refresh_from_db()
+    qualified_at, live = account.qualified_at, RuleSet.objects.live()
+    assert account.mqa_status == "mqa" and account.mqa_rule.rule_set == live
+    draft = rule_set_copy(source=live)
+    lower_f2(draft, 30)
+    assert rule_set_promote(rule_set=draft).status_changes == 0
+    account.refresh_from_db()
+    assert account.mqa_rule.rule_set == draft and account.mqa_clause.rule.rule_set == draft
+    assert "needs 30" in account.mqa_explanation
+    assert account.qualified_at == qualified_at  # still the same MQA for sales
+    assert MQATransition.objects.filter(account=account).count() == 1
