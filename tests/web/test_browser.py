@@ -564,6 +564,11 @@ def test_tuning_lab_copy_lower_backtest_promote_and_the_first_plays_appear(
     check_axe(page, axe_script, "tuning scorecard")
     no_sideways_scroll(page)
     shot(page, "tuning-scorecard")
+    page.set_viewport_size(PHONE)
+    page.reload()
+    no_sideways_scroll(page)
+    check_axe(page, axe_script, "tuning scorecard at 375")
+    shot(page, "tuning-scorecard-375")
     page.close()
 
     adr_page = browser.new_page(viewport=DESKTOP)
