@@ -95,26 +95,20 @@ def rule_set_copy(*, source: RuleSet, name: str = "", user: User = None) -> Rule
             ],
             reason,
         )
-    act_now = _fields(ActNowRule)
-    _bulk_create(
-        ActNowRule,
-        [
-            ActNowRule(rule_set=draft, **{f: getattr(row, f) for f in act_now})
-            for row in ActNowRule.objects.filter(rule_set=source).order_by("pk")
-        ],
-        reason,
-    )
-    periods = _fields(BandwidthPeriod)
-    _bulk_create(
-        BandwidthPeriod,
-        [
-            BandwidthPeriod(rule_set=draft, **{f: getattr(row, f) for f in periods})
-            for row in BandwidthPeriod.objects.filter(rule_set=source).order_by("pk")
-        ],
-        reason,
-    )
+    _copy_rows(ActNowRule, source=source, draft=draft, reason=reason)
+    _copy_rows(BandwidthPeriod, source=source, draft=draft, reason=reason)
     _weights_store(draft, source, reason)
     return draft
+
+
+def _copy_rows(
+    model: type[ActNowRule] | type[BandwidthPeriod], *, source: RuleSet, draft: RuleSet, reason: str
+) -> None:
+    """Copy a set's rows of a model that hangs off the set alone (no other rule row)."""
+    names = _fields(model)
+    rows = model._default_manager.filter(rule_set=source).order_by("pk")
+    copies = [model(rule_set=draft, **{f: getattr(row, f) for f in names}) for row in rows]
+    _bulk_create(model, copies, reason)
 
 
 def _bulk_create(model: type[models.Model], rows: list, reason: str) -> None:
