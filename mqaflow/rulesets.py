@@ -350,24 +350,18 @@ def _weights_apply(rule_set: RuleSet) -> int:
     Returns how many events were re-credited."""
     weights = rule_set_weights(rule_set)
     changed_keys = []
-    for activity in ActivityType.objects.filter(pk__in=weights.activity):
-        if activity.minutes != weights.activity[activity.pk]:
-            activity.minutes = weights.activity[activity.pk]
-            activity.save(update_fields=["minutes"])
-            changed_keys.append(activity.key)
-    changed_levels = []
-    for seniority, multiplier in weights.seniority.items():
-        row, created = SeniorityMultiplier.objects.get_or_create(
-            seniority=seniority, defaults={"multiplier": multiplier}
+    for activity in ActivityType.objects.filter(pk__in=weights.changed_activities):
+        activity.minutes = weights.activity[activity.pk]
+        activity.save(update_fields=["minutes"])
+        changed_keys.append(activity.key)
+    for level in weights.changed_seniorities:
+        SeniorityMultiplier.objects.update_or_create(
+            seniority=level, defaults={"multiplier": weights.seniority[level]}
         )
-        was = Decimal(1) if created else row.multiplier  # no row: counted as ×1
-        if was != multiplier:
-            changed_levels.append(seniority)
-            row.multiplier = multiplier
-            row.save(update_fields=["multiplier"])
     ActivityWeight.objects.filter(rule_set=rule_set).delete()
     SeniorityWeight.objects.filter(rule_set=rule_set).delete()
     # An event of a changed activity and a changed seniority is re-credited twice, alike.
     return sum(events_reweight(activity=key, keep_explicit=True) for key in changed_keys) + sum(
-        events_reweight(seniority=level, keep_explicit=True) for level in changed_levels
+        events_reweight(seniority=level, keep_explicit=True)
+        for level in weights.changed_seniorities
     )

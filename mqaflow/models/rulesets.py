@@ -140,14 +140,16 @@ class InRuleSet(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs) -> None:
-        if self.rule_set_id is None:
-            self.rule_set_id = live_rule_set_pk()
+        self._join_live_set()
         super().save(*args, **kwargs)
 
     def clean_fields(self, exclude=None) -> None:
+        self._join_live_set()
+        super().clean_fields(exclude)
+
+    def _join_live_set(self) -> None:
         if self.rule_set_id is None:
             self.rule_set_id = live_rule_set_pk()
-        super().clean_fields(exclude)
 
 
 class ActivityWeight(models.Model):

@@ -431,6 +431,15 @@ def _send_signals(recorded: Sequence[MQATransition]) -> Counter:
     return consequences
 
 
+def _explain_with(account: Account, d: Decision) -> None:
+    """Put what decided the account on it: rule, clause or Act Now rule, figures, sentence."""
+    account.mqa_rule = d.rule
+    account.mqa_clause = d.clause
+    account.mqa_act_now_rule = d.act_now_rule
+    account.mqa_figures = d.figures
+    account.mqa_explanation = d.explanation
+
+
 def _write_orm(changes: list[Change], *, now: datetime, cause: str) -> list[MQATransition]:
     seen = {c.account_id: c for c in changes}
     # Lock in pk order so two recomputes never deadlock; a row another recompute
@@ -444,11 +453,7 @@ def _write_orm(changes: list[Change], *, now: datetime, cause: str) -> list[MQAT
         d = change.decision
         account.mqa_status = d.status
         account.qualified_at = now if d.status == MQAStatus.MQA else None
-        account.mqa_rule = d.rule
-        account.mqa_clause = d.clause
-        account.mqa_act_now_rule = d.act_now_rule
-        account.mqa_figures = d.figures
-        account.mqa_explanation = d.explanation
+        _explain_with(account, d)
         to_update.append(account)
         recorded.append(_transition(change, now=now, cause=cause))
     if not to_update:
@@ -571,9 +576,7 @@ def accounts_restate(*, account_ids: Sequence[int], now: datetime) -> int:
         d = decisions[account.pk]
         if account.mqa_status != MQAStatus.MQA or d.status != MQAStatus.MQA:
             continue  # changed meanwhile, or no longer qualified: the engine's business
-        account.mqa_rule, account.mqa_clause = d.rule, d.clause
-        account.mqa_act_now_rule = d.act_now_rule
-        account.mqa_figures, account.mqa_explanation = d.figures, d.explanation
+        _explain_with(account, d)
         restated.append(account)
     accounts_write_state(accounts=restated)
     return len(restated)

@@ -142,17 +142,14 @@ class DecisionQuery:
 
     # -- literals -------------------------------------------------------------------------
 
-    def _at(self, value: datetime) -> str:
+    def at_sql(self, value: datetime) -> str:
+        """A moment as a SQL literal of this database."""
         if self.sqlite:
             return _str(connection.ops.adapt_datetimefield_value(value))
         return f"{_str(value.isoformat())}::timestamptz"
 
-    def at_sql(self, value: datetime) -> str:
-        """A moment as a SQL literal of this database."""
-        return self._at(value)
-
     def _since(self, days: int) -> str:
-        return self._at(self.now - timedelta(days=days))
+        return self.at_sql(self.now - timedelta(days=days))
 
     def _sum(self, expression: str) -> str:
         # SQLite sums decimals as floats: round back to the column's two places.
@@ -167,7 +164,7 @@ class DecisionQuery:
         params.append(list(account_ids))
         return f" AND {column} = ANY(%s::bigint[])"
 
-    def _minutes(self) -> str:
+    def minutes_sql(self) -> str:
         """An event's credited minutes under the rule set's weights: as stored at ingest,
         except for the credited (not source-given) events whose activity or seniority weight
         differs from the live one, measured as activity minutes × seniority multiplier the
@@ -193,7 +190,8 @@ class DecisionQuery:
         credited = f"NOT e.minutes_explicit AND ({' OR '.join(changed)})"
         return f"(CASE WHEN {credited} THEN {measured} ELSE e.minutes END)"
 
-    def _rank(self) -> str:
+    def rank_sql(self) -> str:
+        """A contact's seniority rank (0 = most senior; anonymous ranks below everyone)."""
         whens = " ".join(f"WHEN {_str(v)} THEN {rank}" for v, rank in SENIORITY_RANK.items())
         return f"CASE c.seniority {whens} ELSE {ANONYMOUS_RANK} END"
 
@@ -210,23 +208,17 @@ class DecisionQuery:
             where += f" AND c.seniority IN ({', '.join(_str(s) for s in levels)})"
         return where
 
-    def minutes_sql(self) -> str:
-        """An event's credited minutes under the set's weights (see `_minutes`)."""
-        return self._minutes()
-
-    def rank_sql(self) -> str:
-        """A contact's seniority rank (0 = most senior; anonymous ranks below everyone)."""
-        return self._rank()
-
     def _family_sql(self, family: Family, ids: Sequence[int] | None, params: list) -> str:
         widest = max(family.windows)
-        minutes = self._minutes()
+        minutes = self.minutes_sql()
         per_contact = []
         for w in family.windows:
             inside = f"e.occurred_at >= {self._since(w)}"
             per_contact.append(f"SUM(CASE WHEN {inside} THEN {minutes} END) AS m{w}")
             per_contact.append(f"COUNT(CASE WHEN {inside} THEN 1 END) AS n{w}")
-        where = f"e.occurred_at >= {self._since(widest)} AND e.occurred_at <= {self._at(self.now)}"
+        where = (
+            f"e.occurred_at >= {self._since(widest)} AND e.occurred_at <= {self.at_sql(self.now)}"
+        )
         where += self.family_filter(family)
         where += self._ids_filter("e.account_id", ids, params)
         per_account = []
@@ -253,7 +245,7 @@ class DecisionQuery:
                 )
         return (
             f"f{family.index}c AS (SELECT e.account_id AS account_id, e.contact_id AS contact_id, "
-            f"MIN(c.persona) AS persona, MIN({self._rank()}) AS rnk, {', '.join(per_contact)} "
+            f"MIN(c.persona) AS persona, MIN({self.rank_sql()}) AS rnk, {', '.join(per_contact)} "
             f"FROM {EVENTS} e LEFT JOIN {CONTACTS} c ON c.id = e.contact_id "
             f"WHERE {where} GROUP BY e.account_id, e.contact_id), "
             f"f{family.index} AS (SELECT account_id, {', '.join(per_account)} "
@@ -288,7 +280,7 @@ class DecisionQuery:
         activities = ", ".join(str(int(a)) for a in sorted({r.activity_id for r in rules}))
         where = (
             f"e.activity_id IN ({activities}) AND e.occurred_at >= {self._since(widest)} "
-            f"AND e.occurred_at <= {self._at(self.now)}"
+            f"AND e.occurred_at <= {self.at_sql(self.now)}"
         )
         where += self._ids_filter("e.account_id", ids, params)
         return (
