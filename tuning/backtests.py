@@ -24,7 +24,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -46,6 +46,7 @@ from mqaflow.models import (
 from mqaflow.qualification.backtest import Spell, day_end, replay
 from mqaflow.qualification.engine import decide_row
 from mqaflow.qualification.outcomes import ACCOUNTS_PER_QUERY, mqa_conversions
+from mqaflow.qualification.reports import report_bounds
 from mqaflow.qualification.rulebook import Rulebook
 from mqaflow.qualification.sql import DecisionQuery
 from plays.models import Play, PlayStatus
@@ -224,10 +225,6 @@ def backtest_execute(*, run_id: int, progress: Progress | None = None) -> Backte
 # -- the results --------------------------------------------------------------------------
 
 
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 @dataclass(frozen=True)
 class _Frame:
     """The period and what both sides share about its accounts."""
@@ -260,24 +257,17 @@ def backtest_summarise(
     # An account deleted since the replay is left out of every figure.
     draft = [s for s in draft if s.account_id in accounts]
     live = [s for s in live if s.account_id in accounts]
-    mqas = _mqas_per_week(frame, run.rule_set, live_set, draft, live)
-    load = _load(frame, run.rule_set, live_set, draft, live)
+    new_draft = [s for s in draft if frame.is_new(s)]
+    new_live = [s for s in live if frame.is_new(s)]
     return {
         "start": run.start.isoformat(),
         "end": run.end.isoformat(),
         "weeks": [w.isoformat() for w in frame.weeks],
-        "totals": {
-            "draft": sum(1 for s in draft if frame.is_new(s)),
-            "live": sum(1 for s in live if frame.is_new(s)),
-        },
-        "mqas": mqas,
+        "totals": {"draft": len(new_draft), "live": len(new_live)},
+        "mqas": _mqas_per_week(frame, run.rule_set, live_set, new_draft, new_live),
         **_gained_lost(frame, run, draft, live),
-        "load": load,
-        "outcomes": backtest_outcomes(
-            rule_set=run.rule_set,
-            draft=[s for s in draft if frame.is_new(s)],
-            live=[s for s in live if frame.is_new(s)],
-        ),
+        "load": _load(frame, run.rule_set, live_set, new_draft, new_live),
+        "outcomes": backtest_outcomes(rule_set=run.rule_set, draft=new_draft, live=new_live),
         "dismissals": _dismissals(frame),
     }
 
@@ -308,13 +298,11 @@ def _funnel_label(funnel: int) -> str:
 def _mqas_per_week(
     frame: _Frame, rule_set: RuleSet, live_set: RuleSet, draft: list[Spell], live: list[Spell]
 ) -> list[dict[str, Any]]:
-    """One row per week and segment that has an MQA on either side (zeros filled in)."""
+    """One row per week and segment that has a new MQA on either side (zeros filled in)."""
     counts: dict[tuple[str, int, str], Counter] = defaultdict(Counter)
     for side, one_set, spells in (("draft", rule_set, draft), ("live", live_set, live)):
         rulebook = Rulebook(frame.end, one_set)
-        for spell in spells:
-            if not frame.is_new(spell):
-                continue
+        for spell in spells:  # the new ones
             account = frame.accounts[spell.account_id]
             band = rulebook.band_for(account["employees"])
             segment = (account["funnel"], band.slug if band else "")
@@ -455,13 +443,13 @@ def _rule_names(spells: list[Spell]) -> dict[tuple[str, int | None, int | None],
 def _load(
     frame: _Frame, rule_set: RuleSet, live_set: RuleSet, draft: list[Spell], live: list[Spell]
 ) -> dict[str, Any]:
-    """New plays per owner per week on each side, against the owner's capacity that week."""
+    """New plays (one per new spell) per owner per week on each side, against the owner's
+    capacity that week."""
     plays: dict[tuple[int | None, str], Counter] = defaultdict(Counter)
     for side, spells in (("draft", draft), ("live", live)):
         for spell in spells:
-            if frame.is_new(spell):
-                owner = frame.accounts[spell.account_id]["owner_id"]
-                plays[(owner, side)][frame.week_of(spell.start)] += 1
+            owner = frame.accounts[spell.account_id]["owner_id"]
+            plays[(owner, side)][frame.week_of(spell.start)] += 1
     shares = {
         "draft": capacity_shares(rule_set=rule_set, weeks=frame.weeks),
         "live": capacity_shares(rule_set=live_set, weeks=frame.weeks),
@@ -589,10 +577,9 @@ def _outcome() -> dict[str, Any]:
 def _dismissals(frame: _Frame) -> dict[str, Any]:
     """Real plays created in the period, by the rule of the transition that created them:
     how many, and how many were dismissed for each reason."""
+    first, after = report_bounds(frame.start, frame.end)
     grouped = (
-        Play.objects.filter(
-            created_at__gte=_day_start(frame.start), created_at__lte=day_end(frame.end)
-        )
+        Play.objects.filter(created_at__gte=first, created_at__lt=after)
         .values(
             "transition__rule__name",
             "transition__act_now_rule__name",
