@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -368,10 +369,11 @@ def _record(
     return recorded, consequences
 
 
-def _transition(change: Change, *, now: datetime, cause: str, pk=None) -> MQATransition:
+def status_change_values(change: Change, *, now: datetime, cause: str) -> dict[str, Any]:
+    """A status change's fields by attname (what `StatusChange` holds), for a live
+    transition or a shadow one."""
     d = change.decision
-    values = {
-        "id": pk,
+    return {
         "account_id": change.account_id,
         "from_status": change.old_status,
         "to_status": d.status,
@@ -385,6 +387,11 @@ def _transition(change: Change, *, now: datetime, cause: str, pk=None) -> MQATra
         "explanation": d.explanation,
         "cause": cause,
     }
+
+
+def _transition(change: Change, *, now: datetime, cause: str, pk=None) -> MQATransition:
+    d = change.decision
+    values = {"id": pk, **status_change_values(change, now=now, cause=cause)}
     # Positional construction (as Django does loading rows) is several times cheaper than
     # keyword arguments, which counts when a fresh load qualifies 60,000 accounts at once.
     transition = MQATransition(*[values[name] for name in _TRANSITION_ATTNAMES])

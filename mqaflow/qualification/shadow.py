@@ -104,7 +104,8 @@ def shadow_evaluate(
     *, rule_set: RuleSet, account_ids: Sequence[int] | None, now: datetime, cause: str = ""
 ) -> int:
     """Decide one draft for these accounts and record its would-be transitions."""
-    from .engine import decide_row  # the engine calls this module after its live run
+    # the engine calls this module after its live run
+    from .engine import Change, decide_row, status_change_values
 
     _statuses_seed(rule_set)
     query = ShadowQuery(Rulebook(timezone.localdate(now), rule_set), now)
@@ -112,23 +113,9 @@ def shadow_evaluate(
     for row in query.rows(account_ids, changed_only=True):
         decision = decide_row(query=query, row=row)
         if decision.status != row.old_status:
-            changes.append(
-                ShadowTransition(
-                    rule_set_id=rule_set.pk,
-                    account_id=row.account_id,
-                    from_status=row.old_status,
-                    to_status=decision.status,
-                    at=now,
-                    rule=decision.rule,
-                    clause=decision.clause,
-                    act_now_rule=decision.act_now_rule,
-                    funnel=row.funnel,
-                    size_band=decision.size_band,
-                    figures=decision.figures,
-                    explanation=decision.explanation,
-                    cause=cause[:200],
-                )
-            )
+            change = Change(row.account_id, row.old_status, row.funnel, decision)
+            values = status_change_values(change, now=now, cause=cause[:200])
+            changes.append(ShadowTransition(rule_set_id=rule_set.pk, **values))
     return _record(rule_set, changes)
 
 
