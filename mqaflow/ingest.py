@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from mqaflow.directory.parsing import to_past_moment
 from mqaflow.models import (
     Account,
     ActivityType,
@@ -39,7 +39,6 @@ MINUTES_PATTERN = r"^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$"
 MINUTES_TEXT = re.compile(MINUTES_PATTERN)
 # The earliest occurred_at accepted. Engagement before the Unix epoch is a client bug, and a
 # stored BC date (year 0001 in a +14:00 zone) breaks every page that formats it.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class BatchInvalid(Exception):
@@ -119,34 +118,11 @@ def _parse_item(item: object, now: datetime) -> tuple[_Parsed | None, dict[str, 
     raw_time = item.get("occurred_at")
     if raw_time in (None, ""):
         errors["occurred_at"] = ["This field is required."]
-    elif not isinstance(raw_time, str) or text_problem(raw_time):
-        errors["occurred_at"] = ["Must be an ISO 8601 string with a UTC offset."]
     else:
         try:
-            occurred_at = parse_datetime(raw_time.strip())
-        except (ValueError, OverflowError):
-            occurred_at = None
-        if occurred_at is None:
-            errors["occurred_at"] = [f"Not an ISO 8601 datetime: {raw_time[:40]!r}."]
-        elif timezone.is_naive(occurred_at):
-            errors["occurred_at"] = ["Needs a UTC offset (e.g. 2026-05-01T09:30:00+02:00)."]
-            occurred_at = None
-        else:
-            skew = timedelta(seconds=settings.MQAFLOW_EVENT_FUTURE_SKEW_SECONDS)
-            try:
-                in_future = occurred_at > now + skew
-                too_early = occurred_at < EARLIEST
-            except OverflowError:  # a year-1 time east of UTC is before year 1 in UTC
-                in_future, too_early = False, True
-            if in_future:
-                errors["occurred_at"] = ["Is in the future."]
-                occurred_at = None
-            elif too_early:
-                errors["occurred_at"] = ["Must be on or after 1970-01-01T00:00:00Z."]
-                occurred_at = None
-            else:
-                # Stored in UTC: PostgreSQL refuses offsets beyond ±15:59 (Python takes ±23:59).
-                occurred_at = occurred_at.astimezone(UTC)
+            occurred_at = to_past_moment(raw_time, now=now)
+        except ValidationError as error:
+            errors["occurred_at"] = error.messages
     minutes = None
     raw_minutes = item.get("minutes")
     if raw_minutes is not None:

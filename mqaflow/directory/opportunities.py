@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from mqaflow.models import Account, Opportunity
@@ -29,7 +27,7 @@ from mqaflow.models.opportunities import (
 )
 from mqaflow.validation import domain_problem, text_problem
 
-from .parsing import ItemErrors, to_bool, to_domain
+from .parsing import ItemErrors, to_bool, to_domain, to_moment, to_past_moment
 from .upserts import UpsertResult, UpsertSpec, _upsert
 
 # The payload's fields, in the order the API documents them (and CSV files name columns).
@@ -52,7 +50,6 @@ AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
 AMOUNT_TEXT = re.compile(AMOUNT_PATTERN)
 CURRENCY_PATTERN = r"^[A-Za-z]{3}$"
 CURRENCY_TEXT = re.compile(CURRENCY_PATTERN)
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 WRITE_CHUNK = 1000
 HISTORY_REASON = "CRM sync"
 # Written by a sync (besides the key and the bookkeeping times).
@@ -75,37 +72,8 @@ def _bounded_text(max_length: int):
     return parse
 
 
-def to_moment(value: Any) -> datetime | None:
-    """An ISO 8601 time with its UTC offset, stored in UTC; null: none (a CSV file's empty
-    cell is not given at all)."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or text_problem(value):
-        raise ValidationError("Must be an ISO 8601 string with a UTC offset.")
-    try:
-        moment = parse_datetime(value.strip())
-    except (ValueError, OverflowError):
-        moment = None
-    if moment is None:
-        raise ValidationError(f"Not an ISO 8601 datetime: {value[:40]!r}.")
-    if timezone.is_naive(moment):
-        raise ValidationError("Needs a UTC offset (e.g. 2026-05-01T09:30:00+02:00).")
-    try:
-        moment = moment.astimezone(UTC)
-        too_early = moment < EARLIEST
-    except OverflowError:  # a year-1 time east of UTC is before year 1 in UTC
-        too_early = True
-    if too_early:
-        raise ValidationError("Must be on or after 1970-01-01T00:00:00Z.")
-    return moment
-
-
 def to_created_at(value: Any) -> datetime | None:
-    moment = to_moment(value)
-    skew = timedelta(seconds=settings.MQAFLOW_EVENT_FUTURE_SKEW_SECONDS)
-    if moment is not None and moment > timezone.now() + skew:
-        raise ValidationError("Is in the future.")
-    return moment
+    return to_past_moment(value)
 
 
 def to_amount(value: Any) -> Decimal | None:

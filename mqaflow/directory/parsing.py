@@ -7,14 +7,18 @@ coerced); either way one answer names every bad item and field.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from mqaflow.models import normalise_domain
+from mqaflow.validation import text_problem
 
 Parser = Callable[[Any], Any]
 
@@ -196,3 +200,42 @@ def mark_duplicates(keys: Sequence[Hashable | None], field: str, errors: ItemErr
             errors.add(index, field, f"Appears twice in this batch (also item {first[key]}).")
         else:
             first[key] = index
+
+
+# Engagement and CRM times start with Unix time (older ones are data-entry errors).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_moment(value: Any) -> datetime | None:
+    """An ISO 8601 time with its UTC offset, stored in UTC; null: none (a CSV file's empty
+    cell is not given at all)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or text_problem(value):
+        raise ValidationError("Must be an ISO 8601 string with a UTC offset.")
+    try:
+        moment = parse_datetime(value.strip())
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None:
+        raise ValidationError(f"Not an ISO 8601 datetime: {value[:40]!r}.")
+    if timezone.is_naive(moment):
+        raise ValidationError("Needs a UTC offset (e.g. 2026-05-01T09:30:00+02:00).")
+    try:
+        # Stored in UTC: PostgreSQL refuses offsets beyond ±15:59 (Python takes ±23:59).
+        moment = moment.astimezone(UTC)
+        too_early = moment < EARLIEST
+    except OverflowError:  # a year-1 time east of UTC is before year 1 in UTC
+        too_early = True
+    if too_early:
+        raise ValidationError("Must be on or after 1970-01-01T00:00:00Z.")
+    return moment
+
+
+def to_past_moment(value: Any, *, now: datetime | None = None) -> datetime | None:
+    """`to_moment`, not after `now` beyond the clock skew a source may have."""
+    moment = to_moment(value)
+    skew = timedelta(seconds=settings.MQAFLOW_EVENT_FUTURE_SKEW_SECONDS)
+    if moment is not None and moment > (now or timezone.now()) + skew:
+        raise ValidationError("Is in the future.")
+    return moment
