@@ -38,7 +38,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from mqaflow.models import MQAStatus, MQATransition, RuleSet, RuleSetStatus, ShadowTransition
-from mqaflow.qualification.outcomes import conversion_annotate
+from mqaflow.qualification.outcomes import conversion_annotate, mqa_transitions
 from plays.models import PlayStatus
 from plays.selectors import is_manager
 
@@ -247,7 +247,7 @@ def _score(qs: QuerySet, *, rule_set: RuleSet, shadow: bool, days: int) -> SetSc
 
 def live_mqas(*, start: datetime, end: datetime) -> QuerySet[MQATransition]:
     """The live qualifications of [start, end)."""
-    return MQATransition.objects.filter(to_status=MQAStatus.MQA, at__gte=start, at__lt=end)
+    return mqa_transitions().filter(at__gte=start, at__lt=end)
 
 
 def shadow_mqas(*, rule_set: RuleSet, start: datetime, end: datetime) -> QuerySet:

@@ -40,8 +40,6 @@ from django.utils import timezone
 
 from mqaflow.models import MQAStatus, MQATransition, Opportunity
 
-# N when nothing else says (the rule set's own N, once it has one, wins).
-CONVERSION_DAYS_DEFAULT = 90
 # Accounts per query of `mqa_conversions` (keeps the IN list of a big backtest bounded).
 ACCOUNTS_PER_QUERY = 5000
 _MONEY = DecimalField(max_digits=20, decimal_places=2)
